@@ -1,0 +1,309 @@
+//! Command-line interface: argument shapes (clap) and one function per subcommand. Glue only:
+//! the work happens in the library modules.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::daemon::{self, Ingestor};
+use crate::ingest::Outcome;
+use crate::store::{ArticleQuery, SourceHealth};
+
+/// Exit code for bad config or bad usage.
+pub const EXIT_CONFIG: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "bantin", version, about = "Watches Vietnamese news sites, keeps every article once, republishes topic feeds")]
+pub struct Cli {
+    /// Main config file.
+    #[arg(long, global = true, env = "BANTIN_CONFIG", default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll every source on its schedule until SIGINT/SIGTERM.
+    Run,
+    /// Validate all config; print every problem as file:line:col: message (exit 2 if any).
+    Check,
+    /// Poll sources now (all, or the ids given) and print one line per source.
+    Fetch {
+        /// Source ids (default: every source).
+        sources: Vec<String>,
+    },
+    /// Show each source's state: health, last success and error, failures, next poll, URL.
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored articles, newest first.
+    Articles {
+        /// Only articles carried by this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Only articles published at or after this time (RFC 3339, e.g. 2026-11-28T00:00:00+07:00).
+        #[arg(long, value_parser = parse_rfc3339)]
+        since: Option<DateTime<Utc>>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time ({e}); e.g. 2026-11-28T00:00:00+07:00"))
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = match config::load(&cli.config) {
+        Ok(c) => c,
+        Err(problems) => {
+            eprintln!("{problems}");
+            eprintln!("{}: {} problem(s)", cli.config.display(), problems.0.len());
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    match cli.command {
+        Command::Check => {
+            println!("{}: ok ({} sources)", cli.config.display(), config.sources.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run => run_daemon(config).await,
+        Command::Fetch { sources } => fetch(config, &sources).await,
+        Command::Sources { json } => sources(config, json).await,
+        Command::Articles {
+            source,
+            since,
+            limit,
+            json,
+        } => articles(config, ArticleQuery { source, since, limit }, json).await,
+    }
+}
+
+async fn open(config: Config) -> Result<Ingestor> {
+    let db = config.storage.path.clone();
+    Ingestor::open(config).await.with_context(|| format!("cannot open the database at {}", db.display()))
+}
+
+async fn run_daemon(config: Config) -> Result<ExitCode> {
+    let ingestor = open(config).await?;
+    daemon::run(ingestor, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops bantin");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn fetch(config: Config, ids: &[String]) -> Result<ExitCode> {
+    let unknown: Vec<&String> = ids.iter().filter(|id| !config.sources.iter().any(|s| &s.id == *id)).collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
+        eprintln!(
+            "unknown source id(s): {} (configured: {})",
+            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            known.join(", ")
+        );
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let total = if ids.is_empty() { config.sources.len() } else { ids.len() };
+    let width = config.sources.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let ingestor = open(config).await?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let reports = ingestor
+        .poll_now(ids, |r| {
+            if let Some(bar) = &bar {
+                bar.set_message(r.source.clone());
+                bar.inc(1);
+            }
+        })
+        .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut out = std::io::stdout().lock();
+    let mut failed = Vec::new();
+    for r in &reports {
+        writeln!(out, "{:width$}  {}", r.source, r.outcome)?;
+        if matches!(r.outcome, Outcome::Failed(_) | Outcome::Gone) {
+            failed.push(r.source.as_str());
+        }
+    }
+    if failed.is_empty() {
+        writeln!(out, "{} sources polled, all ok", reports.len())?;
+    } else {
+        writeln!(out, "{} sources polled, {} failed: {}", reports.len(), failed.len(), failed.join(", "))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct SourceView {
+    id: String,
+    name: String,
+    state: SourceHealth,
+    url: String,
+    current_url: String,
+    last_success: Option<String>,
+    last_attempt: Option<String>,
+    last_error: Option<String>,
+    failures: u32,
+    next_poll: Option<String>,
+    articles: u64,
+}
+
+async fn sources(config: Config, json: bool) -> Result<ExitCode> {
+    let names: Vec<(String, String, String)> = config.sources.iter().map(|s| (s.id.clone(), s.name.clone(), s.url.to_string())).collect();
+    let ingestor = open(config).await?;
+    let states = ingestor.states().await?;
+    let views: Vec<SourceView> = names
+        .into_iter()
+        .filter_map(|(id, name, url)| {
+            let s = states.iter().find(|s| s.id == id)?;
+            Some(SourceView {
+                id,
+                name,
+                state: s.health,
+                url,
+                current_url: s.current_url.clone(),
+                last_success: s.last_success.map(local),
+                last_attempt: s.last_attempt.map(local),
+                last_error: s.last_error.clone(),
+                failures: s.failures,
+                next_poll: (s.health != SourceHealth::Gone).then_some(s.next_poll.map(local)).flatten(),
+                articles: s.articles,
+            })
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &views)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let w = views.iter().map(|v| v.id.len()).max().unwrap_or(2).max(2);
+    writeln!(out, "{:w$}  {:8} {:25} {:>8} {:25} {:>8}  URL", "ID", "STATE", "LAST SUCCESS", "FAILURES", "NEXT POLL", "ARTICLES")?;
+    for v in &views {
+        let state = v.state.as_str();
+        writeln!(
+            out,
+            "{:w$}  {:8} {:25} {:>8} {:25} {:>8}  {}",
+            v.id,
+            state,
+            v.last_success.as_deref().unwrap_or("never"),
+            v.failures,
+            v.next_poll.as_deref().unwrap_or(if v.state == SourceHealth::Gone { "never" } else { "now" }),
+            v.articles,
+            v.current_url,
+        )?;
+        if v.current_url != v.url {
+            writeln!(out, "{:w$}  moved permanently from {}", "", v.url)?;
+        }
+        if let Some(e) = &v.last_error {
+            writeln!(out, "{:w$}  last error: {e}", "")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct ArticleView<'a> {
+    id: i64,
+    title: &'a str,
+    url: Option<&'a str>,
+    published: String,
+    date_guessed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date_raw: Option<&'a str>,
+    sources: &'a [String],
+    first_seen: String,
+    updated: Option<String>,
+    story: i64,
+    guid: Option<&'a str>,
+    authors: &'a [String],
+    summary_html: Option<&'a str>,
+}
+
+async fn articles(config: Config, query: ArticleQuery, json: bool) -> Result<ExitCode> {
+    let ingestor = open(config).await?;
+    let store = ingestor.store.clone();
+    let list = tokio::task::spawn_blocking(move || store.articles(&query)).await??;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let views: Vec<ArticleView> = list
+            .iter()
+            .map(|a| ArticleView {
+                id: a.id,
+                title: &a.title,
+                url: a.url.as_deref(),
+                published: a.published.to_rfc3339(),
+                date_guessed: a.date_guessed,
+                date_raw: a.date_raw.as_deref(),
+                sources: &a.sources,
+                first_seen: local(a.first_seen),
+                updated: a.updated.map(local),
+                story: a.story,
+                guid: a.guid.as_deref(),
+                authors: &a.authors,
+                summary_html: a.summary_html.as_deref(),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &views)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for a in &list {
+        let when = a.published.format("%Y-%m-%d %H:%M %:z");
+        let guessed = if a.date_guessed { "?" } else { " " };
+        writeln!(out, "{when}{guessed} [{}] {}", a.sources.join(","), a.title)?;
+        if let Some(u) = &a.url {
+            writeln!(out, "    {u}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// RFC 3339 in Vietnam's time, which is what admins read.
+fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh).to_rfc3339()
+}

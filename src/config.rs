@@ -1,0 +1,625 @@
+//! Configuration: TOML files → a validated [`Config`].
+//!
+//! The file is read into TOML's spanned tree once, then every section is read through a
+//! [`Section`] that records which keys it consumed. Problems do not stop the reading: each one
+//! becomes a [`Problem`] with `file:line:col`, and all of them are reported together (unknown keys
+//! get a "did you mean"). Nothing downstream re-parses a string: schedules are `cron::Schedule`,
+//! URLs are `Url`, time zones are `chrono_tz::Tz`.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+use url::Url;
+
+use crate::date::DateOrder;
+
+/// The default location of the main config file, relative to the working directory.
+pub const DEFAULT_PATH: &str = "config/bantin.toml";
+/// Every 15 minutes, on the minute (cron with a seconds field).
+pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
+const DEFAULT_DB: &str = "data/bantin.db";
+const DEFAULT_USER_AGENT: &str = concat!(
+    "bantin/",
+    env!("CARGO_PKG_VERSION"),
+    " (news bulletin; feed reader; polite polling)"
+);
+
+/// A validated configuration. Built only by [`load`] / [`parse`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main config file this was read from.
+    pub path: PathBuf,
+    pub storage: Storage,
+    pub poll: Poll,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// SQLite database file; relative paths are relative to the working directory.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Poll {
+    pub schedule: Schedule,
+    /// Fetches in flight at once, over all hosts.
+    pub concurrency: usize,
+    /// Fetches in flight at once to one host.
+    pub per_host: usize,
+    /// Minimum spacing between two requests to one host.
+    pub host_interval: Duration,
+    /// Total time for one fetch: connect, headers and body.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Body cap, enforced while streaming.
+    pub max_bytes: u64,
+    pub user_agent: String,
+}
+
+/// A cron schedule together with the text it came from (for display).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub text: String,
+    pub cron: cron::Schedule,
+}
+
+impl Schedule {
+    pub fn parse(text: &str) -> Result<Schedule, String> {
+        let cron = cron::Schedule::from_str(text).map_err(|e| {
+            format!("invalid cron schedule {text:?}: {e} (6 fields: sec min hour day month weekday, e.g. \"0 */15 * * * *\")")
+        })?;
+        if cron.upcoming(chrono::Utc).next().is_none() {
+            return Err(format!("cron schedule {text:?} never fires"));
+        }
+        Ok(Schedule {
+            text: text.to_string(),
+            cron,
+        })
+    }
+
+    /// The first tick strictly after `t`.
+    pub fn next_after(&self, t: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.cron.after(&t).next()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Slug: lower-case ASCII letters, digits and '-'.
+    pub id: String,
+    pub name: String,
+    pub url: Url,
+    pub tags: Vec<String>,
+    /// Overrides `[poll] schedule`.
+    pub schedule: Option<Schedule>,
+    /// Zone of zone-less dates in this source.
+    pub timezone: Tz,
+    pub date_order: DateOrder,
+    /// Overrides `[poll] user_agent` (some sites refuse anything but a browser-like agent).
+    pub user_agent: Option<String>,
+    /// Fetched before the feed when the site sets its cookies elsewhere (qdnd.vn).
+    pub prime_url: Option<Url>,
+}
+
+/// One problem in a config file, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+    }
+}
+
+/// All problems found in the configuration.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, Problems> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(path, &text),
+        Err(e) => Err(Problems(vec![Problem {
+            file: path.to_path_buf(),
+            line: 1,
+            col: 1,
+            message: format!("cannot read config file: {e}"),
+        }])),
+    }
+}
+
+/// Validates config text; `path` is used for messages only.
+pub fn parse(path: &Path, text: &str) -> Result<Config, Problems> {
+    let mut r = Reporter {
+        file: path.to_path_buf(),
+        text,
+        problems: Vec::new(),
+    };
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    for e in syntax {
+        let span = e.span().unwrap_or(0..0);
+        r.at(span, e.message().trim().to_string());
+    }
+    let root_span = root.span();
+    let root = Section::new(root.get_ref(), root_span, "");
+
+    let storage = match root.table(&mut r, "storage") {
+        Some(t) => {
+            let s = Storage {
+                path: t.string(&mut r, "path").map(|s| PathBuf::from(s.as_ref())).unwrap_or_else(|| DEFAULT_DB.into()),
+            };
+            t.finish(&mut r, &["path"]);
+            s
+        }
+        None => Storage { path: DEFAULT_DB.into() },
+    };
+
+    let poll = read_poll(&mut r, &root);
+    let sources = read_sources(&mut r, &root);
+    root.finish(&mut r, &["storage", "poll", "sources"]);
+
+    if r.problems.is_empty() {
+        Ok(Config {
+            path: path.to_path_buf(),
+            storage,
+            poll,
+            sources,
+        })
+    } else {
+        r.problems.sort_by_key(|p| (p.line, p.col));
+        r.problems.dedup();
+        Err(Problems(r.problems))
+    }
+}
+
+const POLL_KEYS: &[&str] = &[
+    "schedule",
+    "concurrency",
+    "per_host",
+    "host_interval",
+    "timeout",
+    "connect_timeout",
+    "max_bytes",
+    "user_agent",
+];
+
+fn read_poll(r: &mut Reporter, root: &Section) -> Poll {
+    let default_schedule = || Schedule::parse(DEFAULT_SCHEDULE).expect("the default schedule is valid");
+    let mut poll = Poll {
+        schedule: default_schedule(),
+        concurrency: 8,
+        per_host: 2,
+        host_interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(10),
+        max_bytes: 16 * 1024 * 1024,
+        user_agent: DEFAULT_USER_AGENT.to_string(),
+    };
+    let Some(t) = root.table(r, "poll") else {
+        return poll;
+    };
+    if let Some(s) = t.schedule(r, "schedule") {
+        poll.schedule = s;
+    }
+    if let Some(n) = t.integer_in(r, "concurrency", 1..=256) {
+        poll.concurrency = n as usize;
+    }
+    if let Some(n) = t.integer_in(r, "per_host", 1..=16) {
+        poll.per_host = n as usize;
+    }
+    if let Some(d) = t.duration(r, "host_interval") {
+        poll.host_interval = d;
+    }
+    if let Some(d) = t.duration(r, "timeout") {
+        poll.timeout = d;
+    }
+    if let Some(d) = t.duration(r, "connect_timeout") {
+        poll.connect_timeout = d;
+    }
+    if let Some(n) = t.integer_in(r, "max_bytes", 1024..=1 << 34) {
+        poll.max_bytes = n as u64;
+    }
+    if let Some(s) = t.string(r, "user_agent") {
+        poll.user_agent = s.into_inner();
+    }
+    t.finish(r, POLL_KEYS);
+    poll
+}
+
+const SOURCE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "url",
+    "tags",
+    "schedule",
+    "timezone",
+    "date_order",
+    "user_agent",
+    "prime_url",
+];
+
+fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
+    let mut out: Vec<Source> = Vec::new();
+    let mut seen: Vec<(String, Range<usize>)> = Vec::new();
+    for t in root.array_of_tables(r, "sources") {
+        let id = t.string(r, "id");
+        let name = t.string(r, "name");
+        let url = t.url(r, "url");
+        let tags = t.string_array(r, "tags").unwrap_or_default();
+        let schedule = t.schedule(r, "schedule");
+        let timezone = t.parsed(r, "timezone", |s| {
+            Tz::from_str(s).map_err(|_| format!("unknown time zone {s:?} (an IANA name such as \"Asia/Ho_Chi_Minh\")"))
+        });
+        let date_order = t.parsed(r, "date_order", |s| DateOrder::from_str(s));
+        let user_agent = t.string(r, "user_agent").map(Spanned::into_inner);
+        let prime_url = t.url(r, "prime_url");
+        t.finish(r, SOURCE_KEYS);
+
+        match &id {
+            None => r.at(t.span.start..t.span.start, "source is missing required key `id`".into()),
+            Some(id) => {
+                if !is_slug(id.get_ref()) {
+                    r.at(id.span(), format!("source id {:?} must be a slug: lower-case letters a-z, digits and '-'", id.get_ref()));
+                }
+                if let Some((_, first)) = seen.iter().find(|(s, _)| s == id.get_ref()) {
+                    let (line, _) = r.line_col(first.start);
+                    r.at(id.span(), format!("duplicate source id {:?} (first defined on line {line})", id.get_ref()));
+                }
+                seen.push((id.get_ref().clone(), id.span()));
+            }
+        }
+        if url.is_none() && !t.has("url") {
+            r.at(t.span.start..t.span.start, "source is missing required key `url`".into());
+        }
+        for tag in &tags {
+            if !is_slug(tag) {
+                r.at(t.key_span("tags"), format!("tag {tag:?} must be a slug: lower-case letters a-z, digits and '-'"));
+            }
+        }
+        if let (Some(id), Some(url)) = (id, url) {
+            let id = id.into_inner();
+            out.push(Source {
+                name: name.map(Spanned::into_inner).unwrap_or_else(|| id.clone()),
+                id,
+                url,
+                tags,
+                schedule,
+                timezone: timezone.unwrap_or(chrono_tz::Asia::Ho_Chi_Minh),
+                date_order: date_order.unwrap_or_default(),
+                user_agent,
+                prime_url,
+            });
+        }
+    }
+    out
+}
+
+/// Lower-case ASCII letters, digits and '-', not starting or ending with '-'.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Collects problems and turns byte offsets into line and column.
+struct Reporter<'t> {
+    file: PathBuf,
+    text: &'t str,
+    problems: Vec<Problem>,
+}
+
+impl Reporter<'_> {
+    fn at(&mut self, span: Range<usize>, message: String) {
+        let (line, col) = self.line_col(span.start);
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            line,
+            col,
+            message,
+        });
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+}
+
+/// A TOML table being read: typed getters report type errors; `finish` reports unknown keys.
+struct Section<'a, 'i> {
+    table: &'a DeTable<'i>,
+    span: Range<usize>,
+    path: String,
+}
+
+impl<'a, 'i> Section<'a, 'i> {
+    fn new(table: &'a DeTable<'i>, span: Range<usize>, path: &str) -> Self {
+        Section {
+            table,
+            span,
+            path: path.to_string(),
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+        self.table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
+    }
+
+    fn key_span(&self, key: &str) -> Range<usize> {
+        self.table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(k, _)| k.span())
+            .unwrap_or(self.span.clone())
+    }
+
+    fn dotted(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn wrong_type(&self, r: &mut Reporter, key: &str, v: &Spanned<DeValue>, expected: &str) {
+        r.at(
+            v.span(),
+            format!("`{}` must be {expected}, found {}", self.dotted(key), v.get_ref().type_str()),
+        );
+    }
+
+    fn table(&self, r: &mut Reporter, key: &str) -> Option<Section<'a, 'i>> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some(Section::new(t, v.span(), &self.dotted(key))),
+            _ => {
+                self.wrong_type(r, key, v, "a table");
+                None
+            }
+        }
+    }
+
+    fn array_of_tables(&self, r: &mut Reporter, key: &str) -> Vec<Section<'a, 'i>> {
+        let Some(v) = self.get(key) else { return Vec::new() };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(r, key, v, "an array of tables ([[sources]])");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.get_ref() {
+                DeValue::Table(t) => out.push(Section::new(t, item.span(), &format!("{}[{i}]", self.dotted(key)))),
+                _ => self.wrong_type(r, key, item, "an array of tables ([[sources]])"),
+            }
+        }
+        out
+    }
+
+    fn string(&self, r: &mut Reporter, key: &str) -> Option<Spanned<String>> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
+            _ => {
+                self.wrong_type(r, key, v, "a string");
+                None
+            }
+        }
+    }
+
+    fn string_array(&self, r: &mut Reporter, key: &str) -> Option<Vec<String>> {
+        let v = self.get(key)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(r, key, v, "an array of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(s.to_string()),
+                _ => self.wrong_type(r, key, item, "a string"),
+            }
+        }
+        Some(out)
+    }
+
+    fn integer_in(&self, r: &mut Reporter, key: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let v = self.get(key)?;
+        let DeValue::Integer(i) = v.get_ref() else {
+            self.wrong_type(r, key, v, "an integer");
+            return None;
+        };
+        match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+            Ok(n) if range.contains(&n) => Some(n),
+            _ => {
+                r.at(
+                    v.span(),
+                    format!("`{}` must be between {} and {}, found {}", self.dotted(key), range.start(), range.end(), i.as_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration: a string such as "30s", "2m", "1h 30m", or an integer number of seconds.
+    fn duration(&self, r: &mut Reporter, key: &str) -> Option<Duration> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Integer(_) => self.integer_in(r, key, 0..=86_400 * 7).map(|n| Duration::from_secs(n as u64)),
+            DeValue::String(s) => match humantime::parse_duration(s) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    r.at(v.span(), format!("`{}`: invalid duration {:?}: {e} (e.g. \"30s\", \"2m\")", self.dotted(key), s.as_ref()));
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(r, key, v, "a duration such as \"30s\"");
+                None
+            }
+        }
+    }
+
+    fn schedule(&self, r: &mut Reporter, key: &str) -> Option<Schedule> {
+        self.parsed(r, key, Schedule::parse)
+    }
+
+    fn url(&self, r: &mut Reporter, key: &str) -> Option<Url> {
+        self.parsed(r, key, |s| match Url::parse(s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+            Ok(_) => Err(format!("{s:?} is not an http(s) URL")),
+            Err(e) => Err(format!("invalid URL {s:?}: {e}")),
+        })
+    }
+
+    /// A string converted by `f`; a conversion error is reported at the value.
+    fn parsed<T>(&self, r: &mut Reporter, key: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let s = self.string(r, key)?;
+        match f(s.get_ref()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                r.at(s.span(), format!("`{}`: {e}", self.dotted(key)));
+                None
+            }
+        }
+    }
+
+    /// Reports every key not in `known`, with a suggestion when one is close.
+    fn finish(&self, r: &mut Reporter, known: &[&str]) {
+        for (k, _) in self.table.iter() {
+            let key = k.get_ref().as_ref();
+            if known.contains(&key) {
+                continue;
+            }
+            let best = known
+                .iter()
+                .map(|c| (strsim::jaro_winkler(key, c), *c))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let msg = match best {
+                Some((_, c)) => format!("unknown key `{}`, did you mean `{c}`?", self.dotted(key)),
+                None => format!("unknown key `{}` (known keys: {})", self.dotted(key), known.join(", ")),
+            };
+            r.at(k.span(), msg);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(Path::new("b.toml"), text) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.0.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_to_an_empty_file() {
+        let c = parse(Path::new("b.toml"), "").unwrap();
+        assert_eq!(c.storage.path, PathBuf::from("data/bantin.db"));
+        assert_eq!(c.poll.schedule.text, DEFAULT_SCHEDULE);
+        assert_eq!(c.poll.max_bytes, 16 * 1024 * 1024);
+        assert!(c.sources.is_empty());
+    }
+
+    #[test]
+    fn a_full_source_is_read() {
+        let c = parse(
+            Path::new("b.toml"),
+            r#"
+[poll]
+timeout = "5s"
+[[sources]]
+id = "baochinhphu"
+name = "Báo Chính phủ"
+url = "https://baochinhphu.vn/rss"
+tags = ["chinh-phu"]
+date_order = "mdy"
+schedule = "0 */5 * * * *"
+"#,
+        )
+        .unwrap();
+        let s = &c.sources[0];
+        assert_eq!(s.id, "baochinhphu");
+        assert_eq!(s.name, "Báo Chính phủ");
+        assert_eq!(s.date_order, DateOrder::Mdy);
+        assert_eq!(s.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+        assert_eq!(c.poll.timeout, Duration::from_secs(5));
+        assert!(s.schedule.is_some());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_position() {
+        let got = problems(
+            "[poll]\nschedul = \"0 * * * * *\"\nconcurrency = 0\n\n[[sources]]\nid = \"Bad Id\"\nurl = \"ftp://x\"\ntimezone = \"Mars/Base\"\n\n[[sources]]\nid = \"a\"\nurl = \"https://a.vn/rss\"\ndate_order = \"ymd\"\n[[sources]]\nid = \"a\"\nurl = \"https://b.vn/rss\"\n",
+        );
+        let expected = [
+            "b.toml:2:1: unknown key `poll.schedul`, did you mean `schedule`?",
+            "b.toml:3:15: `poll.concurrency` must be between 1 and 256, found 0",
+            "b.toml:6:6: source id \"Bad Id\" must be a slug",
+            "b.toml:7:7: `sources[0].url`: \"ftp://x\" is not an http(s) URL",
+            "b.toml:8:12: `sources[0].timezone`: unknown time zone \"Mars/Base\"",
+            "b.toml:13:14: `sources[1].date_order`",
+            "b.toml:15:6: duplicate source id \"a\" (first defined on line 11)",
+        ];
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        for (g, e) in got.iter().zip(expected) {
+            assert!(g.starts_with(e), "{g:?} should start with {e:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let got = problems("[poll]\nschedule = \"0 * * * * *\nx = 1\n");
+        assert!(!got.is_empty());
+        assert!(got[0].starts_with("b.toml:2:"), "{got:?}");
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let got = problems("[poll]\nconcurrency = \"eight\"\n[[sources]]\nid = \"a\"\nurl = \"https://a.vn\"\ntags = \"x\"\n");
+        assert_eq!(
+            got,
+            vec![
+                "b.toml:2:15: `poll.concurrency` must be an integer, found string",
+                "b.toml:6:8: `sources[0].tags` must be an array of strings, found string",
+            ]
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! One poll of one source: fetch → parse → normalize → store, and when to poll it next.
+//!
+//! A failing source is data, not a crash: every failure becomes an [`Outcome::Failed`] stored on
+//! the source's row (`last_error`, `failures`) and a later `next_poll`; other sources go on.
+//! Parsing, normalizing and the store transaction run together on a blocking thread, so the
+//! async runtime only waits on the network. Once the body is in hand the rest is not cancelled:
+//! shutdown waits for the transaction in flight.
+
+pub mod fetch;
+pub mod normalize;
+pub mod parse;
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Poll, Source};
+use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
+use fetch::{FetchError, Fetcher, Request, Response};
+
+/// Longest delay between two polls of a source, whatever backoff or hints say.
+pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+/// First backoff step after a failure; doubles with each consecutive failure.
+const BACKOFF_BASE: Duration = Duration::from_secs(5 * 60);
+
+/// What one poll did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A feed was parsed and stored; `dropped` placeholder items were skipped.
+    Stored { stats: IngestStats, dropped: usize },
+    /// A valid feed with no items.
+    Empty,
+    /// 304 Not Modified: nothing parsed.
+    NotModified,
+    /// The source answered 410 earlier (or now): not polled until its config entry changes.
+    Gone,
+    Failed(String),
+    /// Shutdown interrupted the fetch; nothing was recorded.
+    Cancelled,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Stored { stats, dropped } => {
+                let kind = if stats.new > 0 {
+                    "new"
+                } else if stats.updated > 0 {
+                    "updated"
+                } else {
+                    "unchanged"
+                };
+                write!(f, "{kind}: {} new, {} updated, {} unchanged", stats.new, stats.updated, stats.unchanged)?;
+                if stats.tombstoned > 0 {
+                    write!(f, ", {} pruned earlier", stats.tombstoned)?;
+                }
+                if *dropped > 0 {
+                    write!(f, ", {dropped} placeholder items dropped")?;
+                }
+                Ok(())
+            }
+            Outcome::Empty => f.write_str("empty: valid feed with no items"),
+            Outcome::NotModified => f.write_str("not modified (304)"),
+            Outcome::Gone => f.write_str("gone (HTTP 410): not polled until its url changes in the config"),
+            Outcome::Failed(e) => write!(f, "error: {e}"),
+            Outcome::Cancelled => f.write_str("cancelled by shutdown"),
+        }
+    }
+}
+
+/// The result of polling one source.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub source: String,
+    pub outcome: Outcome,
+    pub next_poll: DateTime<Utc>,
+}
+
+/// Polls `source` once and records the result. Only a database failure is an error; everything
+/// the source does wrong is an [`Outcome`].
+pub async fn poll_source(
+    fetcher: &Fetcher,
+    store: &Store,
+    poll: &Poll,
+    source: &Source,
+    state: Option<&SourceState>,
+    cancel: &CancellationToken,
+) -> Result<Report, StoreError> {
+    let url = state
+        .and_then(|s| url::Url::parse(&s.current_url).ok())
+        .unwrap_or_else(|| source.url.clone());
+    let request = Request {
+        url,
+        etag: state.and_then(|s| s.etag.clone()),
+        last_modified: state.and_then(|s| s.last_modified.clone()),
+        user_agent: source.user_agent.clone(),
+        prime_url: source.prime_url.clone(),
+    };
+    let failures = state.map(|s| s.failures).unwrap_or(0);
+    let schedule = source.schedule.as_ref().unwrap_or(&poll.schedule);
+    let fetched = tokio::select! {
+        r = fetcher.fetch(&request) => r,
+        _ = cancel.cancelled() => {
+            return Ok(Report { source: source.id.clone(), outcome: Outcome::Cancelled, next_poll: Utc::now() });
+        }
+    };
+    let now = Utc::now();
+    let next_ok = |hint: Option<Duration>| next_poll(schedule, now, hint, 0);
+
+    let (record, next, finish): (PollRecord, DateTime<Utc>, Finish) = match fetched {
+        Ok(Response::NotModified { moved_to }) => (
+            PollRecord::NotModified {
+                moved_to: moved_to.map(String::from),
+            },
+            next_ok(None),
+            Finish::NotModified,
+        ),
+        Ok(Response::Body(body)) => {
+            let store = store.clone();
+            let source = source.clone();
+            let schedule = schedule.clone();
+            let job = move || -> Result<Report, StoreError> {
+                let ctx = parse::DateContext {
+                    tz: source.timezone,
+                    order: source.date_order,
+                    now,
+                };
+                let (record, outcome, hint) = match parse::parse(&body.bytes, body.charset.as_deref(), &body.final_url, ctx) {
+                    Ok(feed) => {
+                        let host = body.final_url.host_str().unwrap_or_default().to_string();
+                        let n = normalize::normalize(
+                            &feed,
+                            &normalize::Context {
+                                source_id: &source.id,
+                                source_host: &host,
+                                timezone: source.timezone,
+                                now,
+                            },
+                        );
+                        let empty = n.articles.is_empty();
+                        let hint = feed.poll_hint.max(body.max_age);
+                        (
+                            PollRecord::Fetched {
+                                articles: n.articles,
+                                etag: body.etag.clone(),
+                                last_modified: body.last_modified.clone(),
+                                moved_to: body.moved_to.as_ref().map(|u| u.to_string()),
+                            },
+                            if empty {
+                                Outcome::Empty
+                            } else {
+                                Outcome::Stored {
+                                    stats: IngestStats::default(),
+                                    dropped: n.dropped,
+                                }
+                            },
+                            hint,
+                        )
+                    }
+                    Err(e) => (
+                        PollRecord::Failed {
+                            error: e.to_string(),
+                            gone: false,
+                        },
+                        Outcome::Failed(e.to_string()),
+                        None,
+                    ),
+                };
+                let failures_after = if matches!(outcome, Outcome::Failed(_)) { failures + 1 } else { 0 };
+                let next = next_poll(&schedule, now, hint, failures_after);
+                let stats = store.record_poll(&source.id, &record, now, next)?;
+                let outcome = match outcome {
+                    Outcome::Stored { dropped, .. } => Outcome::Stored { stats, dropped },
+                    other => other,
+                };
+                Ok(Report {
+                    source: source.id.clone(),
+                    outcome,
+                    next_poll: next,
+                })
+            };
+            return tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
+        }
+        Err(FetchError::Gone) => (
+            PollRecord::Failed {
+                error: FetchError::Gone.to_string(),
+                gone: true,
+            },
+            now + chrono::Duration::from_std(MAX_DELAY).unwrap_or_default(),
+            Finish::Gone,
+        ),
+        Err(e) => {
+            let wait = match &e {
+                FetchError::Throttled { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let mut next = next_poll(schedule, now, None, failures + 1);
+            if let Some(w) = wait {
+                next = next.max(now + chrono::Duration::from_std(w.min(MAX_DELAY)).unwrap_or_default());
+            }
+            (
+                PollRecord::Failed {
+                    error: e.to_string(),
+                    gone: false,
+                },
+                next,
+                Finish::Failed(e.to_string()),
+            )
+        }
+    };
+    let store = store.clone();
+    let id = source.id.clone();
+    let job = move || store.record_poll(&id, &record, now, next);
+    tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))?;
+    Ok(Report {
+        source: source.id.clone(),
+        outcome: match finish {
+            Finish::NotModified => Outcome::NotModified,
+            Finish::Gone => Outcome::Gone,
+            Finish::Failed(e) => Outcome::Failed(e),
+        },
+        next_poll: next,
+    })
+}
+
+enum Finish {
+    NotModified,
+    Gone,
+    Failed(String),
+}
+
+/// When to poll next: the schedule's next tick, pushed later (never earlier) by the publisher's
+/// hint (`<ttl>`, `sy:updatePeriod`, Cache-Control max-age) and by exponential backoff with
+/// jitter after `failures` consecutive failures; never more than [`MAX_DELAY`] away.
+pub fn next_poll(
+    schedule: &crate::config::Schedule,
+    now: DateTime<Utc>,
+    hint: Option<Duration>,
+    failures: u32,
+) -> DateTime<Utc> {
+    let cap = now + chrono::Duration::from_std(MAX_DELAY).unwrap_or_default();
+    let mut next = schedule.next_after(now).unwrap_or(cap).min(cap);
+    if let Some(h) = hint {
+        next = next.max(now + chrono::Duration::from_std(h.min(MAX_DELAY)).unwrap_or_default());
+    }
+    if failures > 0 {
+        let exp = BACKOFF_BASE.saturating_mul(1u32 << (failures - 1).min(16));
+        let jitter = rand::rng().random_range(0.8..1.2);
+        let backoff = exp.mul_f64(jitter).min(MAX_DELAY);
+        next = next.max(now + chrono::Duration::from_std(backoff).unwrap_or_default());
+    }
+    next.min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Schedule;
+    use chrono::TimeZone;
+
+    #[test]
+    fn next_poll_never_earlier_than_schedule_and_capped() {
+        let s = Schedule::parse("0 */15 * * * *").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 1, 0).unwrap();
+        let tick = Utc.with_ymd_and_hms(2026, 11, 28, 3, 15, 0).unwrap();
+        assert_eq!(next_poll(&s, now, None, 0), tick);
+        assert_eq!(next_poll(&s, now, Some(Duration::from_secs(60)), 0), tick);
+        assert_eq!(next_poll(&s, now, Some(Duration::from_secs(3600)), 0), now + chrono::Duration::hours(1));
+        assert_eq!(next_poll(&s, now, Some(Duration::from_secs(90 * 3600)), 0), now + chrono::Duration::hours(24));
+        let after_5 = next_poll(&s, now, None, 5);
+        assert!(after_5 >= now + chrono::Duration::minutes(64) && after_5 <= now + chrono::Duration::minutes(96), "{after_5}");
+        assert_eq!(next_poll(&s, now, None, 40), now + chrono::Duration::hours(24));
+    }
+}

@@ -1,0 +1,354 @@
+//! Parsed entries → [`NewArticle`]s: clean text, sanitized HTML, plausible dates, canonical URLs
+//! and identity keys. Pure: no I/O; `now` is a parameter.
+//!
+//! Identity precedence lives in one function, [`identity_keys`]; the keys are SHA-256 of
+//! normalized strings with a kind prefix, stable across releases (changing them would make every
+//! stored article come back as new).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::parse::{ParsedFeed, RawEntry};
+use crate::article::NewArticle;
+use crate::date;
+use crate::text;
+
+/// Who carried the feed, and when.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub source_id: &'a str,
+    /// Host of the source's URL: scopes guids, which are only unique within a site.
+    pub source_host: &'a str,
+    pub timezone: Tz,
+    pub now: DateTime<Utc>,
+}
+
+/// The articles of one feed document, and how many items were dropped.
+#[derive(Debug, Clone, Default)]
+pub struct Normalized {
+    pub articles: Vec<NewArticle>,
+    /// Items with neither title nor link (placeholders).
+    pub dropped: usize,
+}
+
+/// Normalizes every entry of one document.
+pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
+    // Some CMSs point every item at the same page: a link shared within one document does not
+    // identify an item.
+    let canon: Vec<Option<Url>> = feed.entries.iter().map(|e| e.link.as_ref().map(canonical_url)).collect();
+    let mut link_count: HashMap<&str, usize> = HashMap::new();
+    for u in canon.iter().flatten() {
+        *link_count.entry(u.as_str()).or_default() += 1;
+    }
+    let mut out = Normalized::default();
+    for (entry, canonical) in feed.entries.iter().zip(&canon) {
+        let shared = canonical.as_ref().is_some_and(|u| link_count.get(u.as_str()).copied().unwrap_or(0) > 1);
+        match normalize_entry(entry, canonical.as_ref(), shared, ctx) {
+            Some(a) => out.articles.push(a),
+            None => out.dropped += 1,
+        }
+    }
+    out
+}
+
+fn normalize_entry(e: &RawEntry, canonical: Option<&Url>, link_shared: bool, ctx: &Context) -> Option<NewArticle> {
+    let title = e.title.as_deref().map(plain).unwrap_or_default();
+    if title.is_empty() && e.link.is_none() {
+        return None;
+    }
+    let summary_html = e.summary.as_deref().and_then(sanitize);
+    let content_html = e.content.as_deref().and_then(sanitize);
+    let summary_text = e.summary.as_deref().map(text::html_to_text).unwrap_or_default();
+    let content_text = e.content.as_deref().map(text::html_to_text).unwrap_or_default();
+    // A title-less item (some feeds put everything in the description) gets a short one.
+    let title = if title.is_empty() {
+        let from = if summary_text.is_empty() { &content_text } else { &summary_text };
+        let short: String = from.split(' ').take(16).collect::<Vec<_>>().join(" ");
+        if short.is_empty() {
+            e.link.as_ref().map(|l| l.to_string()).unwrap_or_default()
+        } else {
+            short
+        }
+    } else {
+        title
+    };
+    let title_key = text::match_key(&title);
+    let search_text = text::match_key(&format!("{title} {summary_text} {content_text}"));
+
+    let parsed = e.date.as_ref().and_then(|d| d.parsed).filter(|t| date::is_plausible(t.with_timezone(&Utc), ctx.now));
+    let (published, date_guessed, date_raw) = match parsed {
+        Some(t) => (t, false, None),
+        None => (
+            ctx.timezone.from_utc_datetime(&ctx.now.naive_utc()).fixed_offset(),
+            true,
+            e.date.as_ref().map(|d| d.raw.clone()),
+        ),
+    };
+
+    let guid = e.guid.clone();
+    let keys = identity_keys(&Identity {
+        canonical_url: canonical.filter(|_| !link_shared),
+        guid: guid.as_deref(),
+        source_host: ctx.source_host,
+        source_id: ctx.source_id,
+        title_key: &title_key,
+        date: e.date.as_ref().map(|d| d.raw.as_str()).unwrap_or(""),
+    });
+    let content_hash = sha256_hex(&[&title, summary_html.as_deref().unwrap_or(""), content_html.as_deref().unwrap_or("")]);
+    Some(NewArticle {
+        keys,
+        url: e.link.as_ref().map(|u| u.to_string()),
+        canonical_url: canonical.map(|u| u.to_string()),
+        host: canonical.and_then(|u| u.host_str()).map(str::to_string),
+        guid,
+        title,
+        title_key,
+        summary_html,
+        content_html,
+        search_text,
+        authors: e.authors.iter().map(|a| text::clean(a)).filter(|a| !a.is_empty()).collect(),
+        published,
+        date_guessed,
+        date_raw,
+        content_hash,
+    })
+}
+
+/// What identifies an item.
+pub struct Identity<'a> {
+    /// None when the item had no link, or shared it with other items of its document.
+    pub canonical_url: Option<&'a Url>,
+    pub guid: Option<&'a str>,
+    pub source_host: &'a str,
+    pub source_id: &'a str,
+    pub title_key: &'a str,
+    /// The raw date string ("" when none).
+    pub date: &'a str,
+}
+
+/// Identity keys, most authoritative first. The store treats an item as known when any key is
+/// known, and records all of them.
+///
+/// 1. The canonical URL: the same article from another category feed or another source.
+/// 2. The guid, scoped to the source's host (numeric guids repeat across sites). A guid that is a
+///    URL is canonicalized, which drops the `#0`, `#1` fragments BBC-style feeds append to
+///    republished items. Used alone when there is no usable link.
+/// 3. Only when neither exists: a hash of source, normalized title and raw date.
+pub fn identity_keys(id: &Identity) -> Vec<String> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(u) = id.canonical_url {
+        keys.push(sha256_hex(&["url", u.as_str()]));
+    }
+    if let Some(g) = id.guid.map(str::trim).filter(|g| !g.is_empty()) {
+        let g = match Url::parse(g) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => canonical_url(&u).to_string(),
+            _ => g.to_string(),
+        };
+        keys.push(sha256_hex(&["guid", &host_key(id.source_host), &g]));
+    }
+    if keys.is_empty() {
+        keys.push(sha256_hex(&["title", id.source_id, id.title_key, id.date.trim()]));
+    }
+    keys
+}
+
+/// Query parameters that only track the reader: dropped from canonical URLs.
+fn is_tracking_param(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.starts_with("utm_")
+        || k.starts_with("at_")
+        || matches!(k.as_str(), "fbclid" | "gclid" | "zarsrc" | "gidzl" | "_ga" | "mc_cid" | "mc_eid")
+}
+
+/// One spelling per article URL: https, host lower-case without `www.`, no default port, no
+/// fragment, no tracking parameters.
+pub fn canonical_url(u: &Url) -> Url {
+    let mut u = u.clone();
+    if u.scheme() == "http" {
+        let _ = u.set_scheme("https");
+    }
+    if let Some(host) = u.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) {
+        let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+        let _ = u.set_host(Some(&host));
+    }
+    if u.port() == Some(443) || u.port() == Some(80) {
+        let _ = u.set_port(None);
+    }
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let kept: Vec<(String, String)> = u.query_pairs().filter(|(k, _)| !is_tracking_param(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    u
+}
+
+fn host_key(host: &str) -> String {
+    let h = host.to_ascii_lowercase();
+    h.strip_prefix("www.").unwrap_or(&h).to_string()
+}
+
+/// Plain text from a title-like field (which may carry HTML when the feed says type="html").
+fn plain(s: &str) -> String {
+    if s.contains('<') {
+        text::html_to_text(s)
+    } else {
+        text::clean(s)
+    }
+}
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::default();
+    b.url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer"))
+        .strip_comments(true);
+    b
+});
+
+/// Sanitized HTML (no script, style, event attributes or javascript: URLs), text-cleaned;
+/// None when nothing visible is left.
+fn sanitize(html: &str) -> Option<String> {
+    let clean = clean_html_tmp(&SANITIZER.clean(html).to_string());
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_string())
+}
+
+fn sha256_hex(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update([0u8]);
+        }
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::parse::RawDate;
+
+    #[test]
+    fn canonical_urls() {
+        let check = |raw: &str, expected: &str| {
+            assert_eq!(canonical_url(&Url::parse(raw).unwrap()).as_str(), expected, "{raw}");
+        };
+        check("http://www.Nhandan.vn/bai-viet-123.html", "https://nhandan.vn/bai-viet-123.html");
+        check(
+            "https://vnexpress.net/a-4924.html?at_medium=RSS&at_campaign=rss",
+            "https://vnexpress.net/a-4924.html",
+        );
+        check("https://a.vn/x?id=5&utm_source=fb&utm_medium=x", "https://a.vn/x?id=5");
+        check("https://a.vn:443/x#0", "https://a.vn/x");
+        check("https://a.vn/x?page=2", "https://a.vn/x?page=2");
+    }
+
+    fn ctx() -> Context<'static> {
+        Context {
+            source_id: "nhandan",
+            source_host: "nhandan.vn",
+            timezone: chrono_tz::Asia::Ho_Chi_Minh,
+            now: Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap(),
+        }
+    }
+
+    fn entry(title: &str, link: Option<&str>, guid: Option<&str>) -> RawEntry {
+        RawEntry {
+            title: Some(title.to_string()),
+            link: link.map(|l| Url::parse(l).unwrap()),
+            guid: guid.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn placeholders_are_dropped_and_counted() {
+        let feed = ParsedFeed {
+            entries: vec![entry("", None, Some("x")), entry("Tin", Some("https://a.vn/1"), None)],
+            ..Default::default()
+        };
+        let n = normalize(&feed, &ctx());
+        assert_eq!((n.articles.len(), n.dropped), (1, 1));
+    }
+
+    #[test]
+    fn shared_links_fall_back_to_guid() {
+        let feed = ParsedFeed {
+            entries: vec![
+                entry("Một", Some("https://a.vn/"), Some("1")),
+                entry("Hai", Some("https://a.vn/"), Some("2")),
+            ],
+            ..Default::default()
+        };
+        let n = normalize(&feed, &ctx());
+        assert_ne!(n.articles[0].keys, n.articles[1].keys);
+        assert_eq!(n.articles[0].keys.len(), 1);
+    }
+
+    #[test]
+    fn guid_fragments_do_not_change_identity() {
+        let a = identity_keys(&Identity {
+            canonical_url: None,
+            guid: Some("https://www.bbc.com/news/x-1#0"),
+            source_host: "www.bbc.com",
+            source_id: "bbc",
+            title_key: "",
+            date: "",
+        });
+        let b = identity_keys(&Identity {
+            canonical_url: None,
+            guid: Some("https://www.bbc.com/news/x-1#1"),
+            source_host: "bbc.com",
+            source_id: "bbc",
+            title_key: "",
+            date: "",
+        });
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn implausible_dates_are_guessed_and_kept_raw() {
+        let mut e = entry("Tin", Some("https://a.vn/1"), None);
+        e.date = Some(RawDate {
+            raw: "1/1/1980".into(),
+            parsed: Some(chrono::FixedOffset::east_opt(7 * 3600).unwrap().with_ymd_and_hms(1980, 1, 1, 0, 0, 0).unwrap()),
+        });
+        let feed = ParsedFeed {
+            entries: vec![e],
+            ..Default::default()
+        };
+        let a = &normalize(&feed, &ctx()).articles[0];
+        assert!(a.date_guessed);
+        assert_eq!(a.date_raw.as_deref(), Some("1/1/1980"));
+        assert_eq!(a.published.to_rfc3339(), "2026-11-28T10:00:00+07:00");
+    }
+
+    #[test]
+    fn html_is_sanitized() {
+        let mut e = entry("Tin", Some("https://a.vn/1"), None);
+        e.summary = Some(r#"<p onclick="x()">Nội dung<script>alert(1)</script> <a href="javascript:alert(1)">x</a></p>"#.into());
+        let feed = ParsedFeed {
+            entries: vec![e],
+            ..Default::default()
+        };
+        let a = &normalize(&feed, &ctx()).articles[0];
+        let s = a.summary_html.as_deref().unwrap();
+        assert!(!s.contains("script") && !s.contains("onclick") && !s.contains("javascript"), "{s}");
+        assert!(s.contains("Nội dung"));
+        assert_eq!(a.search_text, "tin nội dung x");
+    }
+}
+
+fn clean_html_tmp(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfc().collect()
+}

@@ -1,0 +1,44 @@
+//! bantin watches the news sites of the Vietnamese Party and government, keeps every article
+//! once in SQLite, and (in later stages) republishes topic feeds and emails digests.
+//!
+//! # Bird's-eye view
+//!
+//! ```text
+//! sources ─► fetch ─► parse ─► normalize ─► store (dedup)
+//! (config)  polite    feed-rs   text, dates,   SQLite, UNIQUE keys,
+//!           conditional         canonical URL  provenance, stories
+//! ```
+//!
+//! One direction; each arrow is a module boundary and each foreign crate lives behind one:
+//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::parse`], rusqlite in [`store`].
+//!
+//! # Code map
+//!
+//! - [`config`]: TOML → validated [`config::Config`]; every problem reported at once.
+//! - [`text`]: Vietnamese text normalization (NFC, Đ impostors, invisible characters,
+//!   tone-mark style, folding). Pure.
+//! - [`date`]: lenient date parsing for every form Vietnamese outlets publish. Pure.
+//! - [`ingest`]: one poll of one source; [`ingest::fetch`] (HTTP, politeness, conditional GET),
+//!   [`ingest::parse`] (payload check, decoding, feed-rs), [`ingest::normalize`] (entries →
+//!   [`article::NewArticle`], canonical URLs, identity keys). `parse` and `normalize` are pure.
+//! - [`store`]: the only place with SQL.
+//! - [`daemon`]: the scheduler and shutdown.
+//! - [`cli`]: subcommands.
+//!
+//! # Invariants
+//!
+//! - An article is stored once: identity keys are a PRIMARY KEY in `article_keys`; a known key
+//!   means a known article, updated in place when its content changed. Keys of pruned articles
+//!   stay (tombstones).
+//! - Text is normalized once, at ingest, by [`text`]; nothing downstream re-normalizes.
+//! - One transaction per source poll; shutdown never interrupts one.
+//! - A failing source is recorded on its row and retried with backoff; it never stops the others.
+
+pub mod article;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod date;
+pub mod ingest;
+pub mod store;
+pub mod text;

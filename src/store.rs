@@ -1,0 +1,505 @@
+//! The only place with SQL. One SQLite file (WAL, foreign keys, busy timeout), versioned
+//! migrations, and the invariants that make "every article once" hold:
+//!
+//! - `article_keys.key` is the PRIMARY KEY: an identity key (canonical URL, guid, title hash)
+//!   belongs to at most one article, ever. When an article is pruned its keys stay with
+//!   `article_id = NULL` (tombstones), so it never comes back as new.
+//! - `article_sources` records provenance: which sources carried an article and when each first
+//!   saw it.
+//! - One transaction per source poll ([`Store::record_poll`]): articles, provenance and the
+//!   source's state commit together or not at all.
+//!
+//! All calls block; async callers run them in `spawn_blocking`.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::article::NewArticle;
+
+/// How long a syndicated copy may lag the first one and still be the same story.
+const STORY_WINDOW_SECS: i64 = 72 * 3600;
+/// Titles shorter than this (in syllables) are too generic to link stories ("Tin tức").
+const STORY_MIN_SYLLABLES: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create directory {path:?}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("database {path:?}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "database {path:?} has schema version {found}, newer than this bantin knows ({known}); \
+         upgrade bantin or restore a backup (the database was not changed)"
+    )]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+    #[error("database lock poisoned by a panic in another thread")]
+    Poisoned,
+}
+
+/// A handle on the database; cheap to clone (one connection behind a mutex).
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+/// What the config says about a source; kept in sync at startup.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub id: String,
+    pub url: String,
+}
+
+/// Health of a source as `bantin sources` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceHealth {
+    /// Never polled yet.
+    Pending,
+    Ok,
+    /// The last poll failed; retried with backoff.
+    Failing,
+    /// HTTP 410: not polled again until its config entry changes.
+    Gone,
+    /// A valid feed with zero items.
+    Empty,
+}
+
+impl SourceHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceHealth::Pending => "pending",
+            SourceHealth::Ok => "ok",
+            SourceHealth::Failing => "failing",
+            SourceHealth::Gone => "gone",
+            SourceHealth::Empty => "empty",
+        }
+    }
+
+    fn parse(s: &str) -> SourceHealth {
+        match s {
+            "ok" => SourceHealth::Ok,
+            "failing" => SourceHealth::Failing,
+            "gone" => SourceHealth::Gone,
+            "empty" => SourceHealth::Empty,
+            _ => SourceHealth::Pending,
+        }
+    }
+}
+
+/// A source's stored state.
+#[derive(Debug, Clone)]
+pub struct SourceState {
+    pub id: String,
+    /// The URL polled now: the configured one, or where a permanent redirect pointed.
+    pub current_url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub health: SourceHealth,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub failures: u32,
+    pub next_poll: Option<DateTime<Utc>>,
+    pub articles: u64,
+}
+
+/// The result of one poll, recorded in one transaction.
+#[derive(Debug, Clone)]
+pub enum PollRecord {
+    /// A feed was fetched and parsed.
+    Fetched {
+        articles: Vec<NewArticle>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        /// Set after a permanent redirect (301/308): poll this from now on.
+        moved_to: Option<String>,
+    },
+    /// 304: nothing changed.
+    NotModified { moved_to: Option<String> },
+    /// The poll failed; `gone` after HTTP 410.
+    Failed { error: String, gone: bool },
+}
+
+/// Counts from one recorded poll.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestStats {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Items whose article was pruned earlier (tombstoned keys): not stored again.
+    pub tombstoned: usize,
+}
+
+/// A stored article as the CLI and (later) feeds see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredArticle {
+    pub id: i64,
+    pub title: String,
+    pub url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub guid: Option<String>,
+    pub summary_html: Option<String>,
+    pub content_html: Option<String>,
+    pub authors: Vec<String>,
+    pub published: DateTime<FixedOffset>,
+    pub date_guessed: bool,
+    pub date_raw: Option<String>,
+    /// Every source that carried it, in the order they first saw it.
+    pub sources: Vec<String>,
+    pub first_seen: DateTime<Utc>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Articles of one story share this id (syndicated copies from several outlets).
+    pub story: i64,
+}
+
+/// Filters for [`Store::articles`].
+#[derive(Debug, Clone, Default)]
+pub struct ArticleQuery {
+    pub source: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: usize,
+}
+
+impl Store {
+    /// Opens (creating when missing) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// Makes the `sources` table match the config. A source whose configured URL changed starts
+    /// afresh (a gone source is polled again, redirects and validators are forgotten). Sources
+    /// removed from the config keep their rows, so their articles keep their provenance.
+    pub fn sync_sources(&self, specs: &[SourceSpec]) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        for s in specs {
+            tx.execute(
+                "INSERT INTO sources (id, config_url, current_url) VALUES (?1, ?2, ?2)
+                 ON CONFLICT(id) DO UPDATE SET
+                   current_url = CASE WHEN config_url = excluded.config_url THEN current_url ELSE excluded.config_url END,
+                   etag = CASE WHEN config_url = excluded.config_url THEN etag END,
+                   last_modified = CASE WHEN config_url = excluded.config_url THEN last_modified END,
+                   health = CASE WHEN config_url = excluded.config_url THEN health ELSE 'pending' END,
+                   failures = CASE WHEN config_url = excluded.config_url THEN failures ELSE 0 END,
+                   next_poll = CASE WHEN config_url = excluded.config_url THEN next_poll END,
+                   config_url = excluded.config_url",
+                params![s.id, s.url],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stored state of every source in the config order of `ids` (unknown ids are skipped).
+    pub fn source_states(&self, ids: &[String]) -> Result<Vec<SourceState>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, current_url, etag, last_modified, health, last_attempt, last_success,
+                    last_error, failures, next_poll,
+                    (SELECT count(*) FROM article_sources a WHERE a.source_id = s.id)
+             FROM sources s WHERE id = ?1",
+        )?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(SourceState {
+                        id: r.get(0)?,
+                        current_url: r.get(1)?,
+                        etag: r.get(2)?,
+                        last_modified: r.get(3)?,
+                        health: SourceHealth::parse(&r.get::<_, String>(4)?),
+                        last_attempt: r.get::<_, Option<i64>>(5)?.and_then(from_unix),
+                        last_success: r.get::<_, Option<i64>>(6)?.and_then(from_unix),
+                        last_error: r.get(7)?,
+                        failures: r.get(8)?,
+                        next_poll: r.get::<_, Option<i64>>(9)?.and_then(from_unix),
+                        articles: r.get(10)?,
+                    })
+                })
+                .optional()?;
+            out.extend(row);
+        }
+        Ok(out)
+    }
+
+    /// Records one poll of `source` in a single transaction and schedules the next one.
+    pub fn record_poll(
+        &self,
+        source: &str,
+        record: &PollRecord,
+        now: DateTime<Utc>,
+        next_poll: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let now_s = now.timestamp();
+        let mut stats = IngestStats::default();
+        match record {
+            PollRecord::Fetched {
+                articles,
+                etag,
+                last_modified,
+                moved_to,
+            } => {
+                for a in articles {
+                    ingest_one(&tx, source, a, now_s, &mut stats)?;
+                }
+                let health = if articles.is_empty() { "empty" } else { "ok" };
+                tx.execute(
+                    "UPDATE sources SET etag = ?2, last_modified = ?3, health = ?4, last_attempt = ?5,
+                       last_success = ?5, last_error = NULL, failures = 0, next_poll = ?6,
+                       current_url = coalesce(?7, current_url),
+                       last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END
+                     WHERE id = ?1",
+                    params![source, etag, last_modified, health, now_s, next_poll.timestamp(), moved_to, stats.new],
+                )?;
+            }
+            PollRecord::NotModified { moved_to } => {
+                tx.execute(
+                    "UPDATE sources SET health = CASE WHEN health IN ('empty') THEN health ELSE 'ok' END,
+                       last_attempt = ?2, last_success = ?2, last_error = NULL, failures = 0,
+                       next_poll = ?3, current_url = coalesce(?4, current_url)
+                     WHERE id = ?1",
+                    params![source, now_s, next_poll.timestamp(), moved_to],
+                )?;
+            }
+            PollRecord::Failed { error, gone } => {
+                tx.execute(
+                    "UPDATE sources SET health = ?2, last_attempt = ?3, last_error = ?4,
+                       failures = failures + 1, next_poll = ?5
+                     WHERE id = ?1",
+                    params![source, if *gone { "gone" } else { "failing" }, now_s, error, next_poll.timestamp()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Stored articles, newest first (published time, then first seen).
+    pub fn articles(&self, q: &ArticleQuery) -> Result<Vec<StoredArticle>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, title, url, canonical_url, guid, summary_html, content_html, authors,
+                    published, published_offset, date_guessed, date_raw, first_seen, updated, story_id
+             FROM articles a
+             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
+                                          WHERE s.article_id = a.id AND s.source_id = ?1))
+               AND (?2 IS NULL OR published >= ?2)
+             ORDER BY published DESC, first_seen DESC, id DESC
+             LIMIT ?3",
+        )?;
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![q.source, q.since.map(|t| t.timestamp()), limit], |r| {
+            let published: i64 = r.get(8)?;
+            let offset: i32 = r.get(9)?;
+            let authors: String = r.get(7)?;
+            Ok(StoredArticle {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                url: r.get(2)?,
+                canonical_url: r.get(3)?,
+                guid: r.get(4)?,
+                summary_html: r.get(5)?,
+                content_html: r.get(6)?,
+                authors: authors.split('\n').filter(|s| !s.is_empty()).map(String::from).collect(),
+                published: to_fixed(published, offset),
+                date_guessed: r.get(10)?,
+                date_raw: r.get(11)?,
+                sources: Vec::new(),
+                first_seen: from_unix(r.get(12)?).unwrap_or_default(),
+                updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+                story: r.get(14)?,
+            })
+        })?;
+        let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+        let mut src = conn.prepare_cached(
+            "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY first_seen, source_id",
+        )?;
+        for a in &mut out {
+            a.sources = src.query_map([a.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        }
+        Ok(out)
+    }
+
+    /// Number of stored articles (pruned ones excluded).
+    pub fn article_count(&self) -> Result<u64, StoreError> {
+        let conn = self.lock()?;
+        Ok(conn.query_row("SELECT count(*) FROM articles", [], |r| r.get(0))?)
+    }
+
+    /// Deletes articles first seen before `cutoff`; their keys stay as tombstones so the same
+    /// items are never stored again. Returns how many were deleted.
+    pub fn prune_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM articles WHERE first_seen < ?1", [cutoff.timestamp()])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Runs `PRAGMA integrity_check`; Ok(()) when the database is sound.
+    pub fn integrity_check(&self) -> Result<Result<(), String>, StoreError> {
+        let conn = self.lock()?;
+        let s: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(if s == "ok" { Ok(()) } else { Err(s) })
+    }
+}
+
+/// Stores one item: known key → same article (updated in place if its content changed, one more
+/// source in its provenance); tombstoned key → skipped; otherwise a new article with all its keys.
+fn ingest_one(
+    tx: &Transaction,
+    source: &str,
+    a: &NewArticle,
+    now: i64,
+    stats: &mut IngestStats,
+) -> Result<(), StoreError> {
+    let mut lookup = tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
+    let mut found: Option<Option<i64>> = None;
+    for k in &a.keys {
+        if let Some(id) = lookup.query_row([k], |r| r.get::<_, Option<i64>>(0)).optional()? {
+            found = Some(id);
+            break;
+        }
+    }
+    let id = match found {
+        Some(None) => {
+            stats.tombstoned += 1;
+            return Ok(());
+        }
+        Some(Some(id)) => {
+            let changed = tx.execute(
+                "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
+                   search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
+                   url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11)
+                 WHERE id = ?1 AND content_hash <> ?8",
+                params![
+                    id,
+                    a.title,
+                    a.title_key,
+                    a.summary_html,
+                    a.content_html,
+                    a.search_text,
+                    a.authors.join("\n"),
+                    a.content_hash,
+                    now,
+                    a.url,
+                    a.canonical_url,
+                ],
+            )?;
+            if changed > 0 {
+                stats.updated += 1;
+            } else {
+                stats.unchanged += 1;
+            }
+            id
+        }
+        None => {
+            let (published, offset) = (a.published.timestamp(), a.published.offset().local_minus_utc());
+            tx.prepare_cached(
+                "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
+                   content_html, search_text, authors, published, published_offset, date_guessed,
+                   date_raw, first_seen, content_hash, story_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0)",
+            )?
+            .execute(params![
+                a.url,
+                a.canonical_url,
+                a.host,
+                a.guid,
+                a.title,
+                a.title_key,
+                a.summary_html,
+                a.content_html,
+                a.search_text,
+                a.authors.join("\n"),
+                published,
+                offset,
+                a.date_guessed,
+                a.date_raw,
+                now,
+                a.content_hash,
+            ])?;
+            let id = tx.last_insert_rowid();
+            let story = find_story(tx, id, a, published)?.unwrap_or(id);
+            tx.execute("UPDATE articles SET story_id = ?2 WHERE id = ?1", params![id, story])?;
+            stats.new += 1;
+            id
+        }
+    };
+    let mut add_key = tx.prepare_cached("INSERT INTO article_keys (key, article_id) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING")?;
+    for k in &a.keys {
+        add_key.execute(params![k, id])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO article_sources (article_id, source_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT(article_id, source_id) DO UPDATE SET last_seen = excluded.last_seen",
+    )?
+    .execute(params![id, source, now])?;
+    Ok(())
+}
+
+/// A syndicated copy: another outlet's article with the same normalized title within the window.
+fn find_story(tx: &Transaction, id: i64, a: &NewArticle, published: i64) -> Result<Option<i64>, StoreError> {
+    if a.title_key.split(' ').count() < STORY_MIN_SYLLABLES {
+        return Ok(None);
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT story_id FROM articles
+         WHERE title_key = ?1 AND id <> ?2 AND coalesce(host, '') <> coalesce(?3, '')
+           AND published BETWEEN ?4 - ?5 AND ?4 + ?5
+         ORDER BY id LIMIT 1",
+    )?;
+    Ok(stmt
+        .query_row(params![a.title_key, id, a.host, published, STORY_WINDOW_SECS], |r| r.get(0))
+        .optional()?)
+}
+
+fn from_unix(s: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_opt(s, 0).single()
+}
+
+fn to_fixed(s: i64, offset: i32) -> DateTime<FixedOffset> {
+    let off = FixedOffset::east_opt(offset).unwrap_or_else(|| Utc.fix());
+    off.timestamp_opt(s, 0).single().unwrap_or_default()
+}

@@ -1,0 +1,86 @@
+//! Versioned migrations, tracked in `PRAGMA user_version`. Each step runs in a transaction; a
+//! database newer than this binary is refused untouched.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migrations in order; `MIGRATIONS[i]` brings version `i` to `i + 1`. Never edit a released
+/// step: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: sources, articles, identity keys, provenance.
+    "CREATE TABLE sources (
+        id            TEXT PRIMARY KEY,
+        config_url    TEXT NOT NULL,
+        current_url   TEXT NOT NULL,
+        etag          TEXT,
+        last_modified TEXT,
+        health        TEXT NOT NULL DEFAULT 'pending',
+        last_attempt  INTEGER,
+        last_success  INTEGER,
+        last_error    TEXT,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        next_poll     INTEGER,
+        last_new      INTEGER
+    );
+    CREATE TABLE articles (
+        id               INTEGER PRIMARY KEY,
+        url              TEXT,
+        canonical_url    TEXT,
+        host             TEXT,
+        guid             TEXT,
+        title            TEXT NOT NULL,
+        title_key        TEXT NOT NULL,
+        summary_html     TEXT,
+        content_html     TEXT,
+        search_text      TEXT NOT NULL,
+        authors          TEXT NOT NULL DEFAULT '',
+        published        INTEGER NOT NULL,
+        published_offset INTEGER NOT NULL DEFAULT 0,
+        date_guessed     INTEGER NOT NULL DEFAULT 0,
+        date_raw         TEXT,
+        first_seen       INTEGER NOT NULL,
+        updated          INTEGER,
+        content_hash     TEXT NOT NULL,
+        story_id         INTEGER NOT NULL
+    );
+    CREATE INDEX articles_published ON articles (published DESC, first_seen DESC);
+    CREATE INDEX articles_title_key ON articles (title_key);
+    CREATE INDEX articles_first_seen ON articles (first_seen);
+    CREATE TABLE article_keys (
+        key        TEXT PRIMARY KEY,
+        article_id INTEGER REFERENCES articles (id) ON DELETE SET NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX article_keys_article ON article_keys (article_id);
+    CREATE TABLE article_sources (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        source_id  TEXT NOT NULL REFERENCES sources (id),
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        PRIMARY KEY (article_id, source_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_sources_source ON article_sources (source_id, article_id);",
+];
+
+/// The schema version this binary writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: VERSION,
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
