@@ -62,7 +62,10 @@ fn unicode_nfd(s: &str) -> String {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let feeds = args.first().copied().unwrap_or(200);
     let per_feed = args.get(1).copied().unwrap_or(100);
     let docs: Vec<String> = (0..feeds).map(|f| feed(f, per_feed)).collect();
@@ -78,7 +81,10 @@ fn main() {
         }])
         .expect("sync");
     let base = url::Url::parse("https://bao.example.vn/rss/home.rss").expect("url");
-    let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).single().expect("now");
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 3, 0, 0)
+        .single()
+        .expect("now");
     let dates = DateContext {
         tz: chrono_tz::Asia::Ho_Chi_Minh,
         order: DateOrder::Mdy,
@@ -91,9 +97,13 @@ fn main() {
         now,
     };
 
-    println!("ingest bench: {feeds} feeds x {per_feed} items = {total_items} items, {:.1} MiB of XML", bytes as f64 / 1048576.0);
+    println!(
+        "ingest bench: {feeds} feeds x {per_feed} items = {total_items} items, {:.1} MiB of XML",
+        bytes as f64 / 1048576.0
+    );
     for pass in ["first pass (all new)", "second pass (all known)"] {
-        let (mut t_parse, mut t_norm, mut t_store) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let (mut t_parse, mut t_norm, mut t_store) =
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let (mut new, mut unchanged) = (0, 0);
         let start = Instant::now();
         for doc in &docs {
@@ -127,7 +137,11 @@ fn main() {
         println!("  parse      {:>10.0} items/s", rate(t_parse));
         println!("  normalize  {:>10.0} items/s", rate(t_norm));
         println!("  store      {:>10.0} items/s", rate(t_store));
-        println!("  total      {:>10.0} items/s  ({:.2} s)", rate(all), all.as_secs_f64());
+        println!(
+            "  total      {:>10.0} items/s  ({:.2} s)",
+            rate(all),
+            all.as_secs_f64()
+        );
     }
     println!("articles stored: {}", store.article_count().expect("count"));
 }

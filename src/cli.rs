@@ -18,7 +18,11 @@ use crate::store::{ArticleQuery, SourceHealth};
 pub const EXIT_CONFIG: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "bantin", version, about = "Watches Vietnamese news sites, keeps every article once, republishes topic feeds")]
+#[command(
+    name = "bantin",
+    version,
+    about = "Watches Vietnamese news sites, keeps every article once, republishes topic feeds"
+)]
 pub struct Cli {
     /// Main config file.
     #[arg(long, global = true, env = "BANTIN_CONFIG", default_value = config::DEFAULT_PATH)]
@@ -76,7 +80,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Check => {
-            println!("{}: ok ({} sources)", cli.config.display(), config.sources.len());
+            println!(
+                "{}: ok ({} sources)",
+                cli.config.display(),
+                config.sources.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => run_daemon(config).await,
@@ -87,13 +95,26 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             since,
             limit,
             json,
-        } => articles(config, ArticleQuery { source, since, limit }, json).await,
+        } => {
+            articles(
+                config,
+                ArticleQuery {
+                    source,
+                    since,
+                    limit,
+                },
+                json,
+            )
+            .await
+        }
     }
 }
 
 async fn open(config: Config) -> Result<Ingestor> {
     let db = config.storage.path.clone();
-    Ingestor::open(config).await.with_context(|| format!("cannot open the database at {}", db.display()))
+    Ingestor::open(config)
+        .await
+        .with_context(|| format!("cannot open the database at {}", db.display()))
 }
 
 async fn run_daemon(config: Config) -> Result<ExitCode> {
@@ -127,17 +148,28 @@ async fn shutdown_signal() {
 }
 
 async fn fetch(config: Config, ids: &[String]) -> Result<ExitCode> {
-    let unknown: Vec<&String> = ids.iter().filter(|id| !config.sources.iter().any(|s| &s.id == *id)).collect();
+    let unknown: Vec<&String> = ids
+        .iter()
+        .filter(|id| !config.sources.iter().any(|s| &s.id == *id))
+        .collect();
     if !unknown.is_empty() {
         let known: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
         eprintln!(
             "unknown source id(s): {} (configured: {})",
-            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            unknown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             known.join(", ")
         );
         return Ok(ExitCode::from(EXIT_CONFIG));
     }
-    let total = if ids.is_empty() { config.sources.len() } else { ids.len() };
+    let total = if ids.is_empty() {
+        config.sources.len()
+    } else {
+        ids.len()
+    };
     let width = config.sources.iter().map(|s| s.id.len()).max().unwrap_or(0);
     let ingestor = open(config).await?;
     let bar = if std::io::stderr().is_terminal() {
@@ -172,7 +204,13 @@ async fn fetch(config: Config, ids: &[String]) -> Result<ExitCode> {
     if failed.is_empty() {
         writeln!(out, "{} sources polled, all ok", reports.len())?;
     } else {
-        writeln!(out, "{} sources polled, {} failed: {}", reports.len(), failed.len(), failed.join(", "))?;
+        writeln!(
+            out,
+            "{} sources polled, {} failed: {}",
+            reports.len(),
+            failed.len(),
+            failed.join(", ")
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -193,7 +231,11 @@ struct SourceView {
 }
 
 async fn sources(config: Config, json: bool) -> Result<ExitCode> {
-    let names: Vec<(String, String, String)> = config.sources.iter().map(|s| (s.id.clone(), s.name.clone(), s.url.to_string())).collect();
+    let names: Vec<(String, String, String)> = config
+        .sources
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone(), s.url.to_string()))
+        .collect();
     let ingestor = open(config).await?;
     let states = ingestor.states().await?;
     let views: Vec<SourceView> = names
@@ -210,7 +252,9 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
                 last_attempt: s.last_attempt.map(local),
                 last_error: s.last_error.clone(),
                 failures: s.failures,
-                next_poll: (s.health != SourceHealth::Gone).then_some(s.next_poll.map(local)).flatten(),
+                next_poll: (s.health != SourceHealth::Gone)
+                    .then_some(s.next_poll.map(local))
+                    .flatten(),
                 articles: s.articles,
             })
         })
@@ -222,7 +266,11 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let w = views.iter().map(|v| v.id.len()).max().unwrap_or(2).max(2);
-    writeln!(out, "{:w$}  {:8} {:25} {:>8} {:25} {:>8}  URL", "ID", "STATE", "LAST SUCCESS", "FAILURES", "NEXT POLL", "ARTICLES")?;
+    writeln!(
+        out,
+        "{:w$}  {:8} {:25} {:>8} {:25} {:>8}  URL",
+        "ID", "STATE", "LAST SUCCESS", "FAILURES", "NEXT POLL", "ARTICLES"
+    )?;
     for v in &views {
         let state = v.state.as_str();
         writeln!(
@@ -232,7 +280,13 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
             state,
             v.last_success.as_deref().unwrap_or("never"),
             v.failures,
-            v.next_poll.as_deref().unwrap_or(if v.state == SourceHealth::Gone { "never" } else { "now" }),
+            v.next_poll
+                .as_deref()
+                .unwrap_or(if v.state == SourceHealth::Gone {
+                    "never"
+                } else {
+                    "now"
+                }),
             v.articles,
             v.current_url,
         )?;

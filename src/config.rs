@@ -85,7 +85,10 @@ impl Schedule {
     }
 
     /// The first tick strictly after `t`.
-    pub fn next_after(&self, t: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+    pub fn next_after(
+        &self,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
         self.cron.after(&t).next()
     }
 }
@@ -119,7 +122,14 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -170,12 +180,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Problems> {
     let storage = match root.table(&mut r, "storage") {
         Some(t) => {
             let s = Storage {
-                path: t.string(&mut r, "path").map(|s| PathBuf::from(s.as_ref())).unwrap_or_else(|| DEFAULT_DB.into()),
+                path: t
+                    .string(&mut r, "path")
+                    .map(|s| PathBuf::from(s.as_ref()))
+                    .unwrap_or_else(|| DEFAULT_DB.into()),
             };
             t.finish(&mut r, &["path"]);
             s
         }
-        None => Storage { path: DEFAULT_DB.into() },
+        None => Storage {
+            path: DEFAULT_DB.into(),
+        },
     };
 
     let poll = read_poll(&mut r, &root);
@@ -208,7 +223,8 @@ const POLL_KEYS: &[&str] = &[
 ];
 
 fn read_poll(r: &mut Reporter, root: &Section) -> Poll {
-    let default_schedule = || Schedule::parse(DEFAULT_SCHEDULE).expect("the default schedule is valid");
+    let default_schedule =
+        || Schedule::parse(DEFAULT_SCHEDULE).expect("the default schedule is valid");
     let mut poll = Poll {
         schedule: default_schedule(),
         concurrency: 8,
@@ -272,7 +288,9 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
         let tags = t.string_array(r, "tags").unwrap_or_default();
         let schedule = t.schedule(r, "schedule");
         let timezone = t.parsed(r, "timezone", |s| {
-            Tz::from_str(s).map_err(|_| format!("unknown time zone {s:?} (an IANA name such as \"Asia/Ho_Chi_Minh\")"))
+            Tz::from_str(s).map_err(|_| {
+                format!("unknown time zone {s:?} (an IANA name such as \"Asia/Ho_Chi_Minh\")")
+            })
         });
         let date_order = t.parsed(r, "date_order", |s| DateOrder::from_str(s));
         let user_agent = t.string(r, "user_agent").map(Spanned::into_inner);
@@ -280,24 +298,45 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
         t.finish(r, SOURCE_KEYS);
 
         match &id {
-            None => r.at(t.span.start..t.span.start, "source is missing required key `id`".into()),
+            None => r.at(
+                t.span.start..t.span.start,
+                "source is missing required key `id`".into(),
+            ),
             Some(id) => {
                 if !is_slug(id.get_ref()) {
-                    r.at(id.span(), format!("source id {:?} must be a slug: lower-case letters a-z, digits and '-'", id.get_ref()));
+                    r.at(
+                        id.span(),
+                        format!(
+                            "source id {:?} must be a slug: lower-case letters a-z, digits and '-'",
+                            id.get_ref()
+                        ),
+                    );
                 }
                 if let Some((_, first)) = seen.iter().find(|(s, _)| s == id.get_ref()) {
                     let (line, _) = r.line_col(first.start);
-                    r.at(id.span(), format!("duplicate source id {:?} (first defined on line {line})", id.get_ref()));
+                    r.at(
+                        id.span(),
+                        format!(
+                            "duplicate source id {:?} (first defined on line {line})",
+                            id.get_ref()
+                        ),
+                    );
                 }
                 seen.push((id.get_ref().clone(), id.span()));
             }
         }
         if url.is_none() && !t.has("url") {
-            r.at(t.span.start..t.span.start, "source is missing required key `url`".into());
+            r.at(
+                t.span.start..t.span.start,
+                "source is missing required key `url`".into(),
+            );
         }
         for tag in &tags {
             if !is_slug(tag) {
-                r.at(t.key_span("tags"), format!("tag {tag:?} must be a slug: lower-case letters a-z, digits and '-'"));
+                r.at(
+                    t.key_span("tags"),
+                    format!("tag {tag:?} must be a slug: lower-case letters a-z, digits and '-'"),
+                );
             }
         }
         if let (Some(id), Some(url)) = (id, url) {
@@ -323,7 +362,8 @@ pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
         && !s.ends_with('-')
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Collects problems and turns byte offsets into line and column.
@@ -376,7 +416,10 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     fn get(&self, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
-        self.table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
+        self.table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(_, v)| v)
     }
 
     fn key_span(&self, key: &str) -> Range<usize> {
@@ -398,7 +441,11 @@ impl<'a, 'i> Section<'a, 'i> {
     fn wrong_type(&self, r: &mut Reporter, key: &str, v: &Spanned<DeValue>, expected: &str) {
         r.at(
             v.span(),
-            format!("`{}` must be {expected}, found {}", self.dotted(key), v.get_ref().type_str()),
+            format!(
+                "`{}` must be {expected}, found {}",
+                self.dotted(key),
+                v.get_ref().type_str()
+            ),
         );
     }
 
@@ -414,7 +461,9 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     fn array_of_tables(&self, r: &mut Reporter, key: &str) -> Vec<Section<'a, 'i>> {
-        let Some(v) = self.get(key) else { return Vec::new() };
+        let Some(v) = self.get(key) else {
+            return Vec::new();
+        };
         let DeValue::Array(items) = v.get_ref() else {
             self.wrong_type(r, key, v, "an array of tables ([[sources]])");
             return Vec::new();
@@ -422,7 +471,11 @@ impl<'a, 'i> Section<'a, 'i> {
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match item.get_ref() {
-                DeValue::Table(t) => out.push(Section::new(t, item.span(), &format!("{}[{i}]", self.dotted(key)))),
+                DeValue::Table(t) => out.push(Section::new(
+                    t,
+                    item.span(),
+                    &format!("{}[{i}]", self.dotted(key)),
+                )),
                 _ => self.wrong_type(r, key, item, "an array of tables ([[sources]])"),
             }
         }
@@ -456,7 +509,12 @@ impl<'a, 'i> Section<'a, 'i> {
         Some(out)
     }
 
-    fn integer_in(&self, r: &mut Reporter, key: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+    fn integer_in(
+        &self,
+        r: &mut Reporter,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
         let v = self.get(key)?;
         let DeValue::Integer(i) = v.get_ref() else {
             self.wrong_type(r, key, v, "an integer");
@@ -467,7 +525,13 @@ impl<'a, 'i> Section<'a, 'i> {
             _ => {
                 r.at(
                     v.span(),
-                    format!("`{}` must be between {} and {}, found {}", self.dotted(key), range.start(), range.end(), i.as_str()),
+                    format!(
+                        "`{}` must be between {} and {}, found {}",
+                        self.dotted(key),
+                        range.start(),
+                        range.end(),
+                        i.as_str()
+                    ),
                 );
                 None
             }
@@ -478,11 +542,20 @@ impl<'a, 'i> Section<'a, 'i> {
     fn duration(&self, r: &mut Reporter, key: &str) -> Option<Duration> {
         let v = self.get(key)?;
         match v.get_ref() {
-            DeValue::Integer(_) => self.integer_in(r, key, 0..=86_400 * 7).map(|n| Duration::from_secs(n as u64)),
+            DeValue::Integer(_) => self
+                .integer_in(r, key, 0..=86_400 * 7)
+                .map(|n| Duration::from_secs(n as u64)),
             DeValue::String(s) => match humantime::parse_duration(s) {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    r.at(v.span(), format!("`{}`: invalid duration {:?}: {e} (e.g. \"30s\", \"2m\")", self.dotted(key), s.as_ref()));
+                    r.at(
+                        v.span(),
+                        format!(
+                            "`{}`: invalid duration {:?}: {e} (e.g. \"30s\", \"2m\")",
+                            self.dotted(key),
+                            s.as_ref()
+                        ),
+                    );
                     None
                 }
             },
@@ -506,7 +579,12 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A string converted by `f`; a conversion error is reported at the value.
-    fn parsed<T>(&self, r: &mut Reporter, key: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    fn parsed<T>(
+        &self,
+        r: &mut Reporter,
+        key: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let s = self.string(r, key)?;
         match f(s.get_ref()) {
             Ok(v) => Some(v),
@@ -531,7 +609,11 @@ impl<'a, 'i> Section<'a, 'i> {
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             let msg = match best {
                 Some((_, c)) => format!("unknown key `{}`, did you mean `{c}`?", self.dotted(key)),
-                None => format!("unknown key `{}` (known keys: {})", self.dotted(key), known.join(", ")),
+                None => format!(
+                    "unknown key `{}` (known keys: {})",
+                    self.dotted(key),
+                    known.join(", ")
+                ),
             };
             r.at(k.span(), msg);
         }

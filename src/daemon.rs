@@ -90,12 +90,24 @@ impl Ingestor {
                 next_poll: s.next_poll.unwrap_or_else(Utc::now),
             });
         }
-        ingest::poll_source(&self.fetcher, &self.store, &self.config.poll, source, state.as_ref(), cancel).await
+        ingest::poll_source(
+            &self.fetcher,
+            &self.store,
+            &self.config.poll,
+            source,
+            state.as_ref(),
+            cancel,
+        )
+        .await
     }
 
     /// Polls the given sources (all when `ids` is empty) concurrently, within the fetcher's
     /// limits; `on_report` sees each report as it arrives. Reports come back in config order.
-    pub async fn poll_now(&self, ids: &[String], mut on_report: impl FnMut(&Report)) -> Result<Vec<Report>, StoreError> {
+    pub async fn poll_now(
+        &self,
+        ids: &[String],
+        mut on_report: impl FnMut(&Report),
+    ) -> Result<Vec<Report>, StoreError> {
         let wanted: Vec<String> = if ids.is_empty() {
             self.config.sources.iter().map(|s| s.id.clone()).collect()
         } else {
@@ -122,7 +134,10 @@ impl Ingestor {
 
 /// Runs the daemon until `shutdown` resolves; then cancels fetches in flight, lets store
 /// transactions in flight commit, and returns.
-pub async fn run(ingestor: Ingestor, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+pub async fn run(
+    ingestor: Ingestor,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
     tracing::info!(
         sources = ingestor.config.sources.len(),
         database = %ingestor.store.path().display(),
@@ -175,20 +190,31 @@ pub async fn run(ingestor: Ingestor, shutdown: impl Future<Output = ()>) -> Resu
         }
     };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-        tracing::warn!("work still in flight after {}s; leaving it", SHUTDOWN_GRACE.as_secs());
+        tracing::warn!(
+            "work still in flight after {}s; leaving it",
+            SHUTDOWN_GRACE.as_secs()
+        );
     }
     tracing::info!("bantin stopped");
     Ok(())
 }
 
 /// Logs a finished poll; returns its source id.
-fn log_joined(joined: Result<(String, Result<Report, StoreError>), tokio::task::JoinError>) -> Option<String> {
+fn log_joined(
+    joined: Result<(String, Result<Report, StoreError>), tokio::task::JoinError>,
+) -> Option<String> {
     match joined {
         Ok((id, Ok(report))) => {
             match &report.outcome {
-                Outcome::Failed(e) => tracing::warn!(source = %report.source, error = %e, next_poll = %report.next_poll, "poll failed"),
-                Outcome::Cancelled => tracing::info!(source = %report.source, "poll cancelled by shutdown"),
-                o => tracing::info!(source = %report.source, outcome = %o, next_poll = %report.next_poll, "polled"),
+                Outcome::Failed(e) => {
+                    tracing::warn!(source = %report.source, error = %e, next_poll = %report.next_poll, "poll failed")
+                }
+                Outcome::Cancelled => {
+                    tracing::info!(source = %report.source, "poll cancelled by shutdown")
+                }
+                o => {
+                    tracing::info!(source = %report.source, outcome = %o, next_poll = %report.next_poll, "polled")
+                }
             }
             Some(id)
         }
@@ -203,6 +229,10 @@ fn log_joined(joined: Result<(String, Result<Report, StoreError>), tokio::task::
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
 }

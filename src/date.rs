@@ -8,7 +8,7 @@
 //!
 //! How: a well-formed RFC 3339 string goes straight to chrono's parser. Anything else is folded
 //! character by character (lowercase, diacritics dropped, `đ` → `d`, odd spaces → space, NFC or
-//! NFD alike) into at most [`MAX_TOKENS`] tokens kept on the stack, a small grammar picks out a
+//! NFD alike) into at most `MAX_TOKENS` tokens kept on the stack, a small grammar picks out a
 //! date, a time, an offset or a relative phrase, and chrono validates the pieces. No allocation.
 //!
 //! chrono's RFC 2822 parser is deliberately not used, even for feed dates: it rejects a wrong
@@ -91,7 +91,8 @@ pub fn parse(
     parse_lenient(trimmed, tz, order, now)
 }
 
-/// 1995-01-01T00:00:00Z, as a Unix timestamp. Nothing Vietnamese was published online before it.
+/// 1995-01-01T00:00:00Z as a Unix timestamp: the cut-off of `vietnamese.md` §4 (Vietnam's public
+/// internet dates from 1997, so an earlier date is a misreading).
 const EARLIEST_PLAUSIBLE: i64 = 788_918_400;
 
 /// A date more than one day in the future, or before 1995-01-01, is suspect.
@@ -185,6 +186,8 @@ enum Word {
     Kia,
     /// "h" in "10h30", the Vietnamese way of writing 10:30.
     H,
+    /// "t": ISO's date-time separator, or "T2" … "T7" for Thứ Hai … Thứ Bảy.
+    T,
     Other,
 }
 
@@ -230,11 +233,12 @@ impl Word {
             b"nay" => Word::Nay,
             b"kia" => Word::Kia,
             b"h" => Word::H,
+            b"t" => Word::T,
             _ => Word::Other,
         }
     }
 
-    /// The unit this word stands for in "N <unit> trước".
+    /// The unit this word stands for in "N `<unit>` trước".
     fn span(self) -> Option<Span> {
         match self {
             Word::Unit(span) => Some(span),
@@ -476,7 +480,7 @@ struct Fields {
     /// A bare zone name ("GMT", "Z", "ICT"). A numeric offset wins over it, so that
     /// "+0700 (ICT)" and the like read once.
     zone_word: Option<i32>,
-    /// "N <unit> trước": how many of which unit before `now`.
+    /// "N `<unit>` trước": how many of which unit before `now`.
     ago: Option<(u64, Span)>,
 }
 
@@ -545,14 +549,23 @@ impl Fields {
                 }
                 Kind::Word(Word::Hom) => {
                     let back = match t.word(i + 1) {
-                        Some(Word::Nay) => 0,
-                        Some(Word::Qua) => 1,
-                        Some(Word::Kia) => 2,
-                        _ => return None,
+                        Some(Word::Nay) => Some(0),
+                        Some(Word::Qua) => Some(1),
+                        Some(Word::Kia) => Some(2),
+                        // "hôm 19/1" is just "on the 19th".
+                        _ => None,
                     };
-                    fill(&mut f.days_back, back)?;
-                    i + 2
+                    match back {
+                        Some(back) => {
+                            fill(&mut f.days_back, back)?;
+                            i + 2
+                        }
+                        None => i + 1,
+                    }
                 }
+                // "T2" … "T7": Thứ Hai … Thứ Bảy, abbreviated. An ISO "T" before the time is
+                // followed by a 2-digit hour (or a space), so it is simply skipped.
+                Kind::Word(Word::T) if !t.get(i + 1).spaced => skip_weekday(t, i),
                 Kind::Punct(b'+') => match signed_offset(t, i) {
                     Some((offset, next)) => {
                         fill(&mut f.offset, offset)?;
@@ -804,9 +817,9 @@ fn relative(t: Toks<'_>, i: usize) -> Option<((u64, Span), usize)> {
     (t.word(i + 2) == Some(Word::Ago)).then_some(((count, span), i + 3))
 }
 
-/// Skips "Thứ Hai" … "Thứ Bảy", "Thứ 2" … "Thứ 7", and English "Thu". The number of "Thứ 5" must
-/// be eaten here or it would read as part of a date, but "Thu 5/28/2026" and "Thu 5 May 2026"
-/// are English, with the 5 belonging to the date.
+/// Skips "Thứ Hai" … "Thứ Bảy", "Thứ 2" … "Thứ 7" (and "T2" … "T7"), and English "Thu". The
+/// number of "Thứ 5" must be eaten here or it would read as part of a date, but "Thu 5/28/2026"
+/// and "Thu 5 May 2026" are English, with the 5 belonging to the date.
 fn skip_weekday(t: Toks<'_>, i: usize) -> usize {
     match t.get(i + 1).kind {
         Kind::Word(Word::ViWeekday | Word::Nam) => i + 2,
@@ -1114,6 +1127,9 @@ mod tests {
             ("19.01.2020 10:30", "2020-01-19T10:30:00+07:00"),
             ("2020-01-19", "2020-01-19T00:00:00+07:00"),
             ("CN, 19/01/2020 · 10:30", "2020-01-19T10:30:00+07:00"),
+            ("T2, 20/01/2020", "2020-01-20T00:00:00+07:00"),
+            ("T7 25/01/2020 10:30", "2020-01-25T10:30:00+07:00"),
+            ("Đăng hôm 19/01/2020", "2020-01-19T00:00:00+07:00"),
             ("19/01/2020 8:00 tối", "2020-01-19T20:00:00+07:00"),
             // Relative to now = 2026-11-28T10:00:00+07:00.
             ("15 giờ trước", "2026-11-27T19:00:00+07:00"),
@@ -1145,6 +1161,8 @@ mod tests {
             ("2026-08-22T21:15:00", "2026-08-22T21:15:00+07:00"),
             ("2026-08-22 21:15:00", "2026-08-22T21:15:00+07:00"),
             ("2026-08-22T21:15", "2026-08-22T21:15:00+07:00"),
+            // Not "T5" (Thursday): the 5 is an hour.
+            ("2026-08-22T5:00", "2026-08-22T05:00:00+07:00"),
             (
                 "2026-08-22T21:15:00.123+07:00",
                 "2026-08-22T21:15:00.123+07:00",
@@ -1297,6 +1315,7 @@ mod tests {
             ":",
             "//",
             "hôm",
+            "T2",
             "Số 123 ngày 19/01/2020",
             "19/01/2020 20/01/2020",
             "19/01/2020 10:30 11:30",

@@ -30,7 +30,10 @@ const BACKOFF_BASE: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// A feed was parsed and stored; `dropped` placeholder items were skipped.
-    Stored { stats: IngestStats, dropped: usize },
+    Stored {
+        stats: IngestStats,
+        dropped: usize,
+    },
     /// A valid feed with no items.
     Empty,
     /// 304 Not Modified: nothing parsed.
@@ -53,7 +56,11 @@ impl fmt::Display for Outcome {
                 } else {
                     "unchanged"
                 };
-                write!(f, "{kind}: {} new, {} updated, {} unchanged", stats.new, stats.updated, stats.unchanged)?;
+                write!(
+                    f,
+                    "{kind}: {} new, {} updated, {} unchanged",
+                    stats.new, stats.updated, stats.unchanged
+                )?;
                 if stats.tombstoned > 0 {
                     write!(f, ", {} pruned earlier", stats.tombstoned)?;
                 }
@@ -64,7 +71,9 @@ impl fmt::Display for Outcome {
             }
             Outcome::Empty => f.write_str("empty: valid feed with no items"),
             Outcome::NotModified => f.write_str("not modified (304)"),
-            Outcome::Gone => f.write_str("gone (HTTP 410): not polled until its url changes in the config"),
+            Outcome::Gone => {
+                f.write_str("gone (HTTP 410): not polled until its url changes in the config")
+            }
             Outcome::Failed(e) => write!(f, "error: {e}"),
             Outcome::Cancelled => f.write_str("cancelled by shutdown"),
         }
@@ -128,7 +137,12 @@ pub async fn poll_source(
                     order: source.date_order,
                     now,
                 };
-                let (record, outcome, hint) = match parse::parse(&body.bytes, body.charset.as_deref(), &body.final_url, ctx) {
+                let (record, outcome, hint) = match parse::parse(
+                    &body.bytes,
+                    body.charset.as_deref(),
+                    &body.final_url,
+                    ctx,
+                ) {
                     Ok(feed) => {
                         let host = body.final_url.host_str().unwrap_or_default().to_string();
                         let n = normalize::normalize(
@@ -169,7 +183,11 @@ pub async fn poll_source(
                         None,
                     ),
                 };
-                let failures_after = if matches!(outcome, Outcome::Failed(_)) { failures + 1 } else { 0 };
+                let failures_after = if matches!(outcome, Outcome::Failed(_)) {
+                    failures + 1
+                } else {
+                    0
+                };
                 let next = next_poll(&schedule, now, hint, failures_after);
                 let stats = store.record_poll(&source.id, &record, now, next)?;
                 let outcome = match outcome {
@@ -182,7 +200,9 @@ pub async fn poll_source(
                     next_poll: next,
                 })
             };
-            return tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
+            return tokio::task::spawn_blocking(job)
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
         }
         Err(FetchError::Gone) => (
             PollRecord::Failed {
@@ -199,7 +219,8 @@ pub async fn poll_source(
             };
             let mut next = next_poll(schedule, now, None, failures + 1);
             if let Some(w) = wait {
-                next = next.max(now + chrono::Duration::from_std(w.min(MAX_DELAY)).unwrap_or_default());
+                next = next
+                    .max(now + chrono::Duration::from_std(w.min(MAX_DELAY)).unwrap_or_default());
             }
             (
                 PollRecord::Failed {
@@ -214,7 +235,9 @@ pub async fn poll_source(
     let store = store.clone();
     let id = source.id.clone();
     let job = move || store.record_poll(&id, &record, now, next);
-    tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))?;
+    tokio::task::spawn_blocking(job)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))?;
     Ok(Report {
         source: source.id.clone(),
         outcome: match finish {
@@ -268,10 +291,23 @@ mod tests {
         let tick = Utc.with_ymd_and_hms(2026, 11, 28, 3, 15, 0).unwrap();
         assert_eq!(next_poll(&s, now, None, 0), tick);
         assert_eq!(next_poll(&s, now, Some(Duration::from_secs(60)), 0), tick);
-        assert_eq!(next_poll(&s, now, Some(Duration::from_secs(3600)), 0), now + chrono::Duration::hours(1));
-        assert_eq!(next_poll(&s, now, Some(Duration::from_secs(90 * 3600)), 0), now + chrono::Duration::hours(24));
+        assert_eq!(
+            next_poll(&s, now, Some(Duration::from_secs(3600)), 0),
+            now + chrono::Duration::hours(1)
+        );
+        assert_eq!(
+            next_poll(&s, now, Some(Duration::from_secs(90 * 3600)), 0),
+            now + chrono::Duration::hours(24)
+        );
         let after_5 = next_poll(&s, now, None, 5);
-        assert!(after_5 >= now + chrono::Duration::minutes(64) && after_5 <= now + chrono::Duration::minutes(96), "{after_5}");
-        assert_eq!(next_poll(&s, now, None, 40), now + chrono::Duration::hours(24));
+        assert!(
+            after_5 >= now + chrono::Duration::minutes(64)
+                && after_5 <= now + chrono::Duration::minutes(96),
+            "{after_5}"
+        );
+        assert_eq!(
+            next_poll(&s, now, None, 40),
+            now + chrono::Duration::hours(24)
+        );
     }
 }

@@ -30,14 +30,24 @@ const STORY_MIN_SYLLABLES: usize = 5;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create directory {path:?}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database {path:?}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error(
         "database {path:?} has schema version {found}, newer than this bantin knows ({known}); \
          upgrade bantin or restore a backup (the database was not changed)"
     )]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]
@@ -185,10 +195,14 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
@@ -307,7 +321,13 @@ impl Store {
                     "UPDATE sources SET health = ?2, last_attempt = ?3, last_error = ?4,
                        failures = failures + 1, next_poll = ?5
                      WHERE id = ?1",
-                    params![source, if *gone { "gone" } else { "failing" }, now_s, error, next_poll.timestamp()],
+                    params![
+                        source,
+                        if *gone { "gone" } else { "failing" },
+                        now_s,
+                        error,
+                        next_poll.timestamp()
+                    ],
                 )?;
             }
         }
@@ -329,34 +349,43 @@ impl Store {
              LIMIT ?3",
         )?;
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![q.source, q.since.map(|t| t.timestamp()), limit], |r| {
-            let published: i64 = r.get(8)?;
-            let offset: i32 = r.get(9)?;
-            let authors: String = r.get(7)?;
-            Ok(StoredArticle {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                url: r.get(2)?,
-                canonical_url: r.get(3)?,
-                guid: r.get(4)?,
-                summary_html: r.get(5)?,
-                content_html: r.get(6)?,
-                authors: authors.split('\n').filter(|s| !s.is_empty()).map(String::from).collect(),
-                published: to_fixed(published, offset),
-                date_guessed: r.get(10)?,
-                date_raw: r.get(11)?,
-                sources: Vec::new(),
-                first_seen: from_unix(r.get(12)?).unwrap_or_default(),
-                updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
-                story: r.get(14)?,
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![q.source, q.since.map(|t| t.timestamp()), limit],
+            |r| {
+                let published: i64 = r.get(8)?;
+                let offset: i32 = r.get(9)?;
+                let authors: String = r.get(7)?;
+                Ok(StoredArticle {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    url: r.get(2)?,
+                    canonical_url: r.get(3)?,
+                    guid: r.get(4)?,
+                    summary_html: r.get(5)?,
+                    content_html: r.get(6)?,
+                    authors: authors
+                        .split('\n')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    published: to_fixed(published, offset),
+                    date_guessed: r.get(10)?,
+                    date_raw: r.get(11)?,
+                    sources: Vec::new(),
+                    first_seen: from_unix(r.get(12)?).unwrap_or_default(),
+                    updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+                    story: r.get(14)?,
+                })
+            },
+        )?;
         let mut out = rows.collect::<Result<Vec<_>, _>>()?;
         let mut src = conn.prepare_cached(
             "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY first_seen, source_id",
         )?;
         for a in &mut out {
-            a.sources = src.query_map([a.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            a.sources = src
+                .query_map([a.id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
         }
         Ok(out)
     }
@@ -372,7 +401,10 @@ impl Store {
     pub fn prune_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
-        let n = tx.execute("DELETE FROM articles WHERE first_seen < ?1", [cutoff.timestamp()])?;
+        let n = tx.execute(
+            "DELETE FROM articles WHERE first_seen < ?1",
+            [cutoff.timestamp()],
+        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -397,7 +429,10 @@ fn ingest_one(
     let mut lookup = tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
     let mut found: Option<Option<i64>> = None;
     for k in &a.keys {
-        if let Some(id) = lookup.query_row([k], |r| r.get::<_, Option<i64>>(0)).optional()? {
+        if let Some(id) = lookup
+            .query_row([k], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+        {
             found = Some(id);
             break;
         }
@@ -435,7 +470,10 @@ fn ingest_one(
             id
         }
         None => {
-            let (published, offset) = (a.published.timestamp(), a.published.offset().local_minus_utc());
+            let (published, offset) = (
+                a.published.timestamp(),
+                a.published.offset().local_minus_utc(),
+            );
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
@@ -462,12 +500,17 @@ fn ingest_one(
             ])?;
             let id = tx.last_insert_rowid();
             let story = find_story(tx, id, a, published)?.unwrap_or(id);
-            tx.execute("UPDATE articles SET story_id = ?2 WHERE id = ?1", params![id, story])?;
+            tx.execute(
+                "UPDATE articles SET story_id = ?2 WHERE id = ?1",
+                params![id, story],
+            )?;
             stats.new += 1;
             id
         }
     };
-    let mut add_key = tx.prepare_cached("INSERT INTO article_keys (key, article_id) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING")?;
+    let mut add_key = tx.prepare_cached(
+        "INSERT INTO article_keys (key, article_id) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+    )?;
     for k in &a.keys {
         add_key.execute(params![k, id])?;
     }
@@ -480,7 +523,12 @@ fn ingest_one(
 }
 
 /// A syndicated copy: another outlet's article with the same normalized title within the window.
-fn find_story(tx: &Transaction, id: i64, a: &NewArticle, published: i64) -> Result<Option<i64>, StoreError> {
+fn find_story(
+    tx: &Transaction,
+    id: i64,
+    a: &NewArticle,
+    published: i64,
+) -> Result<Option<i64>, StoreError> {
     if a.title_key.split(' ').count() < STORY_MIN_SYLLABLES {
         return Ok(None);
     }
@@ -491,7 +539,10 @@ fn find_story(tx: &Transaction, id: i64, a: &NewArticle, published: i64) -> Resu
          ORDER BY id LIMIT 1",
     )?;
     Ok(stmt
-        .query_row(params![a.title_key, id, a.host, published, STORY_WINDOW_SECS], |r| r.get(0))
+        .query_row(
+            params![a.title_key, id, a.host, published, STORY_WINDOW_SECS],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 

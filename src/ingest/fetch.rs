@@ -38,7 +38,9 @@ pub struct Request {
 #[derive(Debug, Clone)]
 pub enum Response {
     /// 304: the feed has not changed since the validators were stored.
-    NotModified { moved_to: Option<Url> },
+    NotModified {
+        moved_to: Option<Url>,
+    },
     Body(Body),
 }
 
@@ -63,7 +65,10 @@ pub enum FetchError {
     #[error("gone (HTTP 410): not polled again until its url changes in the config")]
     Gone,
     #[error("HTTP {status}{}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
-    Throttled { status: u16, retry_after: Option<Duration> },
+    Throttled {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     #[error("HTTP {0}")]
     Status(u16),
     #[error("more than {MAX_REDIRECTS} redirects")]
@@ -112,7 +117,9 @@ impl Fetcher {
             .brotli(true)
             .deflate(true)
             .build()
-            .map_err(|e| FetchError::Network(format!("cannot build HTTP client: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                FetchError::Network(format!("cannot build HTTP client: {}", error_chain(&e)))
+            })?;
         Ok(Fetcher {
             client,
             global: Semaphore::new(poll.concurrency),
@@ -127,7 +134,11 @@ impl Fetcher {
 
     /// Fetches a feed, within the global and per-host limits and the total timeout.
     pub async fn fetch(&self, req: &Request) -> Result<Response, FetchError> {
-        let _global = self.global.acquire().await.map_err(|_| FetchError::Network("shutting down".into()))?;
+        let _global = self
+            .global
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Network("shutting down".into()))?;
         if let Some(prime) = &req.prime_url {
             // Cookies only: a failure here shows up as the feed's own failure, if any.
             let _ = tokio::time::timeout(self.timeout, self.chain(prime, req, false)).await;
@@ -153,7 +164,12 @@ impl Fetcher {
     }
 
     /// Follows redirects by hand from `start`.
-    async fn chain(&self, start: &Url, req: &Request, conditional: bool) -> Result<Response, FetchError> {
+    async fn chain(
+        &self,
+        start: &Url,
+        req: &Request,
+        conditional: bool,
+    ) -> Result<Response, FetchError> {
         let mut url = start.clone();
         let mut seen = vec![url.clone()];
         let mut moved_to: Option<Url> = None;
@@ -168,7 +184,10 @@ impl Fetcher {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|loc| url.join(loc.trim()).ok())
                     .ok_or(FetchError::BadRedirect)?;
-                let permanent = matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+                let permanent = matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
                 all_permanent &= permanent;
                 if all_permanent {
                     moved_to = Some(next.clone());
@@ -188,9 +207,18 @@ impl Fetcher {
     }
 
     /// One request, through the host's gate.
-    async fn one(&self, url: &Url, req: &Request, conditional: bool) -> Result<reqwest::Response, FetchError> {
+    async fn one(
+        &self,
+        url: &Url,
+        req: &Request,
+        conditional: bool,
+    ) -> Result<reqwest::Response, FetchError> {
         let gate = self.gate(url);
-        let _permit = gate.in_flight.acquire().await.map_err(|_| FetchError::Network("shutting down".into()))?;
+        let _permit = gate
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Network("shutting down".into()))?;
         let wait_until = {
             let mut slot = gate.next_slot.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
@@ -212,10 +240,18 @@ impl Fetcher {
             ),
         );
         if conditional {
-            if let Some(v) = req.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+            if let Some(v) = req
+                .etag
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
                 headers.insert(header::IF_NONE_MATCH, v);
             }
-            if let Some(v) = req.last_modified.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+            if let Some(v) = req
+                .last_modified
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
                 headers.insert(header::IF_MODIFIED_SINCE, v);
             }
         }
@@ -228,7 +264,12 @@ impl Fetcher {
     }
 
     /// Turns the final response into a result, streaming the body under the cap.
-    async fn finish(&self, mut resp: reqwest::Response, url: Url, moved_to: Option<Url>) -> Result<Response, FetchError> {
+    async fn finish(
+        &self,
+        mut resp: reqwest::Response,
+        url: Url,
+        moved_to: Option<Url>,
+    ) -> Result<Response, FetchError> {
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Response::NotModified { moved_to });
@@ -237,7 +278,11 @@ impl Fetcher {
             return Err(FetchError::Gone);
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-            let retry_after = resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let retry_after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
             return Err(FetchError::Throttled {
                 status: status.as_u16(),
                 retry_after,
@@ -247,10 +292,16 @@ impl Fetcher {
             return Err(FetchError::Status(status.as_u16()));
         }
         if resp.content_length().is_some_and(|n| n > self.max_bytes) {
-            return Err(FetchError::TooLarge { limit: self.max_bytes });
+            return Err(FetchError::TooLarge {
+                limit: self.max_bytes,
+            });
         }
         let h = resp.headers();
-        let text = |name: header::HeaderName| h.get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string());
+        let text = |name: header::HeaderName| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_string())
+        };
         let content_type = text(header::CONTENT_TYPE);
         let charset = content_type.as_deref().and_then(charset_of);
         let etag = text(header::ETAG);
@@ -262,7 +313,9 @@ impl Fetcher {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
                     if bytes.len() as u64 + chunk.len() as u64 > self.max_bytes {
-                        return Err(FetchError::TooLarge { limit: self.max_bytes });
+                        return Err(FetchError::TooLarge {
+                            limit: self.max_bytes,
+                        });
                     }
                     bytes.extend_from_slice(&chunk);
                 }
@@ -285,10 +338,22 @@ impl Fetcher {
 
 fn request_error(e: &reqwest::Error, timeout: Duration) -> FetchError {
     if e.is_timeout() {
-        FetchError::Timeout(timeout)
-    } else {
-        FetchError::Network(error_chain(e))
+        return FetchError::Timeout(timeout);
     }
+    // reqwest's outer messages ("error sending request for url (…)", "client error (Connect)")
+    // say nothing the source line does not; the innermost cause is what an admin can act on.
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "body interrupted"
+    } else {
+        "request failed"
+    };
+    FetchError::Network(format!("{what}: {cause}"))
 }
 
 /// "error sending request: connection refused" rather than reqwest's outer message alone.
@@ -326,7 +391,8 @@ fn charset_of(content_type: &str) -> Option<String> {
 fn max_age_of(cache_control: &str) -> Option<Duration> {
     cache_control.split(',').find_map(|d| {
         let (k, v) = d.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("max-age")).then(|| v.trim().parse().ok().map(Duration::from_secs))?
+        (k.trim().eq_ignore_ascii_case("max-age"))
+            .then(|| v.trim().parse().ok().map(Duration::from_secs))?
     })
 }
 
@@ -336,12 +402,21 @@ mod tests {
 
     #[test]
     fn header_values() {
-        assert_eq!(charset_of("application/rss+xml; charset=\"windows-1258\""), Some("windows-1258".into()));
+        assert_eq!(
+            charset_of("application/rss+xml; charset=\"windows-1258\""),
+            Some("windows-1258".into())
+        );
         assert_eq!(charset_of("text/xml"), None);
-        assert_eq!(max_age_of("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            max_age_of("public, max-age=600"),
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(max_age_of("no-cache"), None);
         assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

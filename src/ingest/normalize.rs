@@ -40,14 +40,20 @@ pub struct Normalized {
 pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
     // Some CMSs point every item at the same page: a link shared within one document does not
     // identify an item.
-    let canon: Vec<Option<Url>> = feed.entries.iter().map(|e| e.link.as_ref().map(canonical_url)).collect();
+    let canon: Vec<Option<Url>> = feed
+        .entries
+        .iter()
+        .map(|e| e.link.as_ref().map(canonical_url))
+        .collect();
     let mut link_count: HashMap<&str, usize> = HashMap::new();
     for u in canon.iter().flatten() {
         *link_count.entry(u.as_str()).or_default() += 1;
     }
     let mut out = Normalized::default();
     for (entry, canonical) in feed.entries.iter().zip(&canon) {
-        let shared = canonical.as_ref().is_some_and(|u| link_count.get(u.as_str()).copied().unwrap_or(0) > 1);
+        let shared = canonical
+            .as_ref()
+            .is_some_and(|u| link_count.get(u.as_str()).copied().unwrap_or(0) > 1);
         match normalize_entry(entry, canonical.as_ref(), shared, ctx) {
             Some(a) => out.articles.push(a),
             None => out.dropped += 1,
@@ -56,18 +62,35 @@ pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
     out
 }
 
-fn normalize_entry(e: &RawEntry, canonical: Option<&Url>, link_shared: bool, ctx: &Context) -> Option<NewArticle> {
+fn normalize_entry(
+    e: &RawEntry,
+    canonical: Option<&Url>,
+    link_shared: bool,
+    ctx: &Context,
+) -> Option<NewArticle> {
     let title = e.title.as_deref().map(plain).unwrap_or_default();
     if title.is_empty() && e.link.is_none() {
         return None;
     }
     let summary_html = e.summary.as_deref().and_then(sanitize);
     let content_html = e.content.as_deref().and_then(sanitize);
-    let summary_text = e.summary.as_deref().map(text::html_to_text).unwrap_or_default();
-    let content_text = e.content.as_deref().map(text::html_to_text).unwrap_or_default();
+    let summary_text = e
+        .summary
+        .as_deref()
+        .map(text::html_to_text)
+        .unwrap_or_default();
+    let content_text = e
+        .content
+        .as_deref()
+        .map(text::html_to_text)
+        .unwrap_or_default();
     // A title-less item (some feeds put everything in the description) gets a short one.
     let title = if title.is_empty() {
-        let from = if summary_text.is_empty() { &content_text } else { &summary_text };
+        let from = if summary_text.is_empty() {
+            &content_text
+        } else {
+            &summary_text
+        };
         let short: String = from.split(' ').take(16).collect::<Vec<_>>().join(" ");
         if short.is_empty() {
             e.link.as_ref().map(|l| l.to_string()).unwrap_or_default()
@@ -80,11 +103,17 @@ fn normalize_entry(e: &RawEntry, canonical: Option<&Url>, link_shared: bool, ctx
     let title_key = text::match_key(&title);
     let search_text = text::match_key(&format!("{title} {summary_text} {content_text}"));
 
-    let parsed = e.date.as_ref().and_then(|d| d.parsed).filter(|t| date::is_plausible(t.with_timezone(&Utc), ctx.now));
+    let parsed = e
+        .date
+        .as_ref()
+        .and_then(|d| d.parsed)
+        .filter(|t| date::is_plausible(t.with_timezone(&Utc), ctx.now));
     let (published, date_guessed, date_raw) = match parsed {
         Some(t) => (t, false, None),
         None => (
-            ctx.timezone.from_utc_datetime(&ctx.now.naive_utc()).fixed_offset(),
+            ctx.timezone
+                .from_utc_datetime(&ctx.now.naive_utc())
+                .fixed_offset(),
             true,
             e.date.as_ref().map(|d| d.raw.clone()),
         ),
@@ -99,7 +128,11 @@ fn normalize_entry(e: &RawEntry, canonical: Option<&Url>, link_shared: bool, ctx
         title_key: &title_key,
         date: e.date.as_ref().map(|d| d.raw.as_str()).unwrap_or(""),
     });
-    let content_hash = sha256_hex(&[&title, summary_html.as_deref().unwrap_or(""), content_html.as_deref().unwrap_or("")]);
+    let content_hash = sha256_hex(&[
+        &title,
+        summary_html.as_deref().unwrap_or(""),
+        content_html.as_deref().unwrap_or(""),
+    ]);
     Some(NewArticle {
         keys,
         url: e.link.as_ref().map(|u| u.to_string()),
@@ -111,7 +144,12 @@ fn normalize_entry(e: &RawEntry, canonical: Option<&Url>, link_shared: bool, ctx
         summary_html,
         content_html,
         search_text,
-        authors: e.authors.iter().map(|a| text::clean(a)).filter(|a| !a.is_empty()).collect(),
+        authors: e
+            .authors
+            .iter()
+            .map(|a| text::clean(a))
+            .filter(|a| !a.is_empty())
+            .collect(),
         published,
         date_guessed,
         date_raw,
@@ -152,7 +190,12 @@ pub fn identity_keys(id: &Identity) -> Vec<String> {
         keys.push(sha256_hex(&["guid", &host_key(id.source_host), &g]));
     }
     if keys.is_empty() {
-        keys.push(sha256_hex(&["title", id.source_id, id.title_key, id.date.trim()]));
+        keys.push(sha256_hex(&[
+            "title",
+            id.source_id,
+            id.title_key,
+            id.date.trim(),
+        ]));
     }
     keys
 }
@@ -162,7 +205,10 @@ fn is_tracking_param(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     k.starts_with("utm_")
         || k.starts_with("at_")
-        || matches!(k.as_str(), "fbclid" | "gclid" | "zarsrc" | "gidzl" | "_ga" | "mc_cid" | "mc_eid")
+        || matches!(
+            k.as_str(),
+            "fbclid" | "gclid" | "zarsrc" | "gidzl" | "_ga" | "mc_cid" | "mc_eid"
+        )
 }
 
 /// One spelling per article URL: https, host lower-case without `www.`, no default port, no
@@ -172,7 +218,10 @@ pub fn canonical_url(u: &Url) -> Url {
     if u.scheme() == "http" {
         let _ = u.set_scheme("https");
     }
-    if let Some(host) = u.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) {
+    if let Some(host) = u
+        .host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    {
         let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
         let _ = u.set_host(Some(&host));
     }
@@ -181,7 +230,11 @@ pub fn canonical_url(u: &Url) -> Url {
     }
     u.set_fragment(None);
     if u.query().is_some() {
-        let kept: Vec<(String, String)> = u.query_pairs().filter(|(k, _)| !is_tracking_param(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         if kept.is_empty() {
             u.set_query(None);
         } else {
@@ -216,7 +269,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// Sanitized HTML (no script, style, event attributes or javascript: URLs), text-cleaned;
 /// None when nothing visible is left.
 fn sanitize(html: &str) -> Option<String> {
-    let clean = clean_html_tmp(&SANITIZER.clean(html).to_string());
+    let clean = text::clean_html(&SANITIZER.clean(html).to_string());
     let clean = clean.trim();
     (!clean.is_empty()).then(|| clean.to_string())
 }
@@ -240,14 +293,24 @@ mod tests {
     #[test]
     fn canonical_urls() {
         let check = |raw: &str, expected: &str| {
-            assert_eq!(canonical_url(&Url::parse(raw).unwrap()).as_str(), expected, "{raw}");
+            assert_eq!(
+                canonical_url(&Url::parse(raw).unwrap()).as_str(),
+                expected,
+                "{raw}"
+            );
         };
-        check("http://www.Nhandan.vn/bai-viet-123.html", "https://nhandan.vn/bai-viet-123.html");
+        check(
+            "http://www.Nhandan.vn/bai-viet-123.html",
+            "https://nhandan.vn/bai-viet-123.html",
+        );
         check(
             "https://vnexpress.net/a-4924.html?at_medium=RSS&at_campaign=rss",
             "https://vnexpress.net/a-4924.html",
         );
-        check("https://a.vn/x?id=5&utm_source=fb&utm_medium=x", "https://a.vn/x?id=5");
+        check(
+            "https://a.vn/x?id=5&utm_source=fb&utm_medium=x",
+            "https://a.vn/x?id=5",
+        );
         check("https://a.vn:443/x#0", "https://a.vn/x");
         check("https://a.vn/x?page=2", "https://a.vn/x?page=2");
     }
@@ -273,7 +336,10 @@ mod tests {
     #[test]
     fn placeholders_are_dropped_and_counted() {
         let feed = ParsedFeed {
-            entries: vec![entry("", None, Some("x")), entry("Tin", Some("https://a.vn/1"), None)],
+            entries: vec![
+                entry("", None, Some("x")),
+                entry("Tin", Some("https://a.vn/1"), None),
+            ],
             ..Default::default()
         };
         let n = normalize(&feed, &ctx());
@@ -320,7 +386,12 @@ mod tests {
         let mut e = entry("Tin", Some("https://a.vn/1"), None);
         e.date = Some(RawDate {
             raw: "1/1/1980".into(),
-            parsed: Some(chrono::FixedOffset::east_opt(7 * 3600).unwrap().with_ymd_and_hms(1980, 1, 1, 0, 0, 0).unwrap()),
+            parsed: Some(
+                chrono::FixedOffset::east_opt(7 * 3600)
+                    .unwrap()
+                    .with_ymd_and_hms(1980, 1, 1, 0, 0, 0)
+                    .unwrap(),
+            ),
         });
         let feed = ParsedFeed {
             entries: vec![e],
@@ -342,13 +413,11 @@ mod tests {
         };
         let a = &normalize(&feed, &ctx()).articles[0];
         let s = a.summary_html.as_deref().unwrap();
-        assert!(!s.contains("script") && !s.contains("onclick") && !s.contains("javascript"), "{s}");
+        assert!(
+            !s.contains("script") && !s.contains("onclick") && !s.contains("javascript"),
+            "{s}"
+        );
         assert!(s.contains("Nội dung"));
         assert_eq!(a.search_text, "tin nội dung x");
     }
-}
-
-fn clean_html_tmp(s: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    s.nfc().collect()
 }

@@ -75,7 +75,12 @@ pub enum ParseError {
 }
 
 /// Parses a fetched body. `charset` is the HTTP charset; `base` resolves relative links.
-pub fn parse(bytes: &[u8], charset: Option<&str>, base: &Url, dates: DateContext) -> Result<ParsedFeed, ParseError> {
+pub fn parse(
+    bytes: &[u8],
+    charset: Option<&str>,
+    base: &Url,
+    dates: DateContext,
+) -> Result<ParsedFeed, ParseError> {
     let decoded = text::decode(bytes, charset);
     let body = declare_utf8(&decoded.text);
     check_payload(bytes, &body)?;
@@ -93,7 +98,9 @@ pub fn parse(bytes: &[u8], charset: Option<&str>, base: &Url, dates: DateContext
             sentinel(v.len() - 1)
         })
         .build();
-    let feed = parser.parse(body.as_bytes()).map_err(|e| ParseError::Malformed(e.to_string()))?;
+    let feed = parser
+        .parse(body.as_bytes())
+        .map_err(|e| ParseError::Malformed(e.to_string()))?;
     let raw_dates = raw_dates.lock().unwrap_or_else(|p| p.into_inner());
     let date_of = |t: Option<DateTime<Utc>>| -> Option<RawDate> {
         let raw = raw_dates.get(sentinel_index(t?)?)?.clone();
@@ -105,7 +112,11 @@ pub fn parse(bytes: &[u8], charset: Option<&str>, base: &Url, dates: DateContext
         .entries
         .into_iter()
         .map(|e| {
-            let entry_base = e.base.as_deref().and_then(|b| base.join(b).ok()).unwrap_or_else(|| base.clone());
+            let entry_base = e
+                .base
+                .as_deref()
+                .and_then(|b| base.join(b).ok())
+                .unwrap_or_else(|| base.clone());
             let link = pick_link(&e.links).and_then(|href| entry_base.join(href.trim()).ok());
             RawEntry {
                 guid: Some(e.id.trim().to_string()).filter(|s| !s.is_empty()),
@@ -120,7 +131,10 @@ pub fn parse(bytes: &[u8], charset: Option<&str>, base: &Url, dates: DateContext
         .collect();
     Ok(ParsedFeed {
         title: feed.title.map(|t| text::clean(&t.content)),
-        poll_hint: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)).or_else(|| sy_update_period(&body)),
+        poll_hint: feed
+            .ttl
+            .map(|m| Duration::from_secs(u64::from(m) * 60))
+            .or_else(|| sy_update_period(&body)),
         entries,
     })
 }
@@ -153,13 +167,21 @@ fn declare_utf8(text: &str) -> std::borrow::Cow<'_, str> {
     if !trimmed.starts_with("<?xml") {
         return t.into();
     }
-    let Some(end) = trimmed.find("?>") else { return t.into() };
+    let Some(end) = trimmed.find("?>") else {
+        return t.into();
+    };
     let decl = &trimmed[..end];
-    let Some(pos) = decl.find("encoding") else { return t.into() };
+    let Some(pos) = decl.find("encoding") else {
+        return t.into();
+    };
     let after = &decl[pos..];
-    let Some(q1) = after.find(['"', '\'']) else { return t.into() };
+    let Some(q1) = after.find(['"', '\'']) else {
+        return t.into();
+    };
     let quote = after.as_bytes()[q1] as char;
-    let Some(q2) = after[q1 + 1..].find(quote) else { return t.into() };
+    let Some(q2) = after[q1 + 1..].find(quote) else {
+        return t.into();
+    };
     let value = &after[q1 + 1..q1 + 1 + q2];
     if value.eq_ignore_ascii_case("utf-8") {
         return t.into();
@@ -179,26 +201,44 @@ fn check_payload(bytes: &[u8], body: &str) -> Result<(), ParseError> {
         return Err(ParseError::Empty);
     }
     let lower = head.to_lowercase();
-    let first = lower.trim_start_matches("<?xml").chars().next().unwrap_or(' ');
+    let first = lower
+        .trim_start_matches("<?xml")
+        .chars()
+        .next()
+        .unwrap_or(' ');
     let is_html = lower.starts_with("<!doctype html")
         || lower.starts_with("<html")
-        || (lower.contains("<html") && !["<rss", "<feed", "<rdf:rdf", "<channel"].iter().any(|t| lower.contains(t)));
+        || (lower.contains("<html")
+            && !["<rss", "<feed", "<rdf:rdf", "<channel"]
+                .iter()
+                .any(|t| lower.contains(t)));
     if is_html {
         let whole = body.to_lowercase();
-        let script_cookie = whole.contains("document.cookie") && (whole.contains("location") || whole.contains("reload"));
+        let script_cookie = whole.contains("document.cookie")
+            && (whole.contains("location") || whole.contains("reload"));
         let challenge = whole.contains("challenge") && whole.contains("<script");
         if script_cookie || challenge {
             return Err(ParseError::CookieChallenge);
         }
-        return Err(ParseError::Html { title: html_title(body) });
+        return Err(ParseError::Html {
+            title: html_title(body),
+        });
     }
     if first != '<' && first != '{' && !lower.starts_with('<') {
-        let binary = bytes.iter().take(512).filter(|b| **b == 0 || (**b < 0x09)).count() > 0
+        let binary = bytes
+            .iter()
+            .take(512)
+            .filter(|b| **b == 0 || (**b < 0x09))
+            .count()
+            > 0
             || body.chars().take(512).filter(|c| *c == '\u{fffd}').count() > 8;
         return Err(ParseError::NotAFeed(if binary {
             "binary data".into()
         } else {
-            format!("starts with {:?}", head.chars().take(40).collect::<String>())
+            format!(
+                "starts with {:?}",
+                head.chars().take(40).collect::<String>()
+            )
         }));
     }
     Ok(())
@@ -230,7 +270,10 @@ fn sy_update_period(body: &str) -> Option<Duration> {
         "yearly" => 365 * 86_400,
         _ => return None,
     };
-    let freq: u64 = tag("updateFrequency").and_then(|f| f.parse().ok()).filter(|f| *f > 0).unwrap_or(1);
+    let freq: u64 = tag("updateFrequency")
+        .and_then(|f| f.parse().ok())
+        .filter(|f| *f > 0)
+        .unwrap_or(1);
     Some(Duration::from_secs(period / freq))
 }
 
@@ -253,7 +296,11 @@ mod tests {
     #[test]
     fn payload_errors_are_specific() {
         let check = |body: &str, expected: ParseError| {
-            assert_eq!(parse(body.as_bytes(), None, &base(), ctx()).unwrap_err(), expected, "{body:?}");
+            assert_eq!(
+                parse(body.as_bytes(), None, &base(), ctx()).unwrap_err(),
+                expected,
+                "{body:?}"
+            );
         };
         check("", ParseError::Empty);
         check("  \n ", ParseError::Empty);
@@ -267,7 +314,10 @@ mod tests {
             "<html><body><script>document.cookie='a=b';location.reload();</script></body></html>",
             ParseError::CookieChallenge,
         );
-        check("Hello", ParseError::NotAFeed("starts with \"Hello\"".into()));
+        check(
+            "Hello",
+            ParseError::NotAFeed("starts with \"Hello\"".into()),
+        );
     }
 
     #[test]
@@ -285,7 +335,10 @@ mod tests {
         let f = parse(body.as_bytes(), None, &base(), ctx()).unwrap();
         assert_eq!(f.poll_hint, Some(Duration::from_secs(1800)));
         let a = &f.entries[0];
-        assert_eq!(a.link.as_ref().unwrap().as_str(), "https://example.vn/a-1.html");
+        assert_eq!(
+            a.link.as_ref().unwrap().as_str(),
+            "https://example.vn/a-1.html"
+        );
         assert_eq!(a.guid, None);
         let d = a.date.as_ref().unwrap();
         assert_eq!(d.parsed.unwrap().to_rfc3339(), "2026-08-21T23:19:06+07:00");

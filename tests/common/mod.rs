@@ -31,15 +31,61 @@ pub enum Route {
         etag: Option<String>,
         last_modified: Option<String>,
     },
-    Redirect { status: u16, location: String },
+    Redirect {
+        status: u16,
+        location: String,
+    },
     /// Sends `bytes` one byte per `every`.
-    Trickle { bytes: Vec<u8>, every: Duration },
+    Trickle {
+        bytes: Vec<u8>,
+        every: Duration,
+    },
     /// A body of `size` bytes streamed in 64 KiB chunks, without Content-Length when `chunked`.
-    Huge { size: u64, chunked: bool },
+    Huge {
+        size: u64,
+        chunked: bool,
+    },
     /// 302 to itself unless the request carries `cookie`.
-    NeedsCookie { cookie: String, body: Vec<u8> },
+    NeedsCookie {
+        cookie: String,
+        body: Vec<u8>,
+    },
     /// Sets `cookie` and answers 200.
-    SetsCookie { cookie: String },
+    SetsCookie {
+        cookie: String,
+    },
+    /// A slow exchange: waits `every` before the headers, then sends `body` in four pieces
+    /// `every` apart. `gauge` counts exchanges in flight, from the request's arrival to the end
+    /// of its body.
+    Slow {
+        body: Vec<u8>,
+        every: Duration,
+        gauge: Arc<Gauge>,
+    },
+}
+
+/// Exchanges in flight on [`Route::Slow`] routes, and the most seen at once.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+impl Gauge {
+    fn enter(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        self.max.fetch_max(n, SeqCst);
+    }
+
+    fn leave(&self) {
+        self.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The most exchanges that were in flight at once.
+    pub fn max(&self) -> usize {
+        self.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Route {
@@ -118,7 +164,9 @@ pub struct Server {
 impl Server {
     pub async fn start() -> Server {
         let shared: Arc<Mutex<Shared>> = Arc::default();
-        let app = axum::Router::new().fallback(serve).with_state(shared.clone());
+        let app = axum::Router::new()
+            .fallback(serve)
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -132,12 +180,23 @@ impl Server {
     }
 
     pub fn set(&self, path: &str, route: Route) {
-        self.shared.lock().unwrap().routes.insert(path.to_string(), route);
+        self.shared
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_string(), route);
     }
 
     /// Requests seen on `path`, oldest first.
     pub fn seen(&self, path: &str) -> Vec<Seen> {
-        self.shared.lock().unwrap().seen.iter().filter(|s| s.path == path).cloned().collect()
+        self.shared
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
     }
 
     pub fn hits(&self, path: &str) -> usize {
@@ -162,7 +221,8 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Respon
             let header_is = |name: header::HeaderName, v: &Option<String>| {
                 v.is_some() && headers.get(name).and_then(|h| h.to_str().ok()) == v.as_deref()
             };
-            let not_modified = header_is(header::IF_NONE_MATCH, &etag) || header_is(header::IF_MODIFIED_SINCE, &last_modified);
+            let not_modified = header_is(header::IF_NONE_MATCH, &etag)
+                || header_is(header::IF_MODIFIED_SINCE, &last_modified);
             let mut b = Response::builder().status(if not_modified { 304 } else { status });
             if let Some(e) = &etag {
                 b = b.header(header::ETAG, e);
@@ -176,10 +236,16 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Respon
             if not_modified {
                 b.body(Body::empty()).unwrap()
             } else {
-                b.header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap()
+                b.header(header::CONTENT_TYPE, content_type)
+                    .body(Body::from(body))
+                    .unwrap()
             }
         }
-        Some(Route::Redirect { status, location }) => Response::builder().status(status).header(header::LOCATION, location).body(Body::empty()).unwrap(),
+        Some(Route::Redirect { status, location }) => Response::builder()
+            .status(status)
+            .header(header::LOCATION, location)
+            .body(Body::empty())
+            .unwrap(),
         Some(Route::Trickle { bytes, every }) => {
             let stream = async_stream(bytes, every);
             Response::builder()
@@ -204,15 +270,33 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Respon
                 .filter_map(|v| v.to_str().ok())
                 .any(|v| v.split(';').any(|c| c.trim() == cookie));
             if has {
-                Response::builder().header(header::CONTENT_TYPE, "application/rss+xml").body(Body::from(body)).unwrap()
+                Response::builder()
+                    .header(header::CONTENT_TYPE, "application/rss+xml")
+                    .body(Body::from(body))
+                    .unwrap()
             } else {
-                Response::builder().status(302).header(header::LOCATION, path.clone()).body(Body::empty()).unwrap()
+                Response::builder()
+                    .status(302)
+                    .header(header::LOCATION, path.clone())
+                    .body(Body::empty())
+                    .unwrap()
             }
         }
         Some(Route::SetsCookie { cookie }) => Response::builder()
-            .header(header::SET_COOKIE, HeaderValue::from_str(&format!("{cookie}; Path=/")).unwrap())
+            .header(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&format!("{cookie}; Path=/")).unwrap(),
+            )
             .body(Body::from("ok"))
             .unwrap(),
+        Some(Route::Slow { body, every, gauge }) => {
+            gauge.enter();
+            tokio::time::sleep(every).await;
+            Response::builder()
+                .header(header::CONTENT_TYPE, "application/rss+xml")
+                .body(Body::from_stream(slow_stream(body, every, gauge)))
+                .unwrap()
+        }
     };
     shared.lock().unwrap().seen.push(Seen {
         path,
@@ -223,7 +307,10 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Respon
 }
 
 fn plain(status: u16, body: &str) -> Response {
-    Response::builder().status(StatusCode::from_u16(status).unwrap()).body(Body::from(body.to_string())).unwrap()
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap())
+        .body(Body::from(body.to_string()))
+        .unwrap()
 }
 
 type Chunk = Result<Vec<u8>, std::io::Error>;
@@ -253,12 +340,39 @@ fn futures_iter(n: u64, chunk: Vec<u8>) -> impl futures_core::Stream<Item = Chun
     tokio_stream(rx)
 }
 
+/// `body` in four pieces `every` apart; leaves `gauge` before the stream ends, so a client never
+/// sees the end of the body while the exchange still counts as in flight.
+fn slow_stream(
+    body: Vec<u8>,
+    every: Duration,
+    gauge: Arc<Gauge>,
+) -> impl futures_core::Stream<Item = Chunk> + Send {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(1);
+    tokio::spawn(async move {
+        let piece = body.len().div_ceil(4).max(1);
+        for chunk in body.chunks(piece) {
+            tokio::time::sleep(every).await;
+            if tx.send(Ok(chunk.to_vec())).await.is_err() {
+                break;
+            }
+        }
+        gauge.leave();
+        drop(tx);
+    });
+    tokio_stream(rx)
+}
+
 /// An mpsc receiver as a Stream, without pulling in tokio-stream.
-fn tokio_stream(rx: tokio::sync::mpsc::Receiver<Chunk>) -> impl futures_core::Stream<Item = Chunk> + Send {
+fn tokio_stream(
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+) -> impl futures_core::Stream<Item = Chunk> + Send {
     struct S(tokio::sync::mpsc::Receiver<Chunk>);
     impl futures_core::Stream for S {
         type Item = Chunk;
-        fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Chunk>> {
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Chunk>> {
             self.0.poll_recv(cx)
         }
     }
@@ -328,7 +442,9 @@ pub fn rss(items: &str) -> String {
 
 /// One RSS item.
 pub fn item(title: &str, link: &str, guid: Option<&str>, pub_date: &str) -> String {
-    let guid = guid.map(|g| format!("<guid isPermaLink=\"false\">{g}</guid>")).unwrap_or_default();
+    let guid = guid
+        .map(|g| format!("<guid isPermaLink=\"false\">{g}</guid>"))
+        .unwrap_or_default();
     format!(
         "<item><title><![CDATA[{title}]]></title><link>{link}</link>{guid}<pubDate>{pub_date}</pubDate><description><![CDATA[<p>Tóm tắt: {title}</p>]]></description></item>\n"
     )
@@ -337,4 +453,55 @@ pub fn item(title: &str, link: &str, guid: Option<&str>, pub_date: &str) -> Stri
 /// Path of the built `bantin` binary.
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_bantin"))
+}
+
+impl Env {
+    /// Like [`Env::new`], with `poll` as the whole `[poll]` table (for timeouts, body caps and
+    /// politeness limits other than the defaults of [`Env::new`]).
+    pub fn with_poll(poll: &str, extra: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("bantin.toml");
+        let db = dir.path().join("data/bantin.db");
+        let text = format!("[storage]\npath = {db:?}\n\n[poll]\n{poll}\n\n{extra}");
+        std::fs::write(&config_path, text).unwrap();
+        Env { dir, config_path }
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds; panics naming `what` when `within` has passed.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs the `bantin` binary with `args` (and `config` as `--config`, when given) on a blocking
+/// thread, so that the fixture server keeps serving on the test's runtime meanwhile.
+pub async fn run_bantin(config: Option<&Path>, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.env_remove("BANTIN_CONFIG").env("RUST_LOG", "warn");
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.args(args);
+    run_command(cmd).await
+}
+
+/// Runs `cmd` to completion on a blocking thread.
+pub async fn run_command(mut cmd: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("cannot run the bantin binary"))
+        .await
+        .unwrap()
 }
