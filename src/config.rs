@@ -73,7 +73,10 @@ pub struct Schedule {
 impl Schedule {
     pub fn parse(text: &str) -> Result<Schedule, String> {
         let cron = cron::Schedule::from_str(text).map_err(|e| {
-            format!("invalid cron schedule {text:?}: {e} (6 fields: sec min hour day month weekday, e.g. \"0 */15 * * * *\")")
+            // The cron crate's messages span several lines (with a caret); keep the last one.
+            let e = e.to_string();
+            let reason = e.lines().map(str::trim).rfind(|l| !l.is_empty() && *l != "^").unwrap_or("");
+            format!("invalid cron schedule {text:?}: {reason} (6 fields: sec min hour day month weekday, e.g. \"0 */15 * * * *\")")
         })?;
         if cron.upcoming(chrono::Utc).next().is_none() {
             return Err(format!("cron schedule {text:?} never fires"));
@@ -292,7 +295,7 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
                 format!("unknown time zone {s:?} (an IANA name such as \"Asia/Ho_Chi_Minh\")")
             })
         });
-        let date_order = t.parsed(r, "date_order", |s| DateOrder::from_str(s));
+        let date_order = t.parsed(r, "date_order", DateOrder::from_str);
         let user_agent = t.string(r, "user_agent").map(Spanned::into_inner);
         let prime_url = t.url(r, "prime_url");
         t.finish(r, SOURCE_KEYS);

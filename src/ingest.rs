@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Poll, Source};
+use crate::article::NewArticle;
+use crate::config::{Poll, Schedule, Source};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
 use fetch::{FetchError, Fetcher, Request, Response};
 
@@ -89,7 +90,7 @@ pub struct Report {
 }
 
 /// Polls `source` once and records the result. Only a database failure is an error; everything
-/// the source does wrong is an [`Outcome`].
+/// the source does wrong is an [`Outcome`]. `cancel` interrupts the fetch, never the store.
 pub async fn poll_source(
     fetcher: &Fetcher,
     store: &Store,
@@ -108,151 +109,136 @@ pub async fn poll_source(
         user_agent: source.user_agent.clone(),
         prime_url: source.prime_url.clone(),
     };
-    let failures = state.map(|s| s.failures).unwrap_or(0);
-    let schedule = source.schedule.as_ref().unwrap_or(&poll.schedule);
     let fetched = tokio::select! {
         r = fetcher.fetch(&request) => r,
         _ = cancel.cancelled() => {
             return Ok(Report { source: source.id.clone(), outcome: Outcome::Cancelled, next_poll: Utc::now() });
         }
     };
-    let now = Utc::now();
-    let next_ok = |hint: Option<Duration>| next_poll(schedule, now, hint, 0);
-
-    let (record, next, finish): (PollRecord, DateTime<Utc>, Finish) = match fetched {
-        Ok(Response::NotModified { moved_to }) => (
-            PollRecord::NotModified {
-                moved_to: moved_to.map(String::from),
-            },
-            next_ok(None),
-            Finish::NotModified,
-        ),
-        Ok(Response::Body(body)) => {
-            let store = store.clone();
-            let source = source.clone();
-            let schedule = schedule.clone();
-            let job = move || -> Result<Report, StoreError> {
-                let ctx = parse::DateContext {
-                    tz: source.timezone,
-                    order: source.date_order,
-                    now,
-                };
-                let (record, outcome, hint) = match parse::parse(
-                    &body.bytes,
-                    body.charset.as_deref(),
-                    &body.final_url,
-                    ctx,
-                ) {
-                    Ok(feed) => {
-                        let host = body.final_url.host_str().unwrap_or_default().to_string();
-                        let n = normalize::normalize(
-                            &feed,
-                            &normalize::Context {
-                                source_id: &source.id,
-                                source_host: &host,
-                                timezone: source.timezone,
-                                now,
-                            },
-                        );
-                        let empty = n.articles.is_empty();
-                        let hint = feed.poll_hint.max(body.max_age);
-                        (
-                            PollRecord::Fetched {
-                                articles: n.articles,
-                                etag: body.etag.clone(),
-                                last_modified: body.last_modified.clone(),
-                                moved_to: body.moved_to.as_ref().map(|u| u.to_string()),
-                            },
-                            if empty {
-                                Outcome::Empty
-                            } else {
-                                Outcome::Stored {
-                                    stats: IngestStats::default(),
-                                    dropped: n.dropped,
-                                }
-                            },
-                            hint,
-                        )
-                    }
-                    Err(e) => (
-                        PollRecord::Failed {
-                            error: e.to_string(),
-                            gone: false,
-                        },
-                        Outcome::Failed(e.to_string()),
-                        None,
-                    ),
-                };
-                let failures_after = if matches!(outcome, Outcome::Failed(_)) {
-                    failures + 1
-                } else {
-                    0
-                };
-                let next = next_poll(&schedule, now, hint, failures_after);
-                let stats = store.record_poll(&source.id, &record, now, next)?;
-                let outcome = match outcome {
-                    Outcome::Stored { dropped, .. } => Outcome::Stored { stats, dropped },
-                    other => other,
-                };
-                Ok(Report {
-                    source: source.id.clone(),
-                    outcome,
-                    next_poll: next,
-                })
-            };
-            return tokio::task::spawn_blocking(job)
-                .await
-                .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
-        }
-        Err(FetchError::Gone) => (
-            PollRecord::Failed {
-                error: FetchError::Gone.to_string(),
-                gone: true,
-            },
-            now + chrono::Duration::from_std(MAX_DELAY).unwrap_or_default(),
-            Finish::Gone,
-        ),
-        Err(e) => {
-            let wait = match &e {
-                FetchError::Throttled { retry_after, .. } => *retry_after,
-                _ => None,
-            };
-            let mut next = next_poll(schedule, now, None, failures + 1);
-            if let Some(w) = wait {
-                next = next
-                    .max(now + chrono::Duration::from_std(w.min(MAX_DELAY)).unwrap_or_default());
-            }
-            (
-                PollRecord::Failed {
-                    error: e.to_string(),
-                    gone: false,
-                },
-                next,
-                Finish::Failed(e.to_string()),
-            )
-        }
+    let job = Settle {
+        store: store.clone(),
+        source: source.clone(),
+        schedule: source
+            .schedule
+            .clone()
+            .unwrap_or_else(|| poll.schedule.clone()),
+        failures: state.map(|s| s.failures).unwrap_or(0),
+        now: Utc::now(),
     };
-    let store = store.clone();
-    let id = source.id.clone();
-    let job = move || store.record_poll(&id, &record, now, next);
-    tokio::task::spawn_blocking(job)
+    tokio::task::spawn_blocking(move || job.run(fetched))
         .await
-        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))?;
-    Ok(Report {
-        source: source.id.clone(),
-        outcome: match finish {
-            Finish::NotModified => Outcome::NotModified,
-            Finish::Gone => Outcome::Gone,
-            Finish::Failed(e) => Outcome::Failed(e),
-        },
-        next_poll: next,
-    })
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
 }
 
-enum Finish {
-    NotModified,
-    Gone,
-    Failed(String),
+/// The blocking half of a poll: parse, normalize, decide the next poll, record it all in one
+/// transaction.
+struct Settle {
+    store: Store,
+    source: Source,
+    schedule: Schedule,
+    /// Consecutive failures before this poll.
+    failures: u32,
+    now: DateTime<Utc>,
+}
+
+impl Settle {
+    fn run(self, fetched: Result<Response, FetchError>) -> Result<Report, StoreError> {
+        let now = self.now;
+        let (record, outcome, next) = match fetched {
+            Ok(Response::NotModified { moved_to }) => (
+                PollRecord::NotModified {
+                    moved_to: moved_to.map(String::from),
+                },
+                Outcome::NotModified,
+                next_poll(&self.schedule, now, None, 0),
+            ),
+            Ok(Response::Body(body)) => match self.read(&body) {
+                Ok((articles, dropped, hint)) => {
+                    let outcome = if articles.is_empty() {
+                        Outcome::Empty
+                    } else {
+                        Outcome::Stored {
+                            stats: IngestStats::default(),
+                            dropped,
+                        }
+                    };
+                    let record = PollRecord::Fetched {
+                        articles,
+                        etag: body.etag,
+                        last_modified: body.last_modified,
+                        moved_to: body.moved_to.map(String::from),
+                    };
+                    (record, outcome, next_poll(&self.schedule, now, hint, 0))
+                }
+                Err(e) => self.failed(e.to_string(), None),
+            },
+            Err(FetchError::Gone) => (
+                PollRecord::Failed {
+                    error: FetchError::Gone.to_string(),
+                    gone: true,
+                },
+                Outcome::Gone,
+                now + chrono::Duration::from_std(MAX_DELAY).unwrap_or_default(),
+            ),
+            Err(e @ FetchError::Throttled { retry_after, .. }) => {
+                self.failed(e.to_string(), retry_after)
+            }
+            Err(e) => self.failed(e.to_string(), None),
+        };
+        let stats = self
+            .store
+            .record_poll(&self.source.id, &record, now, next)?;
+        Ok(Report {
+            source: self.source.id,
+            outcome: match outcome {
+                Outcome::Stored { dropped, .. } => Outcome::Stored { stats, dropped },
+                other => other,
+            },
+            next_poll: next,
+        })
+    }
+
+    /// Parses and normalizes a body: the articles, the placeholders dropped, the poll hint.
+    fn read(
+        &self,
+        body: &fetch::Body,
+    ) -> Result<(Vec<NewArticle>, usize, Option<Duration>), parse::ParseError> {
+        let dates = parse::DateContext {
+            tz: self.source.timezone,
+            order: self.source.date_order,
+            now: self.now,
+        };
+        let feed = parse::parse(&body.bytes, body.charset.as_deref(), &body.final_url, dates)?;
+        let ctx = normalize::Context {
+            source_id: &self.source.id,
+            source_host: body.final_url.host_str().unwrap_or_default(),
+            timezone: self.source.timezone,
+            now: self.now,
+        };
+        let n = normalize::normalize(&feed, &ctx);
+        Ok((n.articles, n.dropped, feed.poll_hint.max(body.max_age)))
+    }
+
+    /// A failed poll: backoff from the failure count, at least `wait` (Retry-After).
+    fn failed(
+        &self,
+        error: String,
+        wait: Option<Duration>,
+    ) -> (PollRecord, Outcome, DateTime<Utc>) {
+        let mut next = next_poll(&self.schedule, self.now, None, self.failures + 1);
+        if let Some(w) = wait {
+            next = next
+                .max(self.now + chrono::Duration::from_std(w.min(MAX_DELAY)).unwrap_or_default());
+        }
+        (
+            PollRecord::Failed {
+                error: error.clone(),
+                gone: false,
+            },
+            Outcome::Failed(error),
+            next,
+        )
+    }
 }
 
 /// When to poll next: the schedule's next tick, pushed later (never earlier) by the publisher's

@@ -23,7 +23,7 @@
 //!   [`article::NewArticle`], canonical URLs, identity keys). `parse` and `normalize` are pure.
 //! - [`store`]: the only place with SQL.
 //! - [`daemon`]: the scheduler and shutdown.
-//! - [`cli`]: subcommands.
+//! - [`cli`]: one function per subcommand.
 //!
 //! # Invariants
 //!

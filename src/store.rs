@@ -203,6 +203,10 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        // Identity keys are hashes: inserts land all over their index, which wants to stay in
+        // memory (64 MiB at most; SQLite's default is 2 MiB).
+        conn.pragma_update(None, "cache_size", -65536)
+            .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
@@ -340,7 +344,8 @@ impl Store {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, title, url, canonical_url, guid, summary_html, content_html, authors,
-                    published, published_offset, date_guessed, date_raw, first_seen, updated, story_id
+                    published, published_offset, date_guessed, date_raw, first_seen, updated,
+                    coalesce(story_id, id)
              FROM articles a
              WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
                                           WHERE s.article_id = a.id AND s.source_id = ?1))
@@ -380,7 +385,7 @@ impl Store {
         )?;
         let mut out = rows.collect::<Result<Vec<_>, _>>()?;
         let mut src = conn.prepare_cached(
-            "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY first_seen, source_id",
+            "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
         )?;
         for a in &mut out {
             a.sources = src
@@ -443,12 +448,13 @@ fn ingest_one(
             return Ok(());
         }
         Some(Some(id)) => {
-            let changed = tx.execute(
+            let changed = tx.prepare_cached(
                 "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
                    search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
                    url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11)
                  WHERE id = ?1 AND content_hash <> ?8",
-                params![
+            )?
+            .execute(params![
                     id,
                     a.title,
                     a.title_key,
@@ -460,8 +466,7 @@ fn ingest_one(
                     now,
                     a.url,
                     a.canonical_url,
-                ],
-            )?;
+                ])?;
             if changed > 0 {
                 stats.updated += 1;
             } else {
@@ -474,11 +479,12 @@ fn ingest_one(
                 a.published.timestamp(),
                 a.published.offset().local_minus_utc(),
             );
+            let story = find_story(tx, a, published)?;
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
                    date_raw, first_seen, content_hash, story_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?
             .execute(params![
                 a.url,
@@ -497,13 +503,9 @@ fn ingest_one(
                 a.date_raw,
                 now,
                 a.content_hash,
+                story,
             ])?;
             let id = tx.last_insert_rowid();
-            let story = find_story(tx, id, a, published)?.unwrap_or(id);
-            tx.execute(
-                "UPDATE articles SET story_id = ?2 WHERE id = ?1",
-                params![id, story],
-            )?;
             stats.new += 1;
             id
         }
@@ -523,24 +525,20 @@ fn ingest_one(
 }
 
 /// A syndicated copy: another outlet's article with the same normalized title within the window.
-fn find_story(
-    tx: &Transaction,
-    id: i64,
-    a: &NewArticle,
-    published: i64,
-) -> Result<Option<i64>, StoreError> {
+/// Returns the story's id: the id of its first article.
+fn find_story(tx: &Transaction, a: &NewArticle, published: i64) -> Result<Option<i64>, StoreError> {
     if a.title_key.split(' ').count() < STORY_MIN_SYLLABLES {
         return Ok(None);
     }
     let mut stmt = tx.prepare_cached(
-        "SELECT story_id FROM articles
-         WHERE title_key = ?1 AND id <> ?2 AND coalesce(host, '') <> coalesce(?3, '')
-           AND published BETWEEN ?4 - ?5 AND ?4 + ?5
+        "SELECT coalesce(story_id, id) FROM articles
+         WHERE title_key = ?1 AND coalesce(host, '') <> coalesce(?2, '')
+           AND published BETWEEN ?3 - ?4 AND ?3 + ?4
          ORDER BY id LIMIT 1",
     )?;
     Ok(stmt
         .query_row(
-            params![a.title_key, id, a.host, published, STORY_WINDOW_SECS],
+            params![a.title_key, a.host, published, STORY_WINDOW_SECS],
             |r| r.get(0),
         )
         .optional()?)

@@ -540,3 +540,39 @@ async fn a_relative_database_path_is_relative_to_the_working_directory() {
         shown(&o)
     );
 }
+
+#[tokio::test]
+async fn commands_started_together_on_a_new_database_all_succeed() {
+    // `bantin run` started by the service manager while an admin runs `bantin articles`: both
+    // find no database and create the schema at the same moment.
+    let env = Env::new(&source("a", "https://a.vn/rss", ""));
+    let children: Vec<std::process::Child> = (0..6)
+        .map(|_| {
+            std::process::Command::new(bin())
+                .env_remove("BANTIN_CONFIG")
+                .env("RUST_LOG", "warn")
+                .arg("--config")
+                .arg(&env.config_path)
+                .args(["articles", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for child in children {
+        let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        if !o.status.success() {
+            failed.push(shown(&o));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of 6 concurrent first runs failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}

@@ -83,15 +83,6 @@ fn by_url<'a>(list: &'a [StoredArticle], url: &str) -> &'a StoredArticle {
         })
 }
 
-fn by_title<'a>(list: &'a [StoredArticle], title: &str) -> &'a StoredArticle {
-    list.iter().find(|a| a.title == title).unwrap_or_else(|| {
-        panic!(
-            "no article titled {title:?}; stored: {:#?}",
-            list.iter().map(|a| &a.title).collect::<Vec<_>>()
-        )
-    })
-}
-
 #[tokio::test]
 async fn one_url_in_two_sources_is_one_article_with_both_sources_in_first_seen_order() {
     let srv = Server::start().await;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
@@ -41,7 +41,7 @@ pub enum Response {
     NotModified {
         moved_to: Option<Url>,
     },
-    Body(Body),
+    Body(Box<Body>),
 }
 
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ pub enum FetchError {
 
 /// Per-host politeness state.
 struct HostGate {
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
     next_slot: Mutex<Instant>,
 }
 
@@ -156,7 +156,7 @@ impl Fetcher {
             .entry(host)
             .or_insert_with(|| {
                 Arc::new(HostGate {
-                    in_flight: Semaphore::new(self.per_host),
+                    in_flight: Arc::new(Semaphore::new(self.per_host)),
                     next_slot: Mutex::new(Instant::now()),
                 })
             })
@@ -175,7 +175,8 @@ impl Fetcher {
         let mut moved_to: Option<Url> = None;
         let mut all_permanent = true;
         loop {
-            let resp = self.one(&url, req, conditional).await?;
+            // The host permit is held until the body is read: bodies count as requests in flight.
+            let (resp, _permit) = self.one(&url, req, conditional).await?;
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let next = resp
@@ -206,17 +207,18 @@ impl Fetcher {
         }
     }
 
-    /// One request, through the host's gate.
+    /// One request, through the host's gate; returns the response with the host permit.
     async fn one(
         &self,
         url: &Url,
         req: &Request,
         conditional: bool,
-    ) -> Result<reqwest::Response, FetchError> {
+    ) -> Result<(reqwest::Response, OwnedSemaphorePermit), FetchError> {
         let gate = self.gate(url);
-        let _permit = gate
+        let permit = gate
             .in_flight
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| FetchError::Network("shutting down".into()))?;
         let wait_until = {
@@ -260,6 +262,7 @@ impl Fetcher {
             .headers(headers)
             .send()
             .await
+            .map(|resp| (resp, permit))
             .map_err(|e| request_error(&e, self.timeout))
     }
 
@@ -323,7 +326,7 @@ impl Fetcher {
                 Err(e) => return Err(request_error(&e, self.timeout)),
             }
         }
-        Ok(Response::Body(Body {
+        Ok(Response::Body(Box::new(Body {
             bytes,
             charset,
             content_type,
@@ -332,7 +335,7 @@ impl Fetcher {
             etag,
             last_modified,
             max_age,
-        }))
+        })))
     }
 }
 

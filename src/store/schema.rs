@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
@@ -44,7 +44,7 @@ const MIGRATIONS: &[&str] = &[
         first_seen       INTEGER NOT NULL,
         updated          INTEGER,
         content_hash     TEXT NOT NULL,
-        story_id         INTEGER NOT NULL
+        story_id         INTEGER  -- NULL: the article is its own story
     );
     CREATE INDEX articles_published ON articles (published DESC, first_seen DESC);
     CREATE INDEX articles_title_key ON articles (title_key);
@@ -54,13 +54,15 @@ const MIGRATIONS: &[&str] = &[
         article_id INTEGER REFERENCES articles (id) ON DELETE SET NULL
     ) WITHOUT ROWID;
     CREATE INDEX article_keys_article ON article_keys (article_id);
+    -- A rowid table: rowid order is the order in which sources first carried the article
+    -- (first_seen has one-second resolution).
     CREATE TABLE article_sources (
         article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
         source_id  TEXT NOT NULL REFERENCES sources (id),
         first_seen INTEGER NOT NULL,
         last_seen  INTEGER NOT NULL,
-        PRIMARY KEY (article_id, source_id)
-    ) WITHOUT ROWID;
+        UNIQUE (article_id, source_id)
+    );
     CREATE INDEX article_sources_source ON article_sources (source_id, article_id);",
 ];
 
@@ -68,7 +70,10 @@ const MIGRATIONS: &[&str] = &[
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // The version is read inside an IMMEDIATE transaction: two processes opening a new database
+    // at once (the daemon and a `bantin articles`) must not both run step 1.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -77,10 +82,9 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         });
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
