@@ -1,6 +1,6 @@
 //! Lenient parsing of publication dates as Vietnamese publishers write them: pure, table-tested.
 //!
-//! Feeds and article pages carry dates in a dozen shapes (`shared/vietnamese.md` §4): RFC 822 with
+//! Feeds and article pages carry dates in a dozen shapes (README, "Vietnamese text and dates"): RFC 822 with
 //! wrong weekdays, `+07` meaning hours, `GMT+7`, 2-digit years, month-first 12-hour wall times with
 //! U+202F before `PM`, and page forms such as `Chủ Nhật, ngày 19 tháng 1 năm 2020`,
 //! `Cập nhật lúc 10:30 ngày 19/01/2020` or `15 giờ trước`. [`parse`] turns any of them into an
@@ -91,7 +91,7 @@ pub fn parse(
     parse_lenient(trimmed, tz, order, now)
 }
 
-/// 1995-01-01T00:00:00Z as a Unix timestamp: the cut-off of `vietnamese.md` §4 (Vietnam's public
+/// 1995-01-01T00:00:00Z as a Unix timestamp: the plausibility cut-off (Vietnam's public
 /// internet dates from 1997, so an earlier date is a misreading).
 const EARLIEST_PLAUSIBLE: i64 = 788_918_400;
 

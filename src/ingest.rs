@@ -130,6 +130,56 @@ pub async fn poll_source(
         .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
 }
 
+/// A parsed feed made ready for [`Store::record_poll`].
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// New or changed items, normalized.
+    pub articles: Vec<NewArticle>,
+    /// Identity keys of the items the store already has unchanged (not normalized again).
+    pub seen: Vec<Vec<String>>,
+    /// Placeholder items dropped.
+    pub dropped: usize,
+}
+
+/// Identifies every entry, asks the store which it already has unchanged, and normalizes only
+/// the others: most items of a re-polled feed cost a hash and an index lookup.
+pub fn prepare(store: &Store, feed: &parse::ParsedFeed, ctx: &normalize::Context) -> Prepared {
+    let ids = normalize::identify(feed, ctx);
+    let present: Vec<(usize, &normalize::Identified)> = ids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| Some((i, id.as_ref()?)))
+        .collect();
+    let probe: Vec<(&[String], &str)> = present
+        .iter()
+        .map(|(_, id)| (id.keys.as_slice(), id.content_hash.as_str()))
+        .collect();
+    // A failed probe only costs the shortcut: then everything is normalized.
+    let known = store.unchanged(&probe).unwrap_or_default();
+    let mut skip = vec![false; ids.len()];
+    let mut seen = Vec::new();
+    for ((i, id), unchanged) in present.iter().zip(known) {
+        if unchanged {
+            skip[*i] = true;
+            seen.push(id.keys.clone());
+        }
+    }
+    Prepared {
+        articles: normalize::build(feed, &ids, ctx, |i| !skip[i]),
+        seen,
+        dropped: ids.iter().filter(|i| i.is_none()).count(),
+    }
+}
+
+/// What a fetched body holds.
+struct Read {
+    articles: Vec<NewArticle>,
+    /// Keys of items already stored unchanged.
+    seen: Vec<Vec<String>>,
+    dropped: usize,
+    hint: Option<Duration>,
+}
+
 /// The blocking half of a poll: parse, normalize, decide the next poll, record it all in one
 /// transaction.
 struct Settle {
@@ -153,8 +203,13 @@ impl Settle {
                 next_poll(&self.schedule, now, None, 0),
             ),
             Ok(Response::Body(body)) => match self.read(&body) {
-                Ok((articles, dropped, hint)) => {
-                    let outcome = if articles.is_empty() {
+                Ok(Read {
+                    articles,
+                    seen,
+                    dropped,
+                    hint,
+                }) => {
+                    let outcome = if articles.is_empty() && seen.is_empty() {
                         Outcome::Empty
                     } else {
                         Outcome::Stored {
@@ -164,6 +219,7 @@ impl Settle {
                     };
                     let record = PollRecord::Fetched {
                         articles,
+                        seen,
                         etag: body.etag,
                         last_modified: body.last_modified,
                         moved_to: body.moved_to.map(String::from),
@@ -198,11 +254,9 @@ impl Settle {
         })
     }
 
-    /// Parses and normalizes a body: the articles, the placeholders dropped, the poll hint.
-    fn read(
-        &self,
-        body: &fetch::Body,
-    ) -> Result<(Vec<NewArticle>, usize, Option<Duration>), parse::ParseError> {
+    /// Parses and normalizes a body. Items the store already has unchanged are only identified,
+    /// not normalized again (most items of a re-polled feed).
+    fn read(&self, body: &fetch::Body) -> Result<Read, parse::ParseError> {
         let dates = parse::DateContext {
             tz: self.source.timezone,
             order: self.source.date_order,
@@ -215,8 +269,13 @@ impl Settle {
             timezone: self.source.timezone,
             now: self.now,
         };
-        let n = normalize::normalize(&feed, &ctx);
-        Ok((n.articles, n.dropped, feed.poll_hint.max(body.max_age)))
+        let p = prepare(&self.store, &feed, &ctx);
+        Ok(Read {
+            articles: p.articles,
+            seen: p.seen,
+            dropped: p.dropped,
+            hint: feed.poll_hint.max(body.max_age),
+        })
     }
 
     /// A failed poll: backoff from the failure count, at least `wait` (Retry-After).

@@ -129,7 +129,11 @@ pub struct SourceState {
 pub enum PollRecord {
     /// A feed was fetched and parsed.
     Fetched {
+        /// New or changed items, to store.
         articles: Vec<NewArticle>,
+        /// Identity keys of items [`Store::unchanged`] found stored and unchanged: only their
+        /// provenance is recorded.
+        seen: Vec<Vec<String>>,
         etag: Option<String>,
         last_modified: Option<String>,
         /// Set after a permanent redirect (301/308): poll this from now on.
@@ -206,6 +210,10 @@ impl Store {
         // Identity keys are hashes: inserts land all over their index, which wants to stay in
         // memory (64 MiB at most; SQLite's default is 2 MiB).
         conn.pragma_update(None, "cache_size", -65536)
+            .map_err(open_err)?;
+        // Checkpoint every 8192 pages (32 MiB of WAL) rather than 1000: index pages rewritten
+        // by many polls are then copied back once, not once per 4 MiB.
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)
             .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
         Ok(Store {
@@ -294,6 +302,7 @@ impl Store {
         match record {
             PollRecord::Fetched {
                 articles,
+                seen,
                 etag,
                 last_modified,
                 moved_to,
@@ -301,7 +310,14 @@ impl Store {
                 for a in articles {
                     ingest_one(&tx, source, a, now_s, &mut stats)?;
                 }
-                let health = if articles.is_empty() { "empty" } else { "ok" };
+                for keys in seen {
+                    touch(&tx, source, keys, now_s, &mut stats)?;
+                }
+                let health = if articles.is_empty() && seen.is_empty() {
+                    "empty"
+                } else {
+                    "ok"
+                };
                 tx.execute(
                     "UPDATE sources SET etag = ?2, last_modified = ?3, health = ?4, last_attempt = ?5,
                        last_success = ?5, last_error = NULL, failures = 0, next_poll = ?6,
@@ -337,6 +353,33 @@ impl Store {
         }
         tx.commit()?;
         Ok(stats)
+    }
+
+    /// For each item (its identity keys, most authoritative first, and its content hash): true
+    /// when its first known key belongs to a stored article with the same content hash, or is
+    /// a tombstone. Such items need not be normalized again. A read outside any write
+    /// transaction: [`Store::record_poll`] checks again.
+    pub fn unchanged(&self, items: &[(&[String], &str)]) -> Result<Vec<bool>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT a.content_hash FROM article_keys k LEFT JOIN articles a ON a.id = k.article_id
+             WHERE k.key = ?1",
+        )?;
+        let mut out = Vec::with_capacity(items.len());
+        for (keys, hash) in items {
+            let mut same = false;
+            for k in keys.iter() {
+                if let Some(stored) = stmt
+                    .query_row([k], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                {
+                    same = stored.is_none_or(|h| h == *hash);
+                    break;
+                }
+            }
+            out.push(same);
+        }
+        Ok(out)
     }
 
     /// Stored articles, newest first (published time, then first seen).
@@ -510,10 +553,56 @@ fn ingest_one(
             id
         }
     };
+    link(tx, source, &a.keys, id, now)
+}
+
+/// An item found unchanged: its article gains any new key and this source's provenance.
+fn touch(
+    tx: &Transaction,
+    source: &str,
+    keys: &[String],
+    now: i64,
+    stats: &mut IngestStats,
+) -> Result<(), StoreError> {
+    let mut lookup = tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
+    let mut found = None;
+    for k in keys {
+        if let Some(id) = lookup
+            .query_row([k], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+        {
+            found = Some(id);
+            break;
+        }
+    }
+    match found {
+        Some(Some(id)) => {
+            stats.unchanged += 1;
+            link(tx, source, keys, id, now)
+        }
+        Some(None) => {
+            stats.tombstoned += 1;
+            Ok(())
+        }
+        // Keys are never deleted (pruning leaves tombstones), so an item seen a moment ago is
+        // still known; nothing to do if not.
+        None => Ok(()),
+    }
+}
+
+/// Records `keys` for article `id` (existing keys keep their article) and that `source`
+/// carried it.
+fn link(
+    tx: &Transaction,
+    source: &str,
+    keys: &[String],
+    id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     let mut add_key = tx.prepare_cached(
         "INSERT INTO article_keys (key, article_id) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
     )?;
-    for k in &a.keys {
+    for k in keys {
         add_key.execute(params![k, id])?;
     }
     tx.prepare_cached(

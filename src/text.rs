@@ -1,6 +1,6 @@
 //! Vietnamese text normalization: the one place where fetched bytes become text and text becomes
 //! matching keys. The rules, and the real feeds that forced each of them, are in the project's
-//! notes on Vietnamese sources (`vietnamese.md` §2 and §3). Pure: no I/O, no clock.
+//! notes on Vietnamese sources (README, "Vietnamese text and dates"). Pure: no I/O, no clock.
 //!
 //! The pipeline, in the order ingest applies it:
 //!
@@ -69,8 +69,13 @@ pub fn html_to_text(html: &str) -> String {
 /// Matching key: [`clean`], every open `oa`/`oe`/`uy` syllable in the tone style `òa óa ỏa õa ọa
 /// òe … ùy úy ủy ũy ụy`, then lowercase (after the Đ mapping, so Đ → đ).
 pub fn match_key(s: &str) -> String {
-    let cleaned = clean(s);
-    canonical_tone_marks(&cleaned).to_lowercase()
+    match_key_of_clean(&clean(s))
+}
+
+/// [`match_key`] of text that already went through [`clean`] (or [`html_to_text`]): the same
+/// key without cleaning twice. Ingest builds the search text from pieces it has cleaned already.
+pub fn match_key_of_clean(cleaned: &str) -> String {
+    canonical_tone_marks(cleaned).to_lowercase()
 }
 
 /// Accent-insensitive key: [`match_key`] without diacritics, with đ → d. ASCII for Vietnamese
@@ -94,10 +99,25 @@ pub fn fold(s: &str) -> String {
 /// removed, like [`clean`], but entities are left alone (decoding `&lt;` would create markup)
 /// and whitespace is kept (it may sit inside `<pre>`).
 pub fn clean_html(html: &str) -> String {
+    // Printable ASCII and the precomposed Latin letters need no work (but Ð and ð do); only
+    // the rest goes through the table lookups.
+    let unusual = || {
+        html.chars().filter(|&c| {
+            !(c.is_ascii_graphic() || c == ' ' || c == '\n' || is_precomposed_latin(c))
+                || matches!(c, '\u{D0}' | '\u{F0}' | '\u{189}' | '\u{256}')
+        })
+    };
+    let needs_filter =
+        unusual().any(|c| is_invisible(c) && !c.is_whitespace() || replace_d_impostor(c) != c);
+    let nfc = is_nfc_quick(unusual()) == IsNormalized::Yes;
+    if !needs_filter && nfc {
+        // The common case: nothing to change.
+        return html.to_owned();
+    }
     let visible = html
         .chars()
         .filter(|c| c.is_whitespace() || !is_invisible(*c));
-    if is_nfc_quick(html.chars()) == IsNormalized::Yes {
+    if nfc {
         visible.map(replace_d_impostor).collect()
     } else {
         visible.nfc().map(replace_d_impostor).collect()

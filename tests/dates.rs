@@ -1,4 +1,4 @@
-//! Publication dates as Vietnamese outlets write them (`vietnamese.md` §4), through the whole
+//! Publication dates as Vietnamese outlets write them (README, "Vietnamese text and dates"), through the whole
 //! pipeline: fetched, parsed with the source's zone and day/month order, stored, read back.
 
 mod common;

@@ -36,8 +36,31 @@ pub struct Normalized {
     pub dropped: usize,
 }
 
+/// What identifies an entry, worked out before the expensive part of normalizing (sanitizing,
+/// text keys), so that an entry the store already has unchanged costs almost nothing.
+#[derive(Debug, Clone)]
+pub struct Identified {
+    /// Identity keys, most authoritative first ([`identity_keys`]).
+    pub keys: Vec<String>,
+    /// Hash of the entry as published (title, link, summary, content, authors): when it
+    /// changes, the stored article is updated.
+    pub content_hash: String,
+    canonical: Option<Url>,
+    /// Cleaned title; empty when the entry had none.
+    title: String,
+}
+
 /// Normalizes every entry of one document.
 pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
+    let ids = identify(feed, ctx);
+    Normalized {
+        dropped: ids.iter().filter(|i| i.is_none()).count(),
+        articles: build(feed, &ids, ctx, |_| true),
+    }
+}
+
+/// Identifies every entry of one document (None: a placeholder with neither title nor link).
+pub fn identify(feed: &ParsedFeed, ctx: &Context) -> Vec<Option<Identified>> {
     // Some CMSs point every item at the same page: a link shared within one document does not
     // identify an item.
     let canon: Vec<Option<Url>> = feed
@@ -49,29 +72,61 @@ pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
     for u in canon.iter().flatten() {
         *link_count.entry(u.as_str()).or_default() += 1;
     }
-    let mut out = Normalized::default();
-    for (entry, canonical) in feed.entries.iter().zip(&canon) {
-        let shared = canonical
-            .as_ref()
-            .is_some_and(|u| link_count.get(u.as_str()).copied().unwrap_or(0) > 1);
-        match normalize_entry(entry, canonical.as_ref(), shared, ctx) {
-            Some(a) => out.articles.push(a),
-            None => out.dropped += 1,
-        }
-    }
-    out
+    feed.entries
+        .iter()
+        .zip(&canon)
+        .map(|(e, canonical)| {
+            let title = e.title.as_deref().map(plain).unwrap_or_default();
+            if title.is_empty() && e.link.is_none() {
+                return None;
+            }
+            let shared = canonical
+                .as_ref()
+                .is_some_and(|u| link_count.get(u.as_str()).copied().unwrap_or(0) > 1);
+            let keys = identity_keys(&Identity {
+                canonical_url: canonical.as_ref().filter(|_| !shared),
+                guid: e.guid.as_deref(),
+                source_host: ctx.source_host,
+                source_id: ctx.source_id,
+                title_key: &text::match_key_of_clean(&title),
+                date: e.date.as_ref().map(|d| d.raw.as_str()).unwrap_or(""),
+            });
+            let link = e.link.as_ref().map(Url::as_str).unwrap_or("");
+            let authors = e.authors.join("\n");
+            let content_hash = sha256_hex(&[
+                e.title.as_deref().unwrap_or(""),
+                link,
+                e.summary.as_deref().unwrap_or(""),
+                e.content.as_deref().unwrap_or(""),
+                &authors,
+            ]);
+            Some(Identified {
+                keys,
+                content_hash,
+                canonical: canonical.clone(),
+                title,
+            })
+        })
+        .collect()
 }
 
-fn normalize_entry(
-    e: &RawEntry,
-    canonical: Option<&Url>,
-    link_shared: bool,
+/// Builds the articles of the identified entries for which `wanted(index)` is true.
+pub fn build(
+    feed: &ParsedFeed,
+    ids: &[Option<Identified>],
     ctx: &Context,
-) -> Option<NewArticle> {
-    let title = e.title.as_deref().map(plain).unwrap_or_default();
-    if title.is_empty() && e.link.is_none() {
-        return None;
-    }
+    wanted: impl Fn(usize) -> bool,
+) -> Vec<NewArticle> {
+    feed.entries
+        .iter()
+        .zip(ids)
+        .enumerate()
+        .filter(|(i, _)| wanted(*i))
+        .filter_map(|(_, (e, id))| Some(build_one(e, id.as_ref()?, ctx)))
+        .collect()
+}
+
+fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> NewArticle {
     let summary_html = e.summary.as_deref().and_then(sanitize);
     let content_html = e.content.as_deref().and_then(sanitize);
     let summary_text = e
@@ -85,7 +140,7 @@ fn normalize_entry(
         .map(text::html_to_text)
         .unwrap_or_default();
     // A title-less item (some feeds put everything in the description) gets a short one.
-    let title = if title.is_empty() {
+    let title = if id.title.is_empty() {
         let from = if summary_text.is_empty() {
             &content_text
         } else {
@@ -98,10 +153,15 @@ fn normalize_entry(
             short
         }
     } else {
-        title
+        id.title.clone()
     };
-    let title_key = text::match_key(&title);
-    let search_text = text::match_key(&format!("{title} {summary_text} {content_text}"));
+    let title_key = text::match_key_of_clean(&title);
+    let all_text = [title.as_str(), &summary_text, &content_text]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let search_text = text::match_key_of_clean(&all_text);
 
     let parsed = e
         .date
@@ -118,27 +178,13 @@ fn normalize_entry(
             e.date.as_ref().map(|d| d.raw.clone()),
         ),
     };
-
-    let guid = e.guid.clone();
-    let keys = identity_keys(&Identity {
-        canonical_url: canonical.filter(|_| !link_shared),
-        guid: guid.as_deref(),
-        source_host: ctx.source_host,
-        source_id: ctx.source_id,
-        title_key: &title_key,
-        date: e.date.as_ref().map(|d| d.raw.as_str()).unwrap_or(""),
-    });
-    let content_hash = sha256_hex(&[
-        &title,
-        summary_html.as_deref().unwrap_or(""),
-        content_html.as_deref().unwrap_or(""),
-    ]);
-    Some(NewArticle {
-        keys,
+    let canonical = id.canonical.as_ref();
+    NewArticle {
+        keys: id.keys.clone(),
         url: e.link.as_ref().map(|u| u.to_string()),
         canonical_url: canonical.map(|u| u.to_string()),
         host: canonical.and_then(|u| u.host_str()).map(str::to_string),
-        guid,
+        guid: e.guid.clone(),
         title,
         title_key,
         summary_html,
@@ -153,8 +199,8 @@ fn normalize_entry(
         published,
         date_guessed,
         date_raw,
-        content_hash,
-    })
+        content_hash: id.content_hash.clone(),
+    }
 }
 
 /// What identifies an item.
