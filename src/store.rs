@@ -641,3 +641,35 @@ fn to_fixed(s: i64, offset: i32) -> DateTime<FixedOffset> {
     let off = FixedOffset::east_opt(offset).unwrap_or_else(|| Utc.fix());
     off.timestamp_opt(s, 0).single().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_from_a_newer_bantin_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", schema::VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = Store::open(&path)
+            .err()
+            .expect("newer schema must be refused");
+        assert!(
+            matches!(err, StoreError::TooNew { found, .. } if found == schema::VERSION + 1),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("newer than this bantin knows"),
+            "{err}"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, schema::VERSION + 1);
+    }
+}

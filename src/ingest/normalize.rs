@@ -406,6 +406,45 @@ mod tests {
         assert_eq!(n.articles[0].keys.len(), 1);
     }
 
+    /// Keys are stored: if this test has to change, every stored article would come back as
+    /// new. Never change it; add a migration instead.
+    #[test]
+    fn identity_keys_are_stable_across_releases() {
+        let url = Url::parse("https://nhandan.vn/bai-viet-post912345.html").unwrap();
+        let keys = identity_keys(&Identity {
+            canonical_url: Some(&url),
+            guid: Some("912345"),
+            source_host: "www.nhandan.vn",
+            source_id: "nhandan",
+            title_key: "công tác dân vận",
+            date: "",
+        });
+        assert_eq!(
+            keys,
+            vec![
+                sha256_hex(&["url", url.as_str()]),
+                sha256_hex(&["guid", "nhandan.vn", "912345"])
+            ]
+        );
+        // sha256("url\0https://nhandan.vn/bai-viet-post912345.html"), computed with sha256sum.
+        assert_eq!(
+            keys[0],
+            "85804bf0d98d42f8dc5bafb7bd4111ed810e5d98095d0eae3602d74e06850d43"
+        );
+        let keys = identity_keys(&Identity {
+            canonical_url: None,
+            guid: None,
+            source_host: "nhandan.vn",
+            source_id: "nhandan",
+            title_key: "công tác dân vận",
+            date: "Sat, 22 Aug 2026 23:55:31 +0700",
+        });
+        assert_eq!(
+            keys,
+            vec!["40383a08f2224d69000af5187b94dda9fb91bf19d9015ae57bbdd296691361c1".to_string()]
+        );
+    }
+
     #[test]
     fn guid_fragments_do_not_change_identity() {
         let a = identity_keys(&Identity {
