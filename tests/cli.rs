@@ -196,20 +196,6 @@ async fn config_path_can_come_from_bantin_config() {
     );
 }
 
-/// A fixture feed with `n` items on `host`, newest first, an hour apart from 22 Aug 2026 21:00.
-fn feed_of(host: &str, n: usize) -> String {
-    rss(&(0..n)
-        .map(|i| {
-            item(
-                &format!("Tin {i} của {host}"),
-                &format!("https://{host}/tin-{i}.html"),
-                Some(&format!("{host}-{i}")),
-                &format!("Sat, 22 Aug 2026 {:02}:00:00 +0700", 21 - i),
-            )
-        })
-        .collect::<String>())
-}
-
 #[tokio::test]
 async fn fetch_prints_one_line_per_source_and_names_the_failed_ones() {
     let srv = Server::start().await;

@@ -14,19 +14,6 @@ use tokio::sync::oneshot;
 /// Long enough for a loaded CI machine, short enough to fail fast.
 const WITHIN: Duration = Duration::from_secs(10);
 
-fn feed_of(host: &str, n: usize) -> String {
-    rss(&(0..n)
-        .map(|i| {
-            item(
-                &format!("Tin {i} của {host}"),
-                &format!("https://{host}/tin-{i}.html"),
-                Some(&format!("{host}-{i}")),
-                &format!("Sat, 22 Aug 2026 {:02}:00:00 +0700", 20 - i),
-            )
-        })
-        .collect::<String>())
-}
-
 #[tokio::test]
 async fn the_daemon_polls_every_source_and_stops_when_told() {
     let srv = Server::start().await;

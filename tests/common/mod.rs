@@ -505,3 +505,17 @@ pub async fn run_command(mut cmd: std::process::Command) -> std::process::Output
         .await
         .unwrap()
 }
+
+/// A feed with `n` items on `host`, newest first, an hour apart from 22 Aug 2026 21:00 +07:00.
+pub fn feed_of(host: &str, n: usize) -> String {
+    rss(&(0..n)
+        .map(|i| {
+            item(
+                &format!("Tin {i} của {host}"),
+                &format!("https://{host}/tin-{i}.html"),
+                Some(&format!("{host}-{i}")),
+                &format!("Sat, 22 Aug 2026 {:02}:00:00 +0700", 21 - i),
+            )
+        })
+        .collect::<String>())
+}
