@@ -86,6 +86,7 @@ fn run_pass(store: &Store, docs: &[String], now: chrono::DateTime<Utc>) -> Pass 
         timezone: chrono_tz::Asia::Ho_Chi_Minh,
         now,
     };
+    let topics = bantin::topics::Matcher::empty();
     let mut p = Pass::default();
     let start = Instant::now();
     for doc in docs {
@@ -94,7 +95,7 @@ fn run_pass(store: &Store, docs: &[String], now: chrono::DateTime<Utc>) -> Pass 
         p.parse += t.elapsed();
         // The daemon's path: identify, ask the store what it has unchanged, normalize the rest.
         let t = Instant::now();
-        let prepared = bantin::ingest::prepare(store, &parsed, &ctx);
+        let prepared = bantin::ingest::prepare(store, &parsed, &ctx, &topics, &[]);
         p.normalize += t.elapsed();
         let t = Instant::now();
         let record = PollRecord::Fetched {

@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::topics::TopicMatch;
+
 /// An article as one source carried it, normalized and ready to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewArticle {
@@ -36,6 +38,9 @@ pub struct NewArticle {
     pub date_guessed: bool,
     /// The raw date string when it could not be used.
     pub date_raw: Option<String>,
-    /// Hash of what a reader sees (title, summary, content): a change means "updated".
+    /// Hash of the item as published (title, link, summary, content, authors): a change means
+    /// "updated".
     pub content_hash: String,
+    /// Topics the article matches, with the phrases that matched.
+    pub matches: Vec<TopicMatch>,
 }

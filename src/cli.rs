@@ -1,6 +1,8 @@
 //! Command-line interface: argument shapes (clap) and one function per subcommand. Glue only:
 //! the work happens in the library modules.
 
+mod topics;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config};
 use crate::daemon::{self, Ingestor};
 use crate::ingest::Outcome;
-use crate::store::{ArticleQuery, SourceHealth};
+use crate::store::{ArticleQuery, SourceHealth, SourceSpec, Store};
 
 /// Exit code for bad config or bad usage.
 pub const EXIT_CONFIG: u8 = 2;
@@ -47,11 +49,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Topics with their matches in the last 24 h, 7 days and in all; `topics test ID` tries a
+    /// topic as the files say now on stored articles.
+    Topics {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<topics::TopicsAction>,
+    },
+    /// Explain how one topic sees a piece of text: normalized form, phrases found, verdict.
+    Match {
+        /// Topic id.
+        #[arg(long)]
+        topic: String,
+        /// The text (several words may be given unquoted).
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
     /// List stored articles, newest first.
     Articles {
         /// Only articles carried by this source.
         #[arg(long)]
         source: Option<String>,
+        /// Only articles matching this topic.
+        #[arg(long)]
+        topic: Option<String>,
         /// Only articles published at or after this time (RFC 3339, e.g. 2026-11-28T00:00:00+07:00).
         #[arg(long, value_parser = parse_rfc3339)]
         since: Option<DateTime<Utc>>,
@@ -80,26 +102,48 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Check => {
+            let topics = match &config.topics_path {
+                Some(p) => format!(", {} topics in {}", config.topics.len(), p.display()),
+                None => ", no topics file".to_string(),
+            };
             println!(
-                "{}: ok ({} sources)",
+                "{}: ok ({} sources{topics})",
                 cli.config.display(),
                 config.sources.len()
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => run_daemon(config).await,
+        Command::Topics { json, action: None } => topics::list(config, json).await,
+        Command::Topics {
+            action: Some(topics::TopicsAction::Test { id, days, json }),
+            ..
+        } => topics::test(config, &id, days, json).await,
+        Command::Match { topic, text } => topics::explain_text(&config, &topic, &text.join(" ")),
         Command::Fetch { sources } => fetch(config, &sources).await,
         Command::Sources { json } => sources(config, json).await,
         Command::Articles {
             source,
+            topic,
             since,
             limit,
             json,
         } => {
+            if let Some(t) = topic
+                .as_deref()
+                .filter(|t| !config.topics.topics().any(|(id, _)| id == *t))
+            {
+                eprintln!(
+                    "unknown topic {t:?} (configured: {})",
+                    topics::list_ids(&config)
+                );
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
             articles(
                 config,
                 ArticleQuery {
                     source,
+                    topic,
                     since,
                     limit,
                 },
@@ -110,7 +154,29 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn open(config: Config) -> Result<Ingestor> {
+/// Opens the store for a command that only reads: sources are recorded, but stored matches are
+/// left as they are (re-matching is the daemon's and `fetch`'s business), so trying a topics
+/// file with `--config` never rewrites the real database's matches.
+pub(crate) async fn open_store(config: &Config) -> Result<Store> {
+    let path = config.storage.path.clone();
+    let specs: Vec<SourceSpec> = config
+        .sources
+        .iter()
+        .map(|s| SourceSpec {
+            id: s.id.clone(),
+            url: s.url.to_string(),
+        })
+        .collect();
+    let store = tokio::task::spawn_blocking(move || -> Result<Store> {
+        let store = Store::open(&path).with_context(|| format!("cannot open the database at {}", path.display()))?;
+        store.sync_sources(&specs)?;
+        Ok(store)
+    })
+    .await??;
+    Ok(store)
+}
+
+pub(crate) async fn open(config: Config) -> Result<Ingestor> {
     let db = config.storage.path.clone();
     Ingestor::open(config)
         .await
@@ -236,8 +302,9 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
         .iter()
         .map(|s| (s.id.clone(), s.name.clone(), s.url.to_string()))
         .collect();
-    let ingestor = open(config).await?;
-    let states = ingestor.states().await?;
+    let store = open_store(&config).await?;
+    let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
+    let states = tokio::task::spawn_blocking(move || store.source_states(&ids)).await??;
     let views: Vec<SourceView> = names
         .into_iter()
         .filter_map(|(id, name, url)| {
@@ -313,14 +380,14 @@ struct ArticleView<'a> {
     first_seen: String,
     updated: Option<String>,
     story: i64,
+    topics: &'a [String],
     guid: Option<&'a str>,
     authors: &'a [String],
     summary_html: Option<&'a str>,
 }
 
 async fn articles(config: Config, query: ArticleQuery, json: bool) -> Result<ExitCode> {
-    let ingestor = open(config).await?;
-    let store = ingestor.store.clone();
+    let store = open_store(&config).await?;
     let list = tokio::task::spawn_blocking(move || store.articles(&query)).await??;
     let mut out = std::io::stdout().lock();
     if json {
@@ -337,6 +404,7 @@ async fn articles(config: Config, query: ArticleQuery, json: bool) -> Result<Exi
                 first_seen: local(a.first_seen),
                 updated: a.updated.map(local),
                 story: a.story,
+                topics: &a.topics,
                 guid: a.guid.as_deref(),
                 authors: &a.authors,
                 summary_html: a.summary_html.as_deref(),
@@ -358,6 +426,6 @@ async fn articles(config: Config, query: ArticleQuery, json: bool) -> Result<Exi
 }
 
 /// RFC 3339 in Vietnam's time, which is what admins read.
-fn local(t: DateTime<Utc>) -> String {
+pub(crate) fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh).to_rfc3339()
 }

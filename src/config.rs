@@ -10,6 +10,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -18,12 +19,15 @@ use toml::Spanned;
 use url::Url;
 
 use crate::date::DateOrder;
+use crate::topics::{Field, Matcher, Role, SourceFilter, TopicSpec};
 
 /// The default location of the main config file, relative to the working directory.
 pub const DEFAULT_PATH: &str = "config/bantin.toml";
 /// Every 15 minutes, on the minute (cron with a seconds field).
 pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
 const DEFAULT_DB: &str = "data/bantin.db";
+const DEFAULT_TOPICS_FILE: &str = "topics.toml";
+const DEFAULT_REMATCH_DAYS: u32 = 30;
 const DEFAULT_USER_AGENT: &str = concat!(
     "bantin/",
     env!("CARGO_PKG_VERSION"),
@@ -38,6 +42,45 @@ pub struct Config {
     pub storage: Storage,
     pub poll: Poll,
     pub sources: Vec<Source>,
+    /// The topics file read, if any (`topics_file`, else `topics.toml` beside the main file
+    /// when it exists).
+    pub topics_path: Option<PathBuf>,
+    /// Compiled topics.
+    pub topics: Arc<Matcher>,
+    /// The topics file's text ("" without one), for [`Config::topics_fingerprint`].
+    topics_text: String,
+    /// After topics change, articles first seen within this many days are matched again.
+    pub rematch_days: u32,
+}
+
+impl Config {
+    /// The files this configuration was read from (watched for changes by the daemon).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.path.clone()];
+        v.extend(self.topics_path.clone());
+        v
+    }
+
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    /// Changes whenever what topics match could change: the topics file's text, or a source's
+    /// tags (topics can select sources by tag).
+    pub fn topics_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.topics_text.as_bytes());
+        for s in &self.sources {
+            h.update([0]);
+            h.update(s.id.as_bytes());
+            for t in &s.tags {
+                h.update([1]);
+                h.update(t.as_bytes());
+            }
+        }
+        hex::encode(h.finalize())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -152,26 +195,66 @@ impl fmt::Display for Problems {
     }
 }
 
-/// Reads and validates the config file at `path`.
+/// Reads and validates the config file at `path` and the topics file it names (or
+/// `topics.toml` beside it); every problem of both files is reported.
 pub fn load(path: &Path) -> Result<Config, Problems> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(path, &text),
-        Err(e) => Err(Problems(vec![Problem {
-            file: path.to_path_buf(),
-            line: 1,
-            col: 1,
-            message: format!("cannot read config file: {e}"),
-        }])),
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, &e))?;
+    let mut problems = Vec::new();
+    let main = parse_main(path, &text, &mut problems);
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let (topics_path, explicit) = match &main.topics_file {
+        Some(f) => (dir.join(f), true),
+        None => (dir.join(DEFAULT_TOPICS_FILE), false),
+    };
+    let mut config = main.config;
+    match std::fs::read_to_string(&topics_path) {
+        Ok(text) => {
+            if let Some(m) = parse_topics(&topics_path, &text, &config.sources, &mut problems) {
+                config.topics = Arc::new(m);
+            }
+            config.topics_text = text;
+            config.topics_path = Some(topics_path);
+        }
+        Err(e) if explicit || e.kind() != std::io::ErrorKind::NotFound => {
+            problems.push(unreadable(&topics_path, &e).0.remove(0));
+        }
+        Err(_) => {}
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(Problems(problems))
     }
 }
 
-/// Validates config text; `path` is used for messages only.
-pub fn parse(path: &Path, text: &str) -> Result<Config, Problems> {
-    let mut r = Reporter {
+fn unreadable(path: &Path, e: &std::io::Error) -> Problems {
+    Problems(vec![Problem {
         file: path.to_path_buf(),
-        text,
-        problems: Vec::new(),
-    };
+        line: 1,
+        col: 1,
+        message: format!("cannot read config file: {e}"),
+    }])
+}
+
+/// Validates the main config text alone (no topics file is read); `path` is for messages.
+pub fn parse(path: &Path, text: &str) -> Result<Config, Problems> {
+    let mut problems = Vec::new();
+    let main = parse_main(path, text, &mut problems);
+    if problems.is_empty() {
+        Ok(main.config)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// The main file, read: a config (with no topics yet) and where the topics file is.
+struct Main {
+    config: Config,
+    topics_file: Option<String>,
+}
+
+fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
+    let mut r = Reporter::new(path, text);
     let (root, syntax) = DeTable::parse_recoverable(text);
     for e in syntax {
         let span = e.span().unwrap_or(0..0);
@@ -195,23 +278,168 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Problems> {
             path: DEFAULT_DB.into(),
         },
     };
-
+    let topics_file = root.string(&mut r, "topics_file").map(Spanned::into_inner);
+    let rematch_days = root
+        .integer_in(&mut r, "rematch_days", 0..=3650)
+        .map(|n| n as u32)
+        .unwrap_or(DEFAULT_REMATCH_DAYS);
     let poll = read_poll(&mut r, &root);
     let sources = read_sources(&mut r, &root);
-    root.finish(&mut r, &["storage", "poll", "sources"]);
-
-    if r.problems.is_empty() {
-        Ok(Config {
+    root.finish(
+        &mut r,
+        &["topics_file", "rematch_days", "storage", "poll", "sources"],
+    );
+    problems.extend(r.into_problems());
+    Main {
+        config: Config {
             path: path.to_path_buf(),
             storage,
             poll,
             sources,
-        })
-    } else {
-        r.problems.sort_by_key(|p| (p.line, p.col));
-        r.problems.dedup();
-        Err(Problems(r.problems))
+            topics_path: None,
+            topics: Arc::new(Matcher::empty()),
+            topics_text: String::new(),
+            rematch_days,
+        },
+        topics_file,
     }
+}
+
+const TOPIC_KEYS: &[&str] = &[
+    "id", "name", "any", "all", "none", "ignore", "regex", "fields", "sources",
+];
+
+/// Reads `[[topics]]` and compiles them; None when anything is wrong (reported in `problems`).
+fn parse_topics(
+    path: &Path,
+    text: &str,
+    sources: &[Source],
+    problems: &mut Vec<Problem>,
+) -> Option<Matcher> {
+    let mut r = Reporter::new(path, text);
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    for e in syntax {
+        let span = e.span().unwrap_or(0..0);
+        r.at(span, e.message().trim().to_string());
+    }
+    let root_span = root.span();
+    let root = Section::new(root.get_ref(), root_span, "");
+    let mut specs = Vec::new();
+    // Where each phrase of each topic is, to point compile errors at it.
+    let mut spans: Vec<Vec<(Role, Vec<Range<usize>>)>> = Vec::new();
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for t in root.array_of_tables(&mut r, "topics") {
+        let mut spec = TopicSpec::default();
+        let mut where_: Vec<(Role, Vec<Range<usize>>)> = Vec::new();
+        match t.string(&mut r, "id") {
+            Some(id) => {
+                if !is_slug(id.get_ref()) {
+                    r.at(
+                        id.span(),
+                        format!(
+                            "topic id {:?} must be a slug: lower-case letters a-z, digits and '-'",
+                            id.get_ref()
+                        ),
+                    );
+                }
+                if let Some((_, line)) = seen.iter().find(|(s, _)| s == id.get_ref()) {
+                    r.at(
+                        id.span(),
+                        format!(
+                            "duplicate topic id {:?} (first defined on line {line})",
+                            id.get_ref()
+                        ),
+                    );
+                }
+                seen.push((id.get_ref().clone(), r.line_col(id.span().start).0));
+                spec.id = id.into_inner();
+            }
+            None => r.at(
+                t.span.start..t.span.start,
+                "topic is missing required key `id`".into(),
+            ),
+        }
+        spec.name = t
+            .string(&mut r, "name")
+            .map(Spanned::into_inner)
+            .unwrap_or_else(|| spec.id.clone());
+        for (role, key) in [
+            (Role::Any, "any"),
+            (Role::All, "all"),
+            (Role::None, "none"),
+            (Role::Ignore, "ignore"),
+            (Role::Regex, "regex"),
+        ] {
+            let items = t.spanned_strings(&mut r, key).unwrap_or_default();
+            where_.push((role, items.iter().map(|s| s.span()).collect()));
+            let values = items.into_iter().map(Spanned::into_inner).collect();
+            match role {
+                Role::Any => spec.any = values,
+                Role::All => spec.all = values,
+                Role::None => spec.none = values,
+                Role::Ignore => spec.ignore = values,
+                Role::Regex => spec.regex = values,
+            }
+        }
+        for f in t.spanned_strings(&mut r, "fields").unwrap_or_default() {
+            match Field::parse(f.get_ref()) {
+                Some(field) => spec.fields.push(field),
+                None => r.at(
+                    f.span(),
+                    format!(
+                        "unknown field {:?} (fields are \"title\", \"summary\", \"content\")",
+                        f.get_ref()
+                    ),
+                ),
+            }
+        }
+        for s in t.spanned_strings(&mut r, "sources").unwrap_or_default() {
+            let v = s.get_ref();
+            match v.strip_prefix("tag:") {
+                Some(tag) if sources.iter().any(|src| src.tags.iter().any(|x| x == tag)) => {
+                    spec.sources.push(SourceFilter::Tag(tag.to_string()))
+                }
+                Some(tag) => r.at(s.span(), format!("no source has the tag {tag:?}")),
+                None if sources.iter().any(|src| src.id == *v) => {
+                    spec.sources.push(SourceFilter::Source(v.clone()))
+                }
+                None => {
+                    let ids: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+                    let hint = suggest(v, &ids)
+                        .map(|c| format!(", did you mean {c:?}?"))
+                        .unwrap_or_default();
+                    r.at(
+                        s.span(),
+                        format!("unknown source {v:?}{hint} (use a source id, or \"tag:NAME\")"),
+                    )
+                }
+            }
+        }
+        t.finish(&mut r, TOPIC_KEYS);
+        spans.push(where_);
+        specs.push((spec, t.span.clone()));
+    }
+    root.finish(&mut r, &["topics"]);
+    let topic_spans: Vec<Range<usize>> = specs.iter().map(|(_, s)| s.clone()).collect();
+    let matcher = match Matcher::compile(specs.into_iter().map(|(s, _)| s).collect()) {
+        Ok(m) => Some(m),
+        Err(errors) => {
+            for e in errors {
+                let span = spans
+                    .get(e.topic)
+                    .and_then(|m| m.iter().find(|(role, _)| *role == e.role))
+                    .and_then(|(_, v)| v.get(e.index))
+                    .cloned()
+                    .or_else(|| topic_spans.get(e.topic).map(|s| s.start..s.start))
+                    .unwrap_or(0..0);
+                r.at(span, e.message);
+            }
+            None
+        }
+    };
+    let ok = r.problems.is_empty();
+    problems.extend(r.into_problems());
+    matcher.filter(|_| ok)
 }
 
 const POLL_KEYS: &[&str] = &[
@@ -360,6 +588,16 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
     out
 }
 
+/// The candidate closest to `word`, if close enough to be a likely typo.
+fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 /// Lower-case ASCII letters, digits and '-', not starting or ending with '-'.
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
@@ -376,7 +614,22 @@ struct Reporter<'t> {
     problems: Vec<Problem>,
 }
 
-impl Reporter<'_> {
+impl<'t> Reporter<'t> {
+    fn new(file: &Path, text: &'t str) -> Self {
+        Reporter {
+            file: file.to_path_buf(),
+            text,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The problems in file order.
+    fn into_problems(mut self) -> Vec<Problem> {
+        self.problems.sort_by_key(|p| (p.line, p.col));
+        self.problems.dedup();
+        self.problems
+    }
+
     fn at(&mut self, span: Range<usize>, message: String) {
         let (line, col) = self.line_col(span.start);
         self.problems.push(Problem {
@@ -496,6 +749,23 @@ impl<'a, 'i> Section<'a, 'i> {
         }
     }
 
+    /// An array of strings, each with its span.
+    fn spanned_strings(&self, r: &mut Reporter, key: &str) -> Option<Vec<Spanned<String>>> {
+        let v = self.get(key)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(r, key, v, "an array of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Spanned::new(item.span(), s.to_string())),
+                _ => self.wrong_type(r, key, item, "a string"),
+            }
+        }
+        Some(out)
+    }
+
     fn string_array(&self, r: &mut Reporter, key: &str) -> Option<Vec<String>> {
         let v = self.get(key)?;
         let DeValue::Array(items) = v.get_ref() else {
@@ -605,13 +875,8 @@ impl<'a, 'i> Section<'a, 'i> {
             if known.contains(&key) {
                 continue;
             }
-            let best = known
-                .iter()
-                .map(|c| (strsim::jaro_winkler(key, c), *c))
-                .filter(|(score, _)| *score > 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            let msg = match best {
-                Some((_, c)) => format!("unknown key `{}`, did you mean `{c}`?", self.dotted(key)),
+            let msg = match suggest(key, known) {
+                Some(c) => format!("unknown key `{}`, did you mean `{c}`?", self.dotted(key)),
                 None => format!(
                     "unknown key `{}` (known keys: {})",
                     self.dotted(key),
@@ -705,6 +970,75 @@ schedule = "0 */5 * * * *"
                 "b.toml:2:15: `poll.concurrency` must be an integer, found string",
                 "b.toml:6:8: `sources[0].tags` must be an array of strings, found string",
             ]
+        );
+    }
+
+    fn load_pair(main: &str, topics: &str) -> Result<Config, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bantin.toml"), main).unwrap();
+        std::fs::write(dir.path().join("topics.toml"), topics).unwrap();
+        let r = load(&dir.path().join("bantin.toml"));
+        r.map_err(|p| {
+            p.0.iter()
+                .map(|p| {
+                    format!(
+                        "{}:{}:{}: {}",
+                        p.file.file_name().unwrap().to_string_lossy(),
+                        p.line,
+                        p.col,
+                        p.message
+                    )
+                })
+                .collect()
+        })
+    }
+
+    const MAIN: &str =
+        "[[sources]]\nid = \"nhandan\"\nurl = \"https://nhandan.vn/rss\"\ntags = [\"dang\"]\n";
+
+    #[test]
+    fn topics_beside_the_main_file_are_loaded() {
+        let c = load_pair(MAIN, "[[topics]]\nid = \"dan-van\"\nname = \"Dân vận\"\nany = [\"dân vận\"]\nsources = [\"tag:dang\", \"nhandan\"]\n").unwrap();
+        let topics: Vec<(&str, &str)> = c.topics.topics().collect();
+        assert_eq!(topics, vec![("dan-van", "Dân vận")]);
+        assert_eq!(c.rematch_days, 30);
+        assert!(c.topics_path.unwrap().ends_with("topics.toml"));
+    }
+
+    #[test]
+    fn every_topic_problem_is_reported_with_position() {
+        let got = load_pair(
+            MAIN,
+            "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\", \"  \"]\nignor = [\"x\"]\nfields = [\"body\"]\nsources = [\"nhandam\", \"tag:none\"]\nregex = [\"(\"]\n[[topics]]\nid = \"dan-van\"\nname = \"Trống\"\n",
+        )
+        .unwrap_err();
+        let expected = [
+            "topics.toml:3:19: phrase \"  \" is empty after normalization",
+            "topics.toml:4:1: unknown key `topics[0].ignor`, did you mean `ignore`?",
+            "topics.toml:5:11: unknown field \"body\"",
+            "topics.toml:6:12: unknown source \"nhandam\", did you mean \"nhandan\"?",
+            "topics.toml:6:23: no source has the tag \"none\"",
+            "topics.toml:7:10: ",
+            "topics.toml:9:6: duplicate topic id \"dan-van\" (first defined on line 2)",
+        ];
+        for e in expected {
+            assert!(
+                got.iter().any(|g| g.starts_with(e)),
+                "missing {e:?} in {got:#?}"
+            );
+        }
+        assert!(
+            got.iter().any(|g| g.contains("nothing to match")),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn an_explicit_topics_file_must_exist() {
+        let got = load_pair(&format!("topics_file = \"elsewhere.toml\"\n{MAIN}"), "").unwrap_err();
+        assert!(
+            got[0].starts_with("elsewhere.toml:1:1: cannot read config file"),
+            "{got:?}"
         );
     }
 }

@@ -7,14 +7,15 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::{self, Outcome, Report};
 use crate::store::{SourceHealth, SourceSpec, SourceState, Store, StoreError};
@@ -41,9 +42,16 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    /// Opens the database (creating it), records the configured sources and builds the client.
+    /// Opens the database (creating it), records the configured sources, re-matches stored
+    /// articles if the topics changed since the last run, and builds the client.
     pub async fn open(config: Config) -> Result<Ingestor, DaemonError> {
         let path = config.storage.path.clone();
+        let store = blocking(move || Store::open(&path)).await?;
+        Ingestor::with_store(config, store).await
+    }
+
+    /// The same on an open store (used on reload: the database stays, the config changes).
+    pub async fn with_store(config: Config, store: Store) -> Result<Ingestor, DaemonError> {
         let specs: Vec<SourceSpec> = config
             .sources
             .iter()
@@ -52,15 +60,25 @@ impl Ingestor {
                 url: s.url.to_string(),
             })
             .collect();
-        let store = blocking(move || {
-            let store = Store::open(&path)?;
-            store.sync_sources(&specs)?;
-            Ok(store)
+        let config = Arc::new(config);
+        let (st, cf) = (store.clone(), config.clone());
+        let rematched = blocking(move || {
+            st.sync_sources(&specs)?;
+            ingest::rematch_if_changed(&st, &cf, Utc::now())
         })
         .await?;
+        if let Some(stats) = rematched {
+            tracing::info!(
+                articles = stats.articles,
+                added = stats.added,
+                removed = stats.removed,
+                days = config.rematch_days,
+                "topics changed: recent articles re-matched"
+            );
+        }
         let fetcher = Fetcher::new(&config.poll).map_err(|e| DaemonError::Client(e.to_string()))?;
         Ok(Ingestor {
-            config: Arc::new(config),
+            config,
             store,
             fetcher: Arc::new(fetcher),
         })
@@ -93,7 +111,7 @@ impl Ingestor {
         ingest::poll_source(
             &self.fetcher,
             &self.store,
-            &self.config.poll,
+            &self.config,
             source,
             state.as_ref(),
             cancel,
@@ -135,7 +153,7 @@ impl Ingestor {
 /// Runs the daemon until `shutdown` resolves; then cancels fetches in flight, lets store
 /// transactions in flight commit, and returns.
 pub async fn run(
-    ingestor: Ingestor,
+    mut ingestor: Ingestor,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     tracing::info!(
@@ -147,6 +165,10 @@ pub async fn run(
     let mut tasks: JoinSet<(String, Result<Report, StoreError>)> = JoinSet::new();
     let mut running: HashSet<String> = HashSet::new();
     tokio::pin!(shutdown);
+    let mut watch = Watch::new(watched_files(&ingestor.config));
+    let mut watch_tick = tokio::time::interval(WATCH_INTERVAL);
+    watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut hangup = Hangup::new();
 
     loop {
         let states = ingestor.states().await?;
@@ -179,6 +201,18 @@ pub async fn run(
                 }
             }
             _ = tokio::time::sleep(sleep) => {}
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                ingestor = reload(ingestor).await;
+                watch = Watch::new(watched_files(&ingestor.config));
+            }
+            _ = watch_tick.tick() => {
+                if watch.settled_change() {
+                    tracing::info!("configuration files changed: reloading");
+                    ingestor = reload(ingestor).await;
+                    watch = Watch::new(watched_files(&ingestor.config));
+                }
+            }
         }
     }
 
@@ -197,6 +231,127 @@ pub async fn run(
     }
     tracing::info!("bantin stopped");
     Ok(())
+}
+
+/// How often config files are checked for changes.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// A change is acted on once the files have stayed the same this long (editors write in steps).
+const WATCH_SETTLE: Duration = Duration::from_millis(700);
+
+/// Reads the configuration again. On success the new config (sources, topics, poll settings)
+/// takes over on the same database, and stored articles are re-matched if the topics changed; on
+/// failure every problem is logged and the running config stays.
+async fn reload(current: Ingestor) -> Ingestor {
+    let path = current.config.path.clone();
+    let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
+    let config = match loaded {
+        Ok(Ok(c)) => c,
+        Ok(Err(problems)) => {
+            for p in &problems.0 {
+                tracing::error!(problem = %p, "invalid configuration; keeping the running one");
+            }
+            return current;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; keeping the running configuration");
+            return current;
+        }
+    };
+    let (sources, topics) = (config.sources.len(), config.topics.len());
+    match Ingestor::with_store(config, current.store.clone()).await {
+        Ok(next) => {
+            tracing::info!(sources, topics, "configuration reloaded");
+            next
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; keeping the running configuration");
+            current
+        }
+    }
+}
+
+/// The main config file and the topics file (where it would be, even before it exists).
+fn watched_files(config: &Config) -> Vec<PathBuf> {
+    let mut files = vec![config.path.clone()];
+    files.push(config.topics_path.clone().unwrap_or_else(|| {
+        config
+            .path
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("topics.toml")
+    }));
+    files
+}
+
+/// Notices changed files by polling their modification time and size (robust to editors that
+/// replace files, and to network file systems where inotify says nothing), debounced.
+struct Watch {
+    files: Vec<PathBuf>,
+    stamps: Vec<Option<(SystemTime, u64)>>,
+    changed_at: Option<Instant>,
+}
+
+impl Watch {
+    fn new(files: Vec<PathBuf>) -> Watch {
+        let stamps = files.iter().map(|f| stamp(f)).collect();
+        Watch {
+            files,
+            stamps,
+            changed_at: None,
+        }
+    }
+
+    /// True once, when files changed and have since stayed the same for [`WATCH_SETTLE`].
+    fn settled_change(&mut self) -> bool {
+        let now: Vec<_> = self.files.iter().map(|f| stamp(f)).collect();
+        if now != self.stamps {
+            self.stamps = now;
+            self.changed_at = Some(Instant::now());
+            return false;
+        }
+        match self.changed_at {
+            Some(t) if t.elapsed() >= WATCH_SETTLE => {
+                self.changed_at = None;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// SIGHUP, where there is such a thing.
+struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    fn new() -> Hangup {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signal = signal(SignalKind::hangup())
+                .map_err(|e| tracing::warn!(error = %e, "cannot listen for SIGHUP; file changes still reload"))
+                .ok();
+            Hangup { signal }
+        }
+        #[cfg(not(unix))]
+        Hangup {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.signal {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    }
 }
 
 /// Logs a finished poll; returns its source id.

@@ -11,6 +11,7 @@ pub mod normalize;
 pub mod parse;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,8 +19,10 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::article::NewArticle;
-use crate::config::{Poll, Schedule, Source};
+use crate::config::{Config, Schedule, Source};
+use crate::store::{Candidate, RematchStats};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
+use crate::topics::{MatchInput, Matcher, SourceRef, TopicMatch};
 use fetch::{FetchError, Fetcher, Request, Response};
 
 /// Longest delay between two polls of a source, whatever backoff or hints say.
@@ -94,7 +97,7 @@ pub struct Report {
 pub async fn poll_source(
     fetcher: &Fetcher,
     store: &Store,
-    poll: &Poll,
+    config: &Arc<Config>,
     source: &Source,
     state: Option<&SourceState>,
     cancel: &CancellationToken,
@@ -121,7 +124,8 @@ pub async fn poll_source(
         schedule: source
             .schedule
             .clone()
-            .unwrap_or_else(|| poll.schedule.clone()),
+            .unwrap_or_else(|| config.poll.schedule.clone()),
+        config: config.clone(),
         failures: state.map(|s| s.failures).unwrap_or(0),
         now: Utc::now(),
     };
@@ -143,7 +147,14 @@ pub struct Prepared {
 
 /// Identifies every entry, asks the store which it already has unchanged, and normalizes only
 /// the others: most items of a re-polled feed cost a hash and an index lookup.
-pub fn prepare(store: &Store, feed: &parse::ParsedFeed, ctx: &normalize::Context) -> Prepared {
+/// New and changed articles are matched against `topics` as `tags` (the source's) allow.
+pub fn prepare(
+    store: &Store,
+    feed: &parse::ParsedFeed,
+    ctx: &normalize::Context,
+    topics: &Matcher,
+    tags: &[String],
+) -> Prepared {
     let ids = normalize::identify(feed, ctx);
     let present: Vec<(usize, &normalize::Identified)> = ids
         .iter()
@@ -164,11 +175,92 @@ pub fn prepare(store: &Store, feed: &parse::ParsedFeed, ctx: &normalize::Context
             seen.push(id.keys.clone());
         }
     }
+    let mut articles = normalize::build(feed, &ids, ctx, |i| !skip[i]);
+    let carrier = [SourceRef {
+        id: ctx.source_id,
+        tags,
+    }];
+    for a in &mut articles {
+        a.matches = topics.matches(
+            &input_of(
+                &a.title,
+                a.summary_html.as_deref(),
+                a.content_html.as_deref(),
+            ),
+            &carrier,
+        );
+    }
     Prepared {
-        articles: normalize::build(feed, &ids, ctx, |i| !skip[i]),
+        articles,
         seen,
         dropped: ids.iter().filter(|i| i.is_none()).count(),
     }
+}
+
+/// What topics match against: the stored (sanitized) fields, so that matching at ingest and
+/// re-matching stored articles later see exactly the same text.
+fn input_of(title: &str, summary_html: Option<&str>, content_html: Option<&str>) -> MatchInput {
+    MatchInput::from_html(title, summary_html, content_html)
+}
+
+/// Matches the articles first seen within `config.rematch_days` against the config's topics
+/// again and stores the result. First-seen times are untouched: re-matching never makes an old
+/// article new.
+pub fn rematch(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<RematchStats, StoreError> {
+    let since = now - chrono::Duration::days(i64::from(config.rematch_days));
+    let candidates = store.match_candidates(since)?;
+    rematch_candidates(store, config, &candidates, now)
+}
+
+fn rematch_candidates(
+    store: &Store,
+    config: &Config,
+    candidates: &[Candidate],
+    now: DateTime<Utc>,
+) -> Result<RematchStats, StoreError> {
+    let results: Vec<(i64, Vec<TopicMatch>)> = candidates
+        .iter()
+        .map(|c| {
+            let carriers: Vec<SourceRef> = c
+                .sources
+                .iter()
+                .map(|id| SourceRef {
+                    id,
+                    tags: config.source(id).map(|s| s.tags.as_slice()).unwrap_or(&[]),
+                })
+                .collect();
+            let input = input_of(
+                &c.title,
+                c.summary_html.as_deref(),
+                c.content_html.as_deref(),
+            );
+            (c.id, config.topics.matches(&input, &carriers))
+        })
+        .collect();
+    store.replace_matches(&results, now)
+}
+
+/// The key under which the fingerprint of the topics last matched is kept.
+pub const TOPICS_FINGERPRINT: &str = "topics_fingerprint";
+
+/// Re-matches (see [`rematch`]) when the topics differ from those stored articles were last
+/// matched with; returns the stats when it did.
+pub fn rematch_if_changed(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Option<RematchStats>, StoreError> {
+    let fingerprint = config.topics_fingerprint();
+    if store.meta(TOPICS_FINGERPRINT)?.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(None);
+    }
+    let stats = rematch(store, config, now)?;
+    store.set_meta(TOPICS_FINGERPRINT, &fingerprint)?;
+    Ok(Some(stats))
 }
 
 /// What a fetched body holds.
@@ -186,6 +278,7 @@ struct Settle {
     store: Store,
     source: Source,
     schedule: Schedule,
+    config: Arc<Config>,
     /// Consecutive failures before this poll.
     failures: u32,
     now: DateTime<Utc>,
@@ -244,6 +337,12 @@ impl Settle {
         let stats = self
             .store
             .record_poll(&self.source.id, &record, now, next)?;
+        if !stats.rematch.is_empty() && !self.config.topics.is_empty() {
+            // Changed articles, and articles another source carried first, were matched with
+            // this source alone: match them again with every source that carries them.
+            let candidates = self.store.match_candidates_for(&stats.rematch)?;
+            rematch_candidates(&self.store, &self.config, &candidates, now)?;
+        }
         Ok(Report {
             source: self.source.id,
             outcome: match outcome {
@@ -269,7 +368,13 @@ impl Settle {
             timezone: self.source.timezone,
             now: self.now,
         };
-        let p = prepare(&self.store, &feed, &ctx);
+        let p = prepare(
+            &self.store,
+            &feed,
+            &ctx,
+            &self.config.topics,
+            &self.source.tags,
+        );
         Ok(Read {
             articles: p.articles,
             seen: p.seen,

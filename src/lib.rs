@@ -4,9 +4,9 @@
 //! # Bird's-eye view
 //!
 //! ```text
-//! sources ─► fetch ─► parse ─► normalize ─► store (dedup)
-//! (config)  polite    feed-rs   text, dates,   SQLite, UNIQUE keys,
-//!           conditional         canonical URL  provenance, stories
+//! sources ─► fetch ─► parse ─► normalize ─► topics ─► store (dedup)
+//! (config)  polite    feed-rs   text, dates,   match    SQLite, UNIQUE keys,
+//!           conditional         canonical URL           provenance, stories, matches
 //! ```
 //!
 //! One direction; each arrow is a module boundary and each foreign crate lives behind one:
@@ -21,8 +21,10 @@
 //! - [`ingest`]: one poll of one source; [`ingest::fetch`] (HTTP, politeness, conditional GET),
 //!   [`ingest::parse`] (payload check, decoding, feed-rs), [`ingest::normalize`] (entries →
 //!   [`article::NewArticle`], canonical URLs, identity keys). `parse` and `normalize` are pure.
+//! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
+//!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
 //! - [`store`]: the only place with SQL.
-//! - [`daemon`]: the scheduler and shutdown.
+//! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown.
 //! - [`cli`]: one function per subcommand.
 //!
 //! # Invariants
@@ -33,6 +35,8 @@
 //! - Text is normalized once, at ingest, by [`text`]; nothing downstream re-normalizes.
 //! - One transaction per source poll; shutdown never interrupts one.
 //! - A failing source is recorded on its row and retried with backoff; it never stops the others.
+//! - Matching at ingest and re-matching stored articles read the same stored fields through the
+//!   same function, so both give the same answer; re-matching never changes `first_seen`.
 
 pub mod article;
 pub mod cli;
@@ -42,3 +46,4 @@ pub mod date;
 pub mod ingest;
 pub mod store;
 pub mod text;
+pub mod topics;

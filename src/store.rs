@@ -21,6 +21,7 @@ use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::article::NewArticle;
+use crate::topics::TopicMatch;
 
 /// How long a syndicated copy may lag the first one and still be the same story.
 const STORY_WINDOW_SECS: i64 = 72 * 3600;
@@ -146,13 +147,17 @@ pub enum PollRecord {
 }
 
 /// Counts from one recorded poll.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IngestStats {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
     /// Items whose article was pruned earlier (tombstoned keys): not stored again.
     pub tombstoned: usize,
+    /// Known articles that changed or gained a source in this poll: their matches were computed
+    /// from this source alone, so they are matched again with all their sources.
+    #[serde(skip)]
+    pub rematch: Vec<i64>,
 }
 
 /// A stored article as the CLI and (later) feeds see it.
@@ -175,12 +180,44 @@ pub struct StoredArticle {
     pub updated: Option<DateTime<Utc>>,
     /// Articles of one story share this id (syndicated copies from several outlets).
     pub story: i64,
+    /// Topics it matches.
+    pub topics: Vec<String>,
+}
+
+/// A stored article, as matching needs it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: i64,
+    pub title: String,
+    pub summary_html: Option<String>,
+    pub content_html: Option<String>,
+    /// Every source that carried it.
+    pub sources: Vec<String>,
+}
+
+/// What [`Store::replace_matches`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RematchStats {
+    pub articles: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
+/// Matching articles of one topic, by when they were first seen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TopicCount {
+    pub topic: String,
+    pub day: u64,
+    pub week: u64,
+    pub total: u64,
 }
 
 /// Filters for [`Store::articles`].
 #[derive(Debug, Clone, Default)]
 pub struct ArticleQuery {
     pub source: Option<String>,
+    /// Only articles matching this topic.
+    pub topic: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub limit: usize,
 }
@@ -393,12 +430,14 @@ impl Store {
              WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
                                           WHERE s.article_id = a.id AND s.source_id = ?1))
                AND (?2 IS NULL OR published >= ?2)
+               AND (?4 IS NULL OR EXISTS (SELECT 1 FROM matches m
+                                          WHERE m.article_id = a.id AND m.topic_id = ?4))
              ORDER BY published DESC, first_seen DESC, id DESC
              LIMIT ?3",
         )?;
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(
-            params![q.source, q.since.map(|t| t.timestamp()), limit],
+            params![q.source, q.since.map(|t| t.timestamp()), limit, q.topic],
             |r| {
                 let published: i64 = r.get(8)?;
                 let offset: i32 = r.get(9)?;
@@ -423,6 +462,7 @@ impl Store {
                     first_seen: from_unix(r.get(12)?).unwrap_or_default(),
                     updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
                     story: r.get(14)?,
+                    topics: Vec::new(),
                 })
             },
         )?;
@@ -430,12 +470,121 @@ impl Store {
         let mut src = conn.prepare_cached(
             "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
         )?;
+        let mut topics = conn.prepare_cached(
+            "SELECT topic_id FROM matches WHERE article_id = ?1 ORDER BY topic_id",
+        )?;
         for a in &mut out {
             a.sources = src
                 .query_map([a.id], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
+            a.topics = topics
+                .query_map([a.id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
         }
         Ok(out)
+    }
+
+    /// Articles first seen at or after `since`, with what matching needs.
+    pub fn match_candidates(&self, since: DateTime<Utc>) -> Result<Vec<Candidate>, StoreError> {
+        let conn = self.lock()?;
+        let ids: Vec<i64> = conn
+            .prepare_cached("SELECT id FROM articles WHERE first_seen >= ?1 ORDER BY id")?
+            .query_map([since.timestamp()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        candidates(&conn, &ids)
+    }
+
+    /// The given articles (those still stored), with what matching needs.
+    pub fn match_candidates_for(&self, ids: &[i64]) -> Result<Vec<Candidate>, StoreError> {
+        let conn = self.lock()?;
+        candidates(&conn, ids)
+    }
+
+    /// Replaces the matches of the given articles, in one transaction. `matched_at` of a match
+    /// that already existed is kept; articles' `first_seen` is never touched, so re-matching
+    /// never makes an old article look new.
+    pub fn replace_matches(
+        &self,
+        results: &[(i64, Vec<TopicMatch>)],
+        now: DateTime<Utc>,
+    ) -> Result<RematchStats, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let mut stats = RematchStats::default();
+        {
+            let mut old =
+                tx.prepare_cached("SELECT topic_id FROM matches WHERE article_id = ?1")?;
+            let mut delete =
+                tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1 AND topic_id = ?2")?;
+            for (id, matches) in results {
+                let before: Vec<String> = old
+                    .query_map([id], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for t in &before {
+                    if !matches.iter().any(|m| &m.topic == t) {
+                        delete.execute(params![id, t])?;
+                        stats.removed += 1;
+                    }
+                }
+                stats.added += matches
+                    .iter()
+                    .filter(|m| !before.contains(&m.topic))
+                    .count();
+                insert_matches(&tx, *id, matches, now.timestamp())?;
+                stats.articles += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Ids of articles first seen at or after `since` stored as matching `topic`.
+    pub fn matching_ids(&self, topic: &str, since: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.article_id FROM matches m JOIN articles a ON a.id = m.article_id
+             WHERE m.topic_id = ?1 AND a.first_seen >= ?2",
+        )?;
+        let rows = stmt.query_map(params![topic, since.timestamp()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Per topic: matching articles first seen in the last 24 h, the last 7 days, and in all.
+    pub fn topic_counts(&self, now: DateTime<Utc>) -> Result<Vec<TopicCount>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.topic_id,
+                    sum(a.first_seen >= ?1), sum(a.first_seen >= ?2), count(*)
+             FROM matches m JOIN articles a ON a.id = m.article_id
+             GROUP BY m.topic_id",
+        )?;
+        let day = now.timestamp() - 86_400;
+        let week = now.timestamp() - 7 * 86_400;
+        let rows = stmt.query_map([day, week], |r| {
+            Ok(TopicCount {
+                topic: r.get(0)?,
+                day: r.get(1)?,
+                week: r.get(2)?,
+                total: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.lock()?;
+        Ok(conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     /// Number of stored articles (pruned ones excluded).
@@ -485,6 +634,8 @@ fn ingest_one(
             break;
         }
     }
+    let known = found.is_some();
+    let mut updated_now = false;
     let id = match found {
         Some(None) => {
             stats.tombstoned += 1;
@@ -511,7 +662,11 @@ fn ingest_one(
                     a.canonical_url,
                 ])?;
             if changed > 0 {
+                updated_now = true;
                 stats.updated += 1;
+                tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1")?
+                    .execute([id])?;
+                insert_matches(tx, id, &a.matches, now)?;
             } else {
                 stats.unchanged += 1;
             }
@@ -549,11 +704,59 @@ fn ingest_one(
                 story,
             ])?;
             let id = tx.last_insert_rowid();
+            insert_matches(tx, id, &a.matches, now)?;
             stats.new += 1;
             id
         }
     };
-    link(tx, source, &a.keys, id, now)
+    if link(tx, source, &a.keys, id, now)? && known || updated_now {
+        stats.rematch.push(id);
+    }
+    Ok(())
+}
+
+fn candidates(conn: &Connection, ids: &[i64]) -> Result<Vec<Candidate>, StoreError> {
+    let mut article = conn
+        .prepare_cached("SELECT title, summary_html, content_html FROM articles WHERE id = ?1")?;
+    let mut src = conn.prepare_cached(
+        "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Some((title, summary_html, content_html)) = article
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+        else {
+            continue;
+        };
+        let sources = src
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        out.push(Candidate {
+            id,
+            title,
+            summary_html,
+            content_html,
+            sources,
+        });
+    }
+    Ok(out)
+}
+
+fn insert_matches(
+    tx: &Transaction,
+    id: i64,
+    matches: &[TopicMatch],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO matches (topic_id, article_id, phrases, matched_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(topic_id, article_id) DO UPDATE SET phrases = excluded.phrases",
+    )?;
+    for m in matches {
+        stmt.execute(params![m.topic, id, m.phrases.join("\n"), now])?;
+    }
+    Ok(())
 }
 
 /// An item found unchanged: its article gains any new key and this source's provenance.
@@ -578,7 +781,10 @@ fn touch(
     match found {
         Some(Some(id)) => {
             stats.unchanged += 1;
-            link(tx, source, keys, id, now)
+            if link(tx, source, keys, id, now)? {
+                stats.rematch.push(id);
+            }
+            Ok(())
         }
         Some(None) => {
             stats.tombstoned += 1;
@@ -592,25 +798,33 @@ fn touch(
 
 /// Records `keys` for article `id` (existing keys keep their article) and that `source`
 /// carried it.
+/// Returns true when `source` carries the article for the first time.
 fn link(
     tx: &Transaction,
     source: &str,
     keys: &[String],
     id: i64,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let mut add_key = tx.prepare_cached(
         "INSERT INTO article_keys (key, article_id) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
     )?;
     for k in keys {
         add_key.execute(params![k, id])?;
     }
-    tx.prepare_cached(
-        "INSERT INTO article_sources (article_id, source_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT(article_id, source_id) DO UPDATE SET last_seen = excluded.last_seen",
-    )?
-    .execute(params![id, source, now])?;
-    Ok(())
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO article_sources (article_id, source_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(article_id, source_id) DO NOTHING",
+        )?
+        .execute(params![id, source, now])?;
+    if added == 0 {
+        tx.prepare_cached(
+            "UPDATE article_sources SET last_seen = ?3 WHERE article_id = ?1 AND source_id = ?2",
+        )?
+        .execute(params![id, source, now])?;
+    }
+    Ok(added > 0)
 }
 
 /// A syndicated copy: another outlet's article with the same normalized title within the window.

@@ -162,7 +162,10 @@ async fn check_accepts_a_good_config() {
     assert_eq!(o.status.code(), Some(0), "{}", shown(&o));
     assert_eq!(
         stdout(&o).trim(),
-        format!("{}: ok (2 sources)", env.config_path.display())
+        format!(
+            "{}: ok (2 sources, no topics file)",
+            env.config_path.display()
+        )
     );
     assert!(
         !env.db_path().exists(),
@@ -192,7 +195,10 @@ async fn config_path_can_come_from_bantin_config() {
     assert_eq!(o.status.code(), Some(0), "{}", shown(&o));
     assert_eq!(
         stdout(&o).trim(),
-        format!("{}: ok (1 sources)", env.config_path.display())
+        format!(
+            "{}: ok (1 sources, no topics file)",
+            env.config_path.display()
+        )
     );
 }
 

@@ -200,6 +200,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> NewArticle {
         date_guessed,
         date_raw,
         content_hash: id.content_hash.clone(),
+        matches: Vec::new(),
     }
 }
 

@@ -64,6 +64,19 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (article_id, source_id)
     );
     CREATE INDEX article_sources_source ON article_sources (source_id, article_id);",
+    // 2: topic matches (stored at ingest, replaced by re-matching) and small key-value state.
+    "CREATE TABLE matches (
+        topic_id   TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        phrases    TEXT NOT NULL,
+        matched_at INTEGER NOT NULL,
+        PRIMARY KEY (topic_id, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX matches_article ON matches (article_id);
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this binary writes.
