@@ -168,7 +168,8 @@ pub(crate) async fn open_store(config: &Config) -> Result<Store> {
         })
         .collect();
     let store = tokio::task::spawn_blocking(move || -> Result<Store> {
-        let store = Store::open(&path).with_context(|| format!("cannot open the database at {}", path.display()))?;
+        let store = Store::open(&path)
+            .with_context(|| format!("cannot open the database at {}", path.display()))?;
         store.sync_sources(&specs)?;
         Ok(store)
     })

@@ -175,32 +175,22 @@ pub fn prepare(
             seen.push(id.keys.clone());
         }
     }
-    let mut articles = normalize::build(feed, &ids, ctx, |i| !skip[i]);
     let carrier = [SourceRef {
         id: ctx.source_id,
         tags,
     }];
-    for a in &mut articles {
-        a.matches = topics.matches(
-            &input_of(
-                &a.title,
-                a.summary_html.as_deref(),
-                a.content_html.as_deref(),
-            ),
-            &carrier,
-        );
-    }
+    let articles = normalize::build(feed, &ids, ctx, |i| !skip[i])
+        .into_iter()
+        .map(|(mut a, input)| {
+            a.matches = topics.matches(&input, &carrier);
+            a
+        })
+        .collect();
     Prepared {
         articles,
         seen,
         dropped: ids.iter().filter(|i| i.is_none()).count(),
     }
-}
-
-/// What topics match against: the stored (sanitized) fields, so that matching at ingest and
-/// re-matching stored articles later see exactly the same text.
-fn input_of(title: &str, summary_html: Option<&str>, content_html: Option<&str>) -> MatchInput {
-    MatchInput::from_html(title, summary_html, content_html)
 }
 
 /// Matches the articles first seen within `config.rematch_days` against the config's topics
@@ -233,7 +223,8 @@ fn rematch_candidates(
                     tags: config.source(id).map(|s| s.tags.as_slice()).unwrap_or(&[]),
                 })
                 .collect();
-            let input = input_of(
+            // The stored fields, as at ingest (`normalize::build`): both see the same text.
+            let input = MatchInput::from_html(
                 &c.title,
                 c.summary_html.as_deref(),
                 c.content_html.as_deref(),

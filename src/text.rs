@@ -271,6 +271,16 @@ fn with_tone(plain: char, tone: usize) -> Option<char> {
 /// Move the tone mark of every open `oa`, `oe`, `uy` syllable to its first vowel (hoà → hòa,
 /// thuỷ → thủy, khoẻ → khỏe, uỷ → ủy), keeping each letter's case. Input must be NFC.
 fn canonical_tone_marks(s: &str) -> Cow<'_, str> {
+    // Most text has no o/u followed by a toned a, e or y: find that out without allocating.
+    let mut prev = ' ';
+    let candidate = s.chars().any(|c| {
+        let hit = matches!(prev, 'o' | 'O' | 'u' | 'U') && split_tone(c).is_some();
+        prev = c;
+        hit
+    });
+    if !candidate {
+        return Cow::Borrowed(s);
+    }
     let mut chars: Vec<char> = s.chars().collect();
     let mut changed = false;
     for i in 1..chars.len() {

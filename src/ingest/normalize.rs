@@ -17,6 +17,7 @@ use super::parse::{ParsedFeed, RawEntry};
 use crate::article::NewArticle;
 use crate::date;
 use crate::text;
+use crate::topics::{Field, MatchInput};
 
 /// Who carried the feed, and when.
 #[derive(Debug, Clone)]
@@ -55,7 +56,10 @@ pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
     let ids = identify(feed, ctx);
     Normalized {
         dropped: ids.iter().filter(|i| i.is_none()).count(),
-        articles: build(feed, &ids, ctx, |_| true),
+        articles: build(feed, &ids, ctx, |_| true)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect(),
     }
 }
 
@@ -110,13 +114,14 @@ pub fn identify(feed: &ParsedFeed, ctx: &Context) -> Vec<Option<Identified>> {
         .collect()
 }
 
-/// Builds the articles of the identified entries for which `wanted(index)` is true.
+/// Builds the articles of the identified entries for which `wanted(index)` is true, each with
+/// its text prepared for topic matching.
 pub fn build(
     feed: &ParsedFeed,
     ids: &[Option<Identified>],
     ctx: &Context,
     wanted: impl Fn(usize) -> bool,
-) -> Vec<NewArticle> {
+) -> Vec<(NewArticle, MatchInput)> {
     feed.entries
         .iter()
         .zip(ids)
@@ -126,26 +131,17 @@ pub fn build(
         .collect()
 }
 
-fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> NewArticle {
+fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, MatchInput) {
     let summary_html = e.summary.as_deref().and_then(sanitize);
     let content_html = e.content.as_deref().and_then(sanitize);
-    let summary_text = e
-        .summary
-        .as_deref()
-        .map(text::html_to_text)
-        .unwrap_or_default();
-    let content_text = e
-        .content
-        .as_deref()
-        .map(text::html_to_text)
-        .unwrap_or_default();
     // A title-less item (some feeds put everything in the description) gets a short one.
     let title = if id.title.is_empty() {
-        let from = if summary_text.is_empty() {
-            &content_text
-        } else {
-            &summary_text
-        };
+        let from = [&summary_html, &content_html]
+            .into_iter()
+            .flatten()
+            .map(|h| text::html_to_text(h))
+            .find(|t| !t.is_empty())
+            .unwrap_or_default();
         let short: String = from.split(' ').take(16).collect::<Vec<_>>().join(" ");
         if short.is_empty() {
             e.link.as_ref().map(|l| l.to_string()).unwrap_or_default()
@@ -155,13 +151,16 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> NewArticle {
     } else {
         id.title.clone()
     };
-    let title_key = text::match_key_of_clean(&title);
-    let all_text = [title.as_str(), &summary_text, &content_text]
-        .into_iter()
+    // The text topics match is built here once, from the fields as stored (re-matching later
+    // reads the same fields); the search text and the title key come from it.
+    let input = MatchInput::from_html(&title, summary_html.as_deref(), content_html.as_deref());
+    let title_key = input.normalized(Field::Title).to_string();
+    let search_text = Field::ALL
+        .iter()
+        .map(|f| input.normalized(*f))
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let search_text = text::match_key_of_clean(&all_text);
 
     let parsed = e
         .date
@@ -179,7 +178,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> NewArticle {
         ),
     };
     let canonical = id.canonical.as_ref();
-    NewArticle {
+    let article = NewArticle {
         keys: id.keys.clone(),
         url: e.link.as_ref().map(|u| u.to_string()),
         canonical_url: canonical.map(|u| u.to_string()),
@@ -201,7 +200,8 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> NewArticle {
         date_raw,
         content_hash: id.content_hash.clone(),
         matches: Vec::new(),
-    }
+    };
+    (article, input)
 }
 
 /// What identifies an item.
