@@ -247,6 +247,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Problems> {
     }
 }
 
+/// TOML text → its spanned tree; syntax errors are reported and parsing goes on.
+fn parse_toml<'i>(r: &mut Reporter, text: &'i str) -> Spanned<DeTable<'i>> {
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    for e in syntax {
+        r.at(e.span().unwrap_or(0..0), e.message().trim().to_string());
+    }
+    root
+}
+
 /// The main file, read: a config (with no topics yet) and where the topics file is.
 struct Main {
     config: Config,
@@ -255,13 +264,8 @@ struct Main {
 
 fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
     let mut r = Reporter::new(path, text);
-    let (root, syntax) = DeTable::parse_recoverable(text);
-    for e in syntax {
-        let span = e.span().unwrap_or(0..0);
-        r.at(span, e.message().trim().to_string());
-    }
-    let root_span = root.span();
-    let root = Section::new(root.get_ref(), root_span, "");
+    let table = parse_toml(&mut r, text);
+    let root = Section::new(table.get_ref(), table.span(), "");
 
     let storage = match root.table(&mut r, "storage") {
         Some(t) => {
@@ -317,13 +321,8 @@ fn parse_topics(
     problems: &mut Vec<Problem>,
 ) -> Option<Matcher> {
     let mut r = Reporter::new(path, text);
-    let (root, syntax) = DeTable::parse_recoverable(text);
-    for e in syntax {
-        let span = e.span().unwrap_or(0..0);
-        r.at(span, e.message().trim().to_string());
-    }
-    let root_span = root.span();
-    let root = Section::new(root.get_ref(), root_span, "");
+    let table = parse_toml(&mut r, text);
+    let root = Section::new(table.get_ref(), table.span(), "");
     let mut specs = Vec::new();
     // Where each phrase of each topic is, to point compile errors at it.
     let mut spans: Vec<Vec<(Role, Vec<Range<usize>>)>> = Vec::new();

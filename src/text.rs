@@ -351,7 +351,7 @@ fn is_vowel(c: char) -> bool {
 
 /// Push `c` without its diacritics. NFD does not decompose đ (a letter of its own, not d + mark):
 /// it is mapped by hand, or "Đảng" folds to "ang" as with the usual NFKD-then-ASCII recipe.
-fn push_without_marks(out: &mut String, c: char) {
+pub(crate) fn push_without_marks(out: &mut String, c: char) {
     match c {
         'đ' => out.push('d'),
         'Đ' => out.push('D'),

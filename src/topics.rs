@@ -485,29 +485,10 @@ fn push_folded(out: &mut String, syllable: &str) {
     }
 }
 
-/// [`push_folded`] of one character, by the Unicode tables.
+/// [`push_folded`] of one character, by the Unicode tables: [`text`]'s own folding (keys are
+/// lower-case, so its `Đ` → `D` never comes up).
 fn push_folded_slow(out: &mut String, c: char) {
-    match c {
-        'đ' | 'Đ' => out.push('d'),
-        c if c.is_ascii() => out.push(c),
-        c if is_combining_mark(c) => {}
-        c => {
-            let start = out.len();
-            let mut had_mark = false;
-            decompose_canonical(c, |part| {
-                if is_combining_mark(part) {
-                    had_mark = true;
-                } else {
-                    out.push(part);
-                }
-            });
-            // Characters that decompose without marks (Hangul) stay whole, as in text::fold.
-            if !had_mark {
-                out.truncate(start);
-                out.push(c);
-            }
-        }
-    }
+    text::push_without_marks(out, c);
 }
 
 /// A phrase's key as a search pattern (` s1 s2 \n s3 `) and its number of syllables; `None`
