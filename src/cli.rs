@@ -144,6 +144,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 ArticleQuery {
                     source,
                     topic,
+                    any_source: None,
                     since,
                     limit,
                 },

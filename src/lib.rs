@@ -44,6 +44,7 @@ pub mod config;
 pub mod daemon;
 pub mod date;
 pub mod ingest;
+pub mod publish;
 pub mod store;
 pub mod text;
 pub mod topics;

@@ -14,6 +14,7 @@
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -62,6 +63,9 @@ pub enum StoreError {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// Bumped by every commit that changes what readers see (articles, matches): caches of
+    /// rendered feeds compare it instead of querying.
+    generation: Arc<AtomicU64>,
 }
 
 /// What the config says about a source; kept in sync at startup.
@@ -180,6 +184,8 @@ pub struct StoredArticle {
     pub updated: Option<DateTime<Utc>>,
     /// Articles of one story share this id (syndicated copies from several outlets).
     pub story: i64,
+    /// Stable public id (its first identity key): never changes for an article.
+    pub ident: String,
     /// Topics it matches.
     pub topics: Vec<String>,
 }
@@ -218,6 +224,8 @@ pub struct ArticleQuery {
     pub source: Option<String>,
     /// Only articles matching this topic.
     pub topic: Option<String>,
+    /// Only articles carried by one of these sources (a tag's sources).
+    pub any_source: Option<Vec<String>>,
     pub since: Option<DateTime<Utc>>,
     pub limit: usize,
 }
@@ -256,11 +264,21 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
+            generation: Arc::default(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Changes whenever this process commits something readers see.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
@@ -389,6 +407,9 @@ impl Store {
             }
         }
         tx.commit()?;
+        if stats.new + stats.updated > 0 {
+            self.bump();
+        }
         Ok(stats)
     }
 
@@ -425,19 +446,28 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT id, title, url, canonical_url, guid, summary_html, content_html, authors,
                     published, published_offset, date_guessed, date_raw, first_seen, updated,
-                    coalesce(story_id, id)
+                    coalesce(story_id, id), coalesce(ident, 'id:' || id)
              FROM articles a
              WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
                                           WHERE s.article_id = a.id AND s.source_id = ?1))
                AND (?2 IS NULL OR published >= ?2)
                AND (?4 IS NULL OR EXISTS (SELECT 1 FROM matches m
                                           WHERE m.article_id = a.id AND m.topic_id = ?4))
+               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
+                                          WHERE s.article_id = a.id
+                                            AND s.source_id IN (SELECT value FROM json_each(?5))))
              ORDER BY published DESC, first_seen DESC, id DESC
              LIMIT ?3",
         )?;
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(
-            params![q.source, q.since.map(|t| t.timestamp()), limit, q.topic],
+            params![
+                q.source,
+                q.since.map(|t| t.timestamp()),
+                limit,
+                q.topic,
+                q.any_source.as_ref().map(|v| serde_json::Value::from(v.clone()).to_string()),
+            ],
             |r| {
                 let published: i64 = r.get(8)?;
                 let offset: i32 = r.get(9)?;
@@ -462,6 +492,7 @@ impl Store {
                     first_seen: from_unix(r.get(12)?).unwrap_or_default(),
                     updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
                     story: r.get(14)?,
+                    ident: r.get(15)?,
                     topics: Vec::new(),
                 })
             },
@@ -535,6 +566,9 @@ impl Store {
             }
         }
         tx.commit()?;
+        if stats.added + stats.removed > 0 {
+            self.bump();
+        }
         Ok(stats)
     }
 
@@ -603,6 +637,9 @@ impl Store {
             [cutoff.timestamp()],
         )?;
         tx.commit()?;
+        if n > 0 {
+            self.bump();
+        }
         Ok(n)
     }
 
@@ -681,8 +718,8 @@ fn ingest_one(
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
-                   date_raw, first_seen, content_hash, story_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                   date_raw, first_seen, content_hash, story_id, ident)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?
             .execute(params![
                 a.url,
@@ -702,6 +739,7 @@ fn ingest_one(
                 now,
                 a.content_hash,
                 story,
+                a.keys.first(),
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;

@@ -77,6 +77,9 @@ const MIGRATIONS: &[&str] = &[
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 3: a stable public id per article (its first identity key), for feed guids.
+    "ALTER TABLE articles ADD COLUMN ident TEXT;
+    UPDATE articles SET ident = (SELECT min(key) FROM article_keys k WHERE k.article_id = articles.id);",
 ];
 
 /// The schema version this binary writes.
