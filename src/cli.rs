@@ -187,7 +187,11 @@ pub(crate) async fn open(config: Config) -> Result<Ingestor> {
 
 async fn run_daemon(config: Config) -> Result<ExitCode> {
     let ingestor = open(config).await?;
-    daemon::run(ingestor, shutdown_signal()).await?;
+    let listen = ingestor.config.http.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} ([http] listen)"))?;
+    daemon::run(ingestor, Some(listener), shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

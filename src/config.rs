@@ -41,6 +41,7 @@ pub struct Config {
     pub path: PathBuf,
     pub storage: Storage,
     pub poll: Poll,
+    pub http: Http,
     pub sources: Vec<Source>,
     /// The topics file read, if any (`topics_file`, else `topics.toml` beside the main file
     /// when it exists).
@@ -87,6 +88,14 @@ impl Config {
 pub struct Storage {
     /// SQLite database file; relative paths are relative to the working directory.
     pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Http {
+    /// Address `bantin run` serves feeds on.
+    pub listen: std::net::SocketAddr,
+    /// Base of absolute links in feeds and pages (ends with '/').
+    pub public_url: Url,
 }
 
 #[derive(Debug, Clone)]
@@ -288,10 +297,18 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
         .map(|n| n as u32)
         .unwrap_or(DEFAULT_REMATCH_DAYS);
     let poll = read_poll(&mut r, &root);
+    let http = read_http(&mut r, &root);
     let sources = read_sources(&mut r, &root);
     root.finish(
         &mut r,
-        &["topics_file", "rematch_days", "storage", "poll", "sources"],
+        &[
+            "topics_file",
+            "rematch_days",
+            "storage",
+            "poll",
+            "http",
+            "sources",
+        ],
     );
     problems.extend(r.into_problems());
     Main {
@@ -299,6 +316,7 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
             path: path.to_path_buf(),
             storage,
             poll,
+            http,
             sources,
             topics_path: None,
             topics: Arc::new(Matcher::empty()),
@@ -439,6 +457,50 @@ fn parse_topics(
     let ok = r.problems.is_empty();
     problems.extend(r.into_problems());
     matcher.filter(|_| ok)
+}
+
+fn read_http(r: &mut Reporter, root: &Section) -> Http {
+    let default_listen = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+    let Some(t) = root.table(r, "http") else {
+        return Http {
+            listen: default_listen,
+            public_url: base_url_for(default_listen),
+        };
+    };
+    let listen = t
+        .parsed(r, "listen", |s| {
+            s.parse::<std::net::SocketAddr>().map_err(|_| {
+                format!("{s:?} is not an address with a port, such as \"127.0.0.1:8080\"")
+            })
+        })
+        .unwrap_or(default_listen);
+    let public_url = t
+        .url(r, "public_url")
+        .map(|mut u| {
+            if !u.path().ends_with('/') {
+                let p = format!("{}/", u.path());
+                u.set_path(&p);
+            }
+            u
+        })
+        .unwrap_or_else(|| base_url_for(listen));
+    t.finish(r, &["listen", "public_url"]);
+    Http { listen, public_url }
+}
+
+/// `http://ADDR/` for a listen address (unspecified addresses become 127.0.0.1).
+pub fn base_url_for(addr: std::net::SocketAddr) -> Url {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    let host = match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    };
+    // An IP address and a port always make a valid URL.
+    Url::parse(&format!("http://{host}:{}/", addr.port())).expect("an IP and a port make a URL")
 }
 
 const POLL_KEYS: &[&str] = &[

@@ -16,8 +16,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
+use crate::http::{self, AppState};
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::{self, Outcome, Report};
+use crate::metrics::Metrics;
 use crate::store::{SourceHealth, SourceSpec, SourceState, Store, StoreError};
 
 /// How long shutdown waits for work in flight before giving up on it.
@@ -152,8 +154,12 @@ impl Ingestor {
 
 /// Runs the daemon until `shutdown` resolves; then cancels fetches in flight, lets store
 /// transactions in flight commit, and returns.
+///
+/// With a `listener`, feeds, the index page, health and metrics are served on it meanwhile
+/// (see [`crate::http`]); the server follows reloads and stops with the daemon.
 pub async fn run(
     mut ingestor: Ingestor,
+    listener: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     tracing::info!(
@@ -169,10 +175,31 @@ pub async fn run(
     let mut watch_tick = tokio::time::interval(WATCH_INTERVAL);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut hangup = Hangup::new();
+    let metrics = Arc::new(Metrics::default());
+    let http_stop = CancellationToken::new();
+    let server = match listener {
+        Some(listener) => {
+            let app = AppState::new(
+                ingestor.config.clone(),
+                ingestor.store.clone(),
+                metrics.clone(),
+            );
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(listen = %addr, public_url = %ingestor.config.http.public_url, "serving feeds");
+            }
+            let stop = http_stop.clone();
+            let handle = tokio::spawn(http::serve(listener, app.clone(), async move {
+                stop.cancelled().await
+            }));
+            Some((app, handle))
+        }
+        None => None,
+    };
 
     loop {
         let states = ingestor.states().await?;
         let now = Utc::now();
+        metrics.beat(now.timestamp());
         let mut wake = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
         for state in &states {
             if running.contains(&state.id) || state.health == SourceHealth::Gone {
@@ -196,7 +223,7 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => break,
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Some(id) = log_joined(joined) {
+                if let Some(id) = log_joined(joined, &metrics) {
                     running.remove(&id);
                 }
             }
@@ -205,12 +232,18 @@ pub async fn run(
                 tracing::info!("SIGHUP: reloading the configuration");
                 ingestor = reload(ingestor).await;
                 watch = Watch::new(watched_files(&ingestor.config));
+                if let Some((app, _)) = &server {
+                    app.set_config(ingestor.config.clone());
+                }
             }
             _ = watch_tick.tick() => {
                 if watch.settled_change() {
                     tracing::info!("configuration files changed: reloading");
                     ingestor = reload(ingestor).await;
                     watch = Watch::new(watched_files(&ingestor.config));
+                    if let Some((app, _)) = &server {
+                        app.set_config(ingestor.config.clone());
+                    }
                 }
             }
         }
@@ -218,9 +251,10 @@ pub async fn run(
 
     tracing::info!(in_flight = tasks.len(), "shutting down");
     cancel.cancel();
+    http_stop.cancel();
     let drain = async {
         while let Some(joined) = tasks.join_next().await {
-            log_joined(joined);
+            log_joined(joined, &metrics);
         }
     };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
@@ -228,6 +262,13 @@ pub async fn run(
             "work still in flight after {}s; leaving it",
             SHUTDOWN_GRACE.as_secs()
         );
+    }
+    if let Some((_, handle)) = server {
+        match tokio::time::timeout(Duration::from_secs(2), handle).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
+            Err(_) => tracing::warn!("HTTP connections still open at shutdown; closing them"),
+            _ => {}
+        }
     }
     tracing::info!("bantin stopped");
     Ok(())
@@ -357,9 +398,18 @@ impl Hangup {
 /// Logs a finished poll; returns its source id.
 fn log_joined(
     joined: Result<(String, Result<Report, StoreError>), tokio::task::JoinError>,
+    metrics: &Metrics,
 ) -> Option<String> {
     match joined {
         Ok((id, Ok(report))) => {
+            metrics.fetched(match &report.outcome {
+                Outcome::Stored { .. } => "stored",
+                Outcome::Empty => "empty",
+                Outcome::NotModified => "not_modified",
+                Outcome::Gone => "gone",
+                Outcome::Failed(_) => "failed",
+                Outcome::Cancelled => "cancelled",
+            });
             match &report.outcome {
                 Outcome::Failed(e) => {
                     tracing::warn!(source = %report.source, error = %e, next_poll = %report.next_poll, "poll failed")

@@ -157,7 +157,13 @@ pub fn rss(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
             // RSS <author> must be an email address; outlets give names, so dc:creator.
             if !entry.authors.is_empty() {
                 let mut dc = DublinCoreExtension::default();
-                dc.set_creators(entry.authors.iter().map(|a| xml_text(a)).collect::<Vec<_>>());
+                dc.set_creators(
+                    entry
+                        .authors
+                        .iter()
+                        .map(|a| xml_text(a))
+                        .collect::<Vec<_>>(),
+                );
                 item.set_dublin_core_ext(dc);
             }
             item
@@ -231,7 +237,10 @@ pub fn atom(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
                 .iter()
                 .map(|href| link(href, "alternate", None))
                 .collect();
-            out.summary = entry.summary_html.as_deref().map(|s| Text::html(xml_text(s)));
+            out.summary = entry
+                .summary_html
+                .as_deref()
+                .map(|s| Text::html(xml_text(s)));
             out.content = content_html.map(|html| Content {
                 value: Some(xml_text(html)),
                 content_type: Some("html".to_owned()),
@@ -374,6 +383,397 @@ struct JsonAuthor<'a> {
 /// this rarely drops anything; it guards the feed, which one stray byte would make unparsable.
 fn xml_text(s: &str) -> String {
     s.chars()
-        .filter(|&c| matches!(c, '\t' | '\n' | '\r') || !(c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}'))
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r') || !(c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}')
+        })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const HOSTILE: &str = r#"<script>alert("x")</script> & ]]>"#;
+
+    fn ict() -> FixedOffset {
+        FixedOffset::east_opt(7 * 3600).expect("+07:00 is a valid offset")
+    }
+
+    fn channel() -> Channel {
+        Channel {
+            title: "bantin – Dân vận".to_owned(),
+            description: "Tin về công tác dân vận".to_owned(),
+            link: "https://bantin.example/".to_owned(),
+            self_url: "https://bantin.example/topics/dan-van.rss".to_owned(),
+            ttl_minutes: 30,
+            updated: Utc.with_ymd_and_hms(2026, 8, 22, 14, 15, 0).unwrap(),
+        }
+    }
+
+    fn entries() -> Vec<Entry> {
+        vec![
+            Entry {
+                id: "urn:bantin:article:3f2a01".to_owned(),
+                title: "Hội nghị toàn quốc về công tác dân vận năm 2026".to_owned(),
+                link: Some("https://nhandan.vn/hoi-nghi-dan-van-post1.html".to_owned()),
+                summary_html: Some(
+                    "<p>Sáng 22/8, <b>Ban Dân vận</b> tổ chức hội nghị.</p>".to_owned(),
+                ),
+                content_html: Some("<p>Toàn văn bài viết về hội nghị.</p>".to_owned()),
+                published: ict().with_ymd_and_hms(2026, 8, 22, 21, 15, 0).unwrap(),
+                updated: None,
+                authors: vec!["Nguyễn Văn Đức".to_owned()],
+                categories: vec!["Dân vận".to_owned()],
+                sources: vec![(
+                    "Nhân Dân".to_owned(),
+                    "https://nhandan.vn/rss/chinhtri.rss".to_owned(),
+                )],
+            },
+            Entry {
+                id: "urn:bantin:article:3f2a02".to_owned(),
+                title: HOSTILE.to_owned(),
+                link: Some("https://baochinhphu.vn/bai-viet-102.htm?a=1&b=2".to_owned()),
+                summary_html: Some("<p>Tóm tắt có ]]&gt; và ]]> bên trong.</p>".to_owned()),
+                content_html: None,
+                published: ict().with_ymd_and_hms(2026, 8, 22, 9, 0, 0).unwrap(),
+                updated: None,
+                authors: vec![],
+                categories: vec!["Dân vận".to_owned()],
+                sources: vec![(
+                    "Báo Chính phủ".to_owned(),
+                    "https://baochinhphu.vn/rss/home.rss".to_owned(),
+                )],
+            },
+            Entry {
+                id: "urn:bantin:article:3f2a03".to_owned(),
+                title: "Đẩy mạnh chuyển đổi số trong hệ thống chính trị".to_owned(),
+                link: Some("https://dangcongsan.vn/chuyen-doi-so-103.html".to_owned()),
+                summary_html: Some("Chuyển đổi số &amp; dân vận".to_owned()),
+                content_html: Some("<p>Nội dung đầy đủ.</p>".to_owned()),
+                published: ict().with_ymd_and_hms(2026, 8, 21, 7, 30, 0).unwrap(),
+                updated: Some(Utc.with_ymd_and_hms(2026, 8, 21, 3, 0, 0).unwrap()),
+                authors: vec!["Trần Thị Hoà".to_owned(), "Lê Minh".to_owned()],
+                categories: vec!["Dân vận".to_owned(), "Chuyển đổi số".to_owned()],
+                sources: vec![
+                    (
+                        "Đảng Cộng sản".to_owned(),
+                        "https://dangcongsan.vn/rss/thoi-su.rss".to_owned(),
+                    ),
+                    (
+                        "Nhân Dân".to_owned(),
+                        "https://nhandan.vn/rss/chinhtri.rss".to_owned(),
+                    ),
+                ],
+            },
+        ]
+    }
+
+    const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// Parses with feed-rs, and for XML also with the reading side of the crate that wrote it
+    /// (a stricter reader of its own namespaces and elements).
+    fn parse(format: Format, bytes: &[u8]) -> feed_rs::model::Feed {
+        match format {
+            Format::Rss => drop(rss::Channel::read_from(bytes).expect("rss reads it back")),
+            Format::Atom => drop(
+                atom_syndication::Feed::read_from(bytes).expect("atom_syndication reads it back"),
+            ),
+            Format::Json => {}
+        }
+        feed_rs::parser::parse(bytes).unwrap_or_else(|e| {
+            panic!(
+                "{format:?} does not parse: {e}\n{}",
+                String::from_utf8_lossy(bytes)
+            )
+        })
+    }
+
+    fn text(bytes: &[u8]) -> &str {
+        std::str::from_utf8(bytes).expect("feeds are UTF-8")
+    }
+
+    /// What every format must carry through a standard parser, checked for all three.
+    #[test]
+    fn entries_survive_a_parser_in_every_format() {
+        let entries = entries();
+        for format in ALL {
+            let feed = parse(format, &render(format, &channel(), &entries));
+            assert_eq!(feed.entries.len(), entries.len(), "{format:?}");
+            assert_eq!(
+                feed.title.as_ref().map(|t| t.content.as_str()),
+                Some("bantin – Dân vận"),
+                "{format:?}"
+            );
+            if format == Format::Atom {
+                // Entries without authors inherit this one (RFC 4287 §4.1.1); feed-rs keeps it on
+                // the feed rather than copying it onto them.
+                let authors: Vec<_> = feed
+                    .authors
+                    .iter()
+                    .filter_map(|p| p.name.as_deref())
+                    .collect();
+                assert_eq!(authors, [FEED_AUTHOR]);
+            }
+            for (parsed, entry) in feed.entries.iter().zip(&entries) {
+                assert_eq!(parsed.id, entry.id, "{format:?}");
+                assert_eq!(
+                    parsed.title.as_ref().map(|t| t.content.as_str()),
+                    Some(entry.title.as_str()),
+                    "{format:?}"
+                );
+                let links: Vec<&str> = parsed.links.iter().map(|l| l.href.as_str()).collect();
+                assert_eq!(links, [entry.link.as_deref().unwrap()], "{format:?}");
+                assert_eq!(
+                    parsed.published,
+                    Some(entry.published.with_timezone(&Utc)),
+                    "{format:?} {}",
+                    entry.id
+                );
+                let categories: Vec<&str> =
+                    parsed.categories.iter().map(|c| c.term.as_str()).collect();
+                assert_eq!(categories, entry.categories, "{format:?}");
+                let authors: Vec<&str> = parsed
+                    .authors
+                    .iter()
+                    .filter_map(|p| p.name.as_deref())
+                    .collect();
+                assert_eq!(authors, entry.authors, "{format:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_feed_is_valid_in_every_format() {
+        for format in ALL {
+            let bytes = render(format, &channel(), &[]);
+            let feed = parse(format, &bytes);
+            assert!(feed.entries.is_empty(), "{format:?}");
+            assert_eq!(
+                feed.title.map(|t| t.content),
+                Some("bantin – Dân vận".to_owned()),
+                "{format:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_input_gives_same_bytes() {
+        for format in ALL {
+            let first = render(format, &channel(), &entries());
+            let second = render(format, &channel(), &entries());
+            assert_eq!(first, second, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_title_is_text_in_every_format() {
+        for format in ALL {
+            let bytes = render(format, &channel(), &entries());
+            let xml = text(&bytes);
+            // The XML writers escape it; JSON carries it in a string, where it is inert.
+            if format != Format::Json {
+                assert!(
+                    !xml.contains("<script>"),
+                    "{format:?}: raw markup in\n{xml}"
+                );
+            }
+            let feed = parse(format, &bytes);
+            let title = feed.entries[1].title.as_ref().map(|t| t.content.as_str());
+            assert_eq!(title, Some(HOSTILE), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_dropped() {
+        let mut entry = entries().remove(0);
+        entry.title = "Tin\u{1}nóng\u{FFFF}\tmới".to_owned();
+        for format in ALL {
+            let feed = parse(format, &render(format, &channel(), &[entry.clone()]));
+            let title = feed.entries[0].title.as_ref().map(|t| t.content.clone());
+            let expected = match format {
+                Format::Json => "Tin\u{1}nóng\u{FFFF}\tmới", // JSON escapes them instead
+                Format::Rss | Format::Atom => "Tinnóng\tmới",
+            };
+            assert_eq!(title.as_deref(), Some(expected), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn rss_markup() {
+        let bytes = rss(&channel(), &entries());
+        let xml = text(&bytes);
+        for expected in [
+            r#"<rss version="2.0""#,
+            r#"xmlns:atom="http://www.w3.org/2005/Atom""#,
+            r#"xmlns:content="http://purl.org/rss/1.0/modules/content/""#,
+            r#"xmlns:dc="http://purl.org/dc/elements/1.1/""#,
+            "<language>vi</language>",
+            "<lastBuildDate>Sat, 22 Aug 2026 14:15:00 +0000</lastBuildDate>",
+            "<ttl>30</ttl>",
+            r#"<atom:link href="https://bantin.example/topics/dan-van.rss" rel="self" type="application/rss+xml"/>"#,
+            r#"<guid isPermaLink="false">urn:bantin:article:3f2a01</guid>"#,
+            "<pubDate>Sat, 22 Aug 2026 21:15:00 +0700</pubDate>",
+            "<pubDate>Fri, 21 Aug 2026 07:30:00 +0700</pubDate>",
+            "<content:encoded><![CDATA[<p>Toàn văn bài viết về hội nghị.</p>]]></content:encoded>",
+            "<dc:creator>Nguyễn Văn Đức</dc:creator>",
+            "<category>Dân vận</category><category>Chuyển đổi số</category>",
+            // The first source only.
+            r#"<source url="https://dangcongsan.vn/rss/thoi-su.rss">Đảng Cộng sản</source>"#,
+            "<link>https://baochinhphu.vn/bai-viet-102.htm?a=1&amp;b=2</link>",
+        ] {
+            assert!(xml.contains(expected), "missing {expected}\nin {xml}");
+        }
+        assert_eq!(
+            xml.matches("<content:encoded>").count(),
+            2,
+            "no content, no element"
+        );
+        assert!(!xml.contains("<author>"), "RSS <author> must be an email");
+
+        // `]]>` inside HTML must not end the CDATA section early.
+        let feed = parse(Format::Rss, &bytes);
+        let summary = feed.entries[1].summary.as_ref().map(|t| t.content.as_str());
+        assert_eq!(summary, Some("<p>Tóm tắt có ]]&gt; và ]]> bên trong.</p>"));
+        let content = feed.entries[0]
+            .content
+            .as_ref()
+            .and_then(|c| c.body.as_deref());
+        assert_eq!(content, Some("<p>Toàn văn bài viết về hội nghị.</p>"));
+    }
+
+    #[test]
+    fn atom_markup() {
+        let bytes = atom(&channel(), &entries());
+        let xml = text(&bytes);
+        for expected in [
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="vi">"#,
+            "<id>https://bantin.example/topics/dan-van.rss</id>",
+            "<updated>2026-08-22T14:15:00+00:00</updated>",
+            r#"<link href="https://bantin.example/" rel="alternate" type="text/html"/>"#,
+            r#"<link href="https://bantin.example/topics/dan-van.rss" rel="self" type="application/atom+xml"/>"#,
+            "<author><name>bantin</name></author>",
+            r#"<category term="Chuyển đổi số" label="Chuyển đổi số"/>"#,
+            "<published>2026-08-22T21:15:00+07:00</published>",
+            // `updated` is the entry's own when known, else its published time.
+            "<updated>2026-08-21T03:00:00+00:00</updated>",
+            "<updated>2026-08-22T21:15:00+07:00</updated>",
+            r#"<summary type="html">&lt;p&gt;Sáng 22/8"#,
+            r#"<content type="html">&lt;p&gt;Nội dung đầy đủ.&lt;/p&gt;</content>"#,
+            "<source><title>Đảng Cộng sản</title><id>https://dangcongsan.vn/rss/thoi-su.rss</id>",
+            r#"<link href="https://dangcongsan.vn/rss/thoi-su.rss" rel="self"/></source>"#,
+        ] {
+            assert!(xml.contains(expected), "missing {expected}\nin {xml}");
+        }
+        assert_eq!(
+            xml.matches("<content ").count(),
+            2,
+            "no content, no element"
+        );
+        assert_eq!(xml.matches("<source>").count(), 3, "the first source only");
+
+        let feed = parse(Format::Atom, &bytes);
+        let self_link = feed.links.iter().find(|l| l.rel.as_deref() == Some("self"));
+        assert_eq!(
+            self_link.map(|l| l.href.as_str()),
+            Some("https://bantin.example/topics/dan-van.rss")
+        );
+        let updated = feed.entries[2].updated;
+        assert_eq!(updated, entries()[2].updated);
+    }
+
+    #[test]
+    fn atom_entry_without_link_has_content() {
+        // RFC 4287 §4.1.2: no content requires an alternate link; with neither, we add content.
+        let mut entry = entries().remove(1);
+        entry.link = None;
+        let bytes = atom(&channel(), &[entry]);
+        let xml = text(&bytes);
+        assert!(!xml.contains(r#"rel="alternate"/><published>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<content type="html">&lt;p&gt;Tóm tắt"#),
+            "{xml}"
+        );
+        let feed = parse(Format::Atom, &bytes);
+        assert!(feed.entries[0].links.is_empty());
+    }
+
+    #[test]
+    fn json_feed_fields() {
+        let bytes = json_feed(&channel(), &entries());
+        let json: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+        assert_eq!(json["home_page_url"], "https://bantin.example/");
+        assert_eq!(
+            json["feed_url"],
+            "https://bantin.example/topics/dan-van.rss"
+        );
+        assert_eq!(json["description"], "Tin về công tác dân vận");
+        assert_eq!(json["language"], "vi");
+
+        let items = json["items"].as_array().expect("items");
+        assert_eq!(
+            items[0]["content_html"],
+            "<p>Toàn văn bài viết về hội nghị.</p>"
+        );
+        assert_eq!(
+            items[0]["summary"],
+            "Sáng 22/8, Ban Dân vận tổ chức hội nghị."
+        );
+        assert_eq!(items[0]["date_published"], "2026-08-22T21:15:00+07:00");
+        assert_eq!(
+            items[0]["authors"],
+            serde_json::json!([{"name": "Nguyễn Văn Đức"}])
+        );
+        assert!(items[0].get("date_modified").is_none());
+        // No content: the summary HTML stands in, as JSON Feed requires content.
+        assert_eq!(
+            items[1]["content_html"],
+            "<p>Tóm tắt có ]]&gt; và ]]> bên trong.</p>"
+        );
+        assert!(items[1].get("authors").is_none());
+        assert_eq!(items[2]["summary"], "Chuyển đổi số & dân vận");
+        assert_eq!(items[2]["date_modified"], "2026-08-21T03:00:00+00:00");
+        assert_eq!(
+            items[2]["tags"],
+            serde_json::json!(["Dân vận", "Chuyển đổi số"])
+        );
+    }
+
+    #[test]
+    fn json_item_without_link_or_text() {
+        let mut entry = entries().remove(1);
+        entry.link = None;
+        entry.summary_html = None;
+        let bytes = json_feed(&channel(), &[entry]);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        let item = &json["items"][0];
+        assert!(item.get("url").is_none());
+        assert!(item.get("summary").is_none());
+        assert_eq!(item["content_text"], "");
+        parse(Format::Json, &bytes);
+    }
+
+    #[test]
+    fn formats_and_extensions() {
+        for (format, ext, content_type) in [
+            (Format::Rss, "rss", "application/rss+xml; charset=utf-8"),
+            (Format::Atom, "atom", "application/atom+xml; charset=utf-8"),
+            (Format::Json, "json", "application/feed+json; charset=utf-8"),
+        ] {
+            assert_eq!(format.extension(), ext);
+            assert_eq!(format.content_type(), content_type);
+            assert_eq!(Format::from_extension(ext), Some(format));
+        }
+        for unknown in ["", "xml", "RSS", "html"] {
+            assert_eq!(Format::from_extension(unknown), None, "{unknown:?}");
+        }
+    }
+    #[test]
+    fn zz_dump() {
+        for format in ALL {
+            std::fs::write(format!("/tmp/pub-full.{}", format.extension()), render(format, &channel(), &entries())).unwrap();
+            std::fs::write(format!("/tmp/pub-empty.{}", format.extension()), render(format, &channel(), &[])).unwrap();
+        }
+    }
 }

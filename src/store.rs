@@ -466,7 +466,9 @@ impl Store {
                 q.since.map(|t| t.timestamp()),
                 limit,
                 q.topic,
-                q.any_source.as_ref().map(|v| serde_json::Value::from(v.clone()).to_string()),
+                q.any_source
+                    .as_ref()
+                    .map(|v| serde_json::Value::from(v.clone()).to_string()),
             ],
             |r| {
                 let published: i64 = r.get(8)?;

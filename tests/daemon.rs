@@ -29,7 +29,7 @@ async fn the_daemon_polls_every_source_and_stops_when_told() {
     let ing = env.ingestor().await;
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn(daemon::run(ing.clone(), async move {
+    let daemon = tokio::spawn(daemon::run(ing.clone(), None, async move {
         let _ = stopped.await;
     }));
     wait_until("both sources are stored", WITHIN, || {
@@ -86,7 +86,7 @@ async fn shutdown_during_a_poll_leaves_a_consistent_database() {
     let ing = env.ingestor().await;
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn(daemon::run(ing.clone(), async move {
+    let daemon = tokio::spawn(daemon::run(ing.clone(), None, async move {
         let _ = stopped.await;
     }));
     wait_until(

@@ -675,7 +675,7 @@ async fn the_running_daemon_follows_topics_file_changes_and_survives_a_broken_on
     let store = ing.store.clone();
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn(daemon::run(ing, async move {
+    let daemon = tokio::spawn(daemon::run(ing, None, async move {
         let _ = stopped.await;
     }));
     wait_until("the first poll stored its matches", WITHIN, || {

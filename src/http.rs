@@ -1,0 +1,962 @@
+//! The HTTP server: merged and per-topic feeds in three formats, the index page, OPML, health
+//! and metrics. The only place that knows axum.
+//!
+//! Rendered bodies are cached (with their gzip and brotli forms and a strong ETag per encoding)
+//! and reused until the store's generation changes (ingest or re-matching committed something
+//! readers see), the configuration is reloaded, or [`CACHE_MAX_AGE`] passes (another process,
+//! such as `bantin fetch`, may have written to the database). A busy feed therefore costs a
+//! lookup and a copy, not a query.
+//!
+//! Responses never carry internal error text: a failure is logged and answered with a short
+//! message.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::publish::{self, Channel, Entry, Format};
+use crate::store::{ArticleQuery, SourceHealth, Store, StoreError, StoredArticle};
+
+/// Items in a feed unless `?limit=` says otherwise, and the most it may say.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+/// A cached body is rendered again after this long even if nothing in this process changed.
+pub const CACHE_MAX_AGE: Duration = Duration::from_secs(30);
+/// A request taking longer than this is answered 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The scheduler is considered dead when it has not turned for this long.
+const HEARTBEAT_MAX_AGE: i64 = 180;
+
+/// Shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    config: RwLock<Arc<Config>>,
+    /// Bumped on every reload: part of every cache entry's validity.
+    config_generation: AtomicU64,
+    store: Store,
+    metrics: Arc<Metrics>,
+    cache: Mutex<HashMap<String, Arc<Rendered>>>,
+}
+
+/// A rendered body with everything needed to answer for it.
+struct Rendered {
+    made: Instant,
+    generation: (u64, u64),
+    status: StatusCode,
+    content_type: &'static str,
+    /// Strong validator of the identity body (hex); encodings get a suffix.
+    hash: String,
+    last_modified: Option<DateTime<Utc>>,
+    max_age: u64,
+    body: Vec<u8>,
+    gzip: Vec<u8>,
+    brotli: Vec<u8>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: Store, metrics: Arc<Metrics>) -> AppState {
+        AppState(Arc::new(Shared {
+            config: RwLock::new(config),
+            config_generation: AtomicU64::new(0),
+            store,
+            metrics,
+            cache: Mutex::default(),
+        }))
+    }
+
+    /// Takes a reloaded configuration: topics, sources and links change, caches are dropped.
+    pub fn set_config(&self, config: Arc<Config>) {
+        *self.0.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        self.0.config_generation.fetch_add(1, Ordering::AcqRel);
+        self.0
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.0
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn generation(&self) -> (u64, u64) {
+        (
+            self.0.store.generation(),
+            self.0.config_generation.load(Ordering::Acquire),
+        )
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/feed.rss", get(|s, q, h| feed(s, q, h, Format::Rss)))
+        .route("/feed.atom", get(|s, q, h| feed(s, q, h, Format::Atom)))
+        .route("/feed.json", get(|s, q, h| feed(s, q, h, Format::Json)))
+        .route("/topics/{file}", get(topic_feed))
+        .route("/sources.opml", get(opml))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// What a feed shows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    All,
+    Source(String),
+    Tag(String),
+    Topic(String),
+}
+
+type Params = Query<HashMap<String, String>>;
+
+async fn feed(
+    State(app): State<AppState>,
+    Query(q): Params,
+    headers: HeaderMap,
+    format: Format,
+) -> Response {
+    let route = match format {
+        Format::Rss => "/feed.rss",
+        Format::Atom => "/feed.atom",
+        Format::Json => "/feed.json",
+    };
+    let config = app.config();
+    let scope = match (q.get("source"), q.get("tag")) {
+        (Some(_), Some(_)) => {
+            return plain(
+                &app,
+                route,
+                StatusCode::BAD_REQUEST,
+                "use either ?source= or ?tag=, not both",
+            )
+        }
+        (Some(s), None) => {
+            if config.source(s).is_none() {
+                let msg = format!("no source {s:?}; see /sources.opml for the sources");
+                return plain(&app, route, StatusCode::NOT_FOUND, &msg);
+            }
+            Scope::Source(s.clone())
+        }
+        (None, Some(t)) => {
+            if !config.sources.iter().any(|s| s.tags.contains(t)) {
+                let msg = format!("no source has the tag {t:?}");
+                return plain(&app, route, StatusCode::NOT_FOUND, &msg);
+            }
+            Scope::Tag(t.clone())
+        }
+        (None, None) => Scope::All,
+    };
+    let limit = match limit_of(&q) {
+        Ok(l) => l,
+        Err(msg) => return plain(&app, route, StatusCode::BAD_REQUEST, &msg),
+    };
+    serve_feed(app, route, scope, format, limit, &headers).await
+}
+
+async fn topic_feed(
+    State(app): State<AppState>,
+    Path(file): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let route = "/topics/{id}";
+    let Some((id, format)) = file
+        .rsplit_once('.')
+        .and_then(|(id, ext)| Some((id, Format::from_extension(ext)?)))
+    else {
+        return plain(
+            &app,
+            route,
+            StatusCode::NOT_FOUND,
+            "not found: topic feeds are /topics/ID.rss, /topics/ID.atom and /topics/ID.json",
+        );
+    };
+    let config = app.config();
+    if !config.topics.topics().any(|(t, _)| t == id) {
+        let known: Vec<&str> = config.topics.topics().map(|(t, _)| t).collect();
+        let msg = format!(
+            "no topic {id:?}; topics: {}",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        );
+        return plain(&app, route, StatusCode::NOT_FOUND, &msg);
+    }
+    let limit = match limit_of(&q) {
+        Ok(l) => l,
+        Err(msg) => return plain(&app, route, StatusCode::BAD_REQUEST, &msg),
+    };
+    serve_feed(
+        app,
+        route,
+        Scope::Topic(id.to_string()),
+        format,
+        limit,
+        &headers,
+    )
+    .await
+}
+
+fn limit_of(q: &HashMap<String, String>) -> Result<usize, String> {
+    match q.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "limit must be a number from 1 to {MAX_LIMIT}, not {v:?}"
+            )),
+        },
+    }
+}
+
+async fn serve_feed(
+    app: AppState,
+    route: &'static str,
+    scope: Scope,
+    format: Format,
+    limit: usize,
+    headers: &HeaderMap,
+) -> Response {
+    let key = format!("feed|{scope:?}|{}|{limit}", format.extension());
+    let rendered = cached(&app, key, move |app| {
+        let config = app.config();
+        let (entries, last_modified) = feed_entries(&config, &app.0.store, &scope, limit)?;
+        let channel = channel(&config, &scope, format, limit, last_modified);
+        let body = publish::render(format, &channel, &entries);
+        Ok(Page {
+            status: StatusCode::OK,
+            content_type: format.content_type(),
+            body,
+            last_modified,
+        })
+    })
+    .await;
+    respond(&app, route, rendered, headers)
+}
+
+/// Newest first, one entry per story (with every source of the story), at most `limit`; and
+/// when the newest of them last changed (Last-Modified).
+fn feed_entries(
+    config: &Config,
+    store: &Store,
+    scope: &Scope,
+    limit: usize,
+) -> Result<(Vec<Entry>, Option<DateTime<Utc>>), StoreError> {
+    let mut q = ArticleQuery {
+        // Room for syndicated copies folded into their story.
+        limit: limit * 3,
+        ..Default::default()
+    };
+    match scope {
+        Scope::All => {}
+        Scope::Source(s) => q.source = Some(s.clone()),
+        Scope::Tag(t) => {
+            q.any_source = Some(
+                config
+                    .sources
+                    .iter()
+                    .filter(|s| s.tags.contains(t))
+                    .map(|s| s.id.clone())
+                    .collect(),
+            );
+        }
+        Scope::Topic(t) => q.topic = Some(t.clone()),
+    }
+    let articles = store.articles(&q)?;
+    let mut stories: Vec<(i64, Vec<StoredArticle>)> = Vec::new();
+    for a in articles {
+        match stories.iter().position(|(story, _)| *story == a.story) {
+            Some(i) => stories[i].1.push(a),
+            None if stories.len() < limit => stories.push((a.story, vec![a])),
+            None => {}
+        }
+    }
+    let topic_names: HashMap<&str, &str> = config.topics.topics().collect();
+    let mut last_changed: Option<DateTime<Utc>> = None;
+    let entries = stories
+        .into_iter()
+        .filter_map(|(_, members)| {
+            let mut sources: Vec<String> = Vec::new();
+            for m in &members {
+                for s in &m.sources {
+                    if !sources.contains(s) {
+                        sources.push(s.clone());
+                    }
+                }
+            }
+            let mut topics: Vec<String> = Vec::new();
+            for m in &members {
+                for t in &m.topics {
+                    let name = topic_names
+                        .get(t.as_str())
+                        .copied()
+                        .unwrap_or(t)
+                        .to_string();
+                    if !topics.contains(&name) {
+                        topics.push(name);
+                    }
+                }
+            }
+            let changed = members
+                .iter()
+                .map(|m| m.updated.unwrap_or(m.first_seen).max(m.first_seen))
+                .max();
+            last_changed = last_changed.max(changed);
+            let a = members.into_iter().next()?;
+            let entry = Entry {
+                id: format!("urn:bantin:{}", a.ident),
+                title: a.title,
+                link: a.url,
+                summary_html: a.summary_html,
+                content_html: a.content_html,
+                published: a.published,
+                updated: a.updated,
+                authors: a.authors,
+                categories: topics,
+                sources: sources
+                    .iter()
+                    .map(|id| match config.source(id) {
+                        Some(s) => (s.name.clone(), s.url.to_string()),
+                        None => (id.clone(), config.http.public_url.to_string()),
+                    })
+                    .collect(),
+            };
+            Some(entry)
+        })
+        .collect();
+    Ok((entries, last_changed))
+}
+
+fn channel(
+    config: &Config,
+    scope: &Scope,
+    format: Format,
+    limit: usize,
+    updated: Option<DateTime<Utc>>,
+) -> Channel {
+    let base = &config.http.public_url;
+    let (title, path) = match scope {
+        Scope::All => (
+            "Tất cả nguồn".to_string(),
+            format!("feed.{}", format.extension()),
+        ),
+        Scope::Source(s) => (
+            config
+                .source(s)
+                .map(|x| x.name.clone())
+                .unwrap_or_else(|| s.clone()),
+            format!("feed.{}?source={s}", format.extension()),
+        ),
+        Scope::Tag(t) => (
+            format!("Nhóm nguồn {t}"),
+            format!("feed.{}?tag={t}", format.extension()),
+        ),
+        Scope::Topic(t) => (
+            config
+                .topics
+                .topics()
+                .find(|(id, _)| id == t)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_else(|| t.clone()),
+            format!("topics/{t}.{}", format.extension()),
+        ),
+    };
+    let path = if limit == DEFAULT_LIMIT {
+        path
+    } else if path.contains('?') {
+        format!("{path}&limit={limit}")
+    } else {
+        format!("{path}?limit={limit}")
+    };
+    // An empty feed has no time of its own: the epoch keeps the bytes (and the ETag) stable.
+    let updated = updated.unwrap_or_default();
+    Channel {
+        title: format!("bantin – {title}"),
+        description: format!("{title}: tin tổng hợp từ các báo Đảng và Chính phủ"),
+        link: base.to_string(),
+        self_url: base
+            .join(&path)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| base.to_string()),
+        ttl_minutes: (poll_seconds(config) / 60).max(1) as u32,
+        updated,
+    }
+}
+
+/// Seconds between two polls on the default schedule (Cache-Control max-age, RSS ttl).
+fn poll_seconds(config: &Config) -> u64 {
+    let now = Utc::now();
+    let mut ticks = config.poll.schedule.cron.after(&now);
+    match (ticks.next(), ticks.next()) {
+        (Some(a), Some(b)) => (b - a).num_seconds().clamp(60, 86_400) as u64,
+        _ => 900,
+    }
+}
+
+/// What a renderer returns.
+struct Page {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+    last_modified: Option<DateTime<Utc>>,
+}
+
+/// The cached rendering under `key`, or a fresh one (rendered on a blocking thread).
+async fn cached(
+    app: &AppState,
+    key: String,
+    render: impl FnOnce(&AppState) -> Result<Page, StoreError> + Send + 'static,
+) -> Result<Arc<Rendered>, StoreError> {
+    let generation = app.generation();
+    if let Some(hit) = app
+        .0
+        .cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        if hit.generation == generation && hit.made.elapsed() < CACHE_MAX_AGE {
+            return Ok(hit.clone());
+        }
+    }
+    let max_age = poll_seconds(&app.config());
+    let me = app.clone();
+    let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
+        let page = render(&me)?;
+        let hash = hex::encode(&Sha256::digest(&page.body)[..16]);
+        Ok(Rendered {
+            made: Instant::now(),
+            generation,
+            status: page.status,
+            content_type: page.content_type,
+            hash,
+            last_modified: page.last_modified,
+            max_age,
+            gzip: gzip(&page.body),
+            brotli: brotli(&page.body),
+            body: page.body,
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))??;
+    let rendered = Arc::new(rendered);
+    app.0
+        .cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, rendered.clone());
+    Ok(rendered)
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(body);
+    e.finish().unwrap_or_default()
+}
+
+fn brotli(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        // Writing to a Vec cannot fail.
+        let _ = w.write_all(body);
+    }
+    out
+}
+
+/// Answers with a cached rendering: 304 when the client's validators match, the best encoding
+/// the client accepts otherwise.
+fn respond(
+    app: &AppState,
+    route: &'static str,
+    rendered: Result<Arc<Rendered>, StoreError>,
+    headers: &HeaderMap,
+) -> Response {
+    let r = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, route, "cannot render");
+            return plain(
+                app,
+                route,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server log",
+            );
+        }
+    };
+    let accepts = |enc: &str| {
+        headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|item| {
+                let mut parts = item.split(';');
+                let name = parts.next().unwrap_or("").trim();
+                let refused =
+                    parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+                name.eq_ignore_ascii_case(enc) && !refused
+            })
+    };
+    let (body, encoding, tag) = if accepts("br") {
+        (&r.brotli, Some("br"), format!("\"{}-br\"", r.hash))
+    } else if accepts("gzip") {
+        (&r.gzip, Some("gzip"), format!("\"{}-gz\"", r.hash))
+    } else {
+        (&r.body, None, format!("\"{}\"", r.hash))
+    };
+    let mut h = HeaderMap::new();
+    let set = |h: &mut HeaderMap, name: header::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set(&mut h, header::ETAG, &tag);
+    set(
+        &mut h,
+        header::CACHE_CONTROL,
+        &format!("public, max-age={}", r.max_age),
+    );
+    set(&mut h, header::VARY, "Accept-Encoding");
+    if let Some(lm) = r.last_modified {
+        set(&mut h, header::LAST_MODIFIED, &http_date(lm));
+    }
+    if r.status == StatusCode::OK && not_modified(headers, &r) {
+        app.0.metrics.request(route, 304);
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    set(&mut h, header::CONTENT_TYPE, r.content_type);
+    if let Some(enc) = encoding {
+        set(&mut h, header::CONTENT_ENCODING, enc);
+    }
+    app.0.metrics.request(route, r.status.as_u16());
+    (r.status, h, Body::from(body.clone())).into_response()
+}
+
+/// If-None-Match (any encoding's tag of this body, or `*`) wins over If-Modified-Since.
+fn not_modified(headers: &HeaderMap, r: &Rendered) -> bool {
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return inm
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+            .any(|t| {
+                t == "*"
+                    || t == r.hash
+                    || t.strip_suffix("-gz").or_else(|| t.strip_suffix("-br"))
+                        == Some(r.hash.as_str())
+            });
+    }
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok());
+    match (since, r.last_modified) {
+        (Some(since), Some(lm)) => lm.timestamp() <= since.timestamp(),
+        _ => false,
+    }
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn plain(app: &AppState, route: &'static str, status: StatusCode, msg: &str) -> Response {
+    app.0.metrics.request(route, status.as_u16());
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        format!("{msg}\n"),
+    )
+        .into_response()
+}
+
+async fn not_found(State(app): State<AppState>) -> Response {
+    plain(
+        &app,
+        "other",
+        StatusCode::NOT_FOUND,
+        "not found; feeds are listed at /",
+    )
+}
+
+const INDEX_TEMPLATE: &str = include_str!("http/index.html");
+
+async fn index(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let rendered = cached(&app, "index".into(), |app| {
+        let config = app.config();
+        let body = render_index(&config, &app.0.store)?;
+        Ok(Page {
+            status: StatusCode::OK,
+            content_type: "text/html; charset=utf-8",
+            body: body.into_bytes(),
+            last_modified: None,
+        })
+    })
+    .await;
+    respond(&app, "/", rendered, &headers)
+}
+
+#[derive(serde::Serialize)]
+struct FeedLinks {
+    rss: String,
+    atom: String,
+    json: String,
+}
+
+fn feed_links(path: &str) -> FeedLinks {
+    FeedLinks {
+        rss: format!("{path}.rss"),
+        atom: format!("{path}.atom"),
+        json: format!("{path}.json"),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct IndexArticle {
+    title: String,
+    url: Option<String>,
+    when: String,
+    sources: String,
+}
+
+fn render_index(config: &Config, store: &Store) -> Result<String, StoreError> {
+    let display = |a: &StoredArticle| IndexArticle {
+        title: a.title.clone(),
+        url: a.url.clone(),
+        when: a
+            .published
+            .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+            .format("%H:%M %d/%m/%Y")
+            .to_string(),
+        sources: a
+            .sources
+            .iter()
+            .map(|id| {
+                config
+                    .source(id)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_else(|| id.clone())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let mut topics = Vec::new();
+    for (id, name) in config.topics.topics() {
+        let newest = store.articles(&ArticleQuery {
+            topic: Some(id.to_string()),
+            limit: 5,
+            ..Default::default()
+        })?;
+        topics.push(minijinja::context! {
+            id, name,
+            feeds => feed_links(&format!("topics/{id}")),
+            articles => newest.iter().map(display).collect::<Vec<_>>(),
+        });
+    }
+    let latest: Vec<IndexArticle> = store
+        .articles(&ArticleQuery {
+            limit: 10,
+            ..Default::default()
+        })?
+        .iter()
+        .map(display)
+        .collect();
+    let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
+    let states = store.source_states(&ids)?;
+    let sources: Vec<_> = config
+        .sources
+        .iter()
+        .map(|s| {
+            let st = states.iter().find(|x| x.id == s.id);
+            let health = st.map(|x| x.health).unwrap_or(SourceHealth::Pending);
+            minijinja::context! {
+                id => s.id, name => s.name, url => s.url.to_string(),
+                state => health.as_str(),
+                state_vi => match health {
+                    SourceHealth::Pending => "chưa lấy",
+                    SourceHealth::Ok => "tốt",
+                    SourceHealth::Failing => "đang lỗi",
+                    SourceHealth::Gone => "đã ngừng",
+                    SourceHealth::Empty => "trống",
+                },
+                last_success => st.and_then(|x| x.last_success).map(|t| t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh).format("%H:%M %d/%m").to_string()),
+                last_error => st.and_then(|x| x.last_error.clone()),
+                articles => st.map(|x| x.articles).unwrap_or(0),
+                feeds => feed_links("feed").rss + "?source=" + &s.id,
+            }
+        })
+        .collect();
+    let mut env = minijinja::Environment::new();
+    // Autoescaping follows the template name: ".html" escapes every value.
+    env.add_template("index.html", INDEX_TEMPLATE)
+        .map_err(|e| StoreError::Task(format!("index template: {e}")))?;
+    let tmpl = env
+        .get_template("index.html")
+        .map_err(|e| StoreError::Task(format!("index template: {e}")))?;
+    tmpl.render(minijinja::context! {
+        base => config.http.public_url.to_string(),
+        merged => feed_links("feed"),
+        topics, latest, sources,
+    })
+    .map_err(|e| StoreError::Task(format!("index template: {e}")))
+}
+
+async fn opml(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let rendered = cached(&app, "opml".into(), |app| {
+        Ok(Page {
+            status: StatusCode::OK,
+            content_type: "text/x-opml; charset=utf-8",
+            body: sources_opml(&app.config()).into_bytes(),
+            last_modified: None,
+        })
+    })
+    .await;
+    respond(&app, "/sources.opml", rendered, &headers)
+}
+
+/// The configured sources as OPML 2.0 (also `bantin opml export`).
+pub fn sources_opml(config: &Config) -> String {
+    use html_escape::encode_double_quoted_attribute as attr;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head>\n    <title>bantin – nguồn tin</title>\n  </head>\n  <body>\n");
+    for s in &config.sources {
+        let tags = s.tags.join(",");
+        out.push_str(&format!(
+            "    <outline type=\"rss\" text=\"{}\" title=\"{}\" xmlUrl=\"{}\" category=\"{}\" bantinId=\"{}\"/>\n",
+            attr(&s.name),
+            attr(&s.name),
+            attr(s.url.as_str()),
+            attr(&tags),
+            attr(&s.id),
+        ));
+    }
+    out.push_str("  </body>\n</opml>\n");
+    out
+}
+
+async fn healthz(State(app): State<AppState>) -> Response {
+    let store = app.0.store.clone();
+    let config = app.config();
+    let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
+    let db =
+        tokio::task::spawn_blocking(move || -> Result<(u64, Vec<SourceHealth>), StoreError> {
+            Ok((
+                store.article_count()?,
+                store
+                    .source_states(&ids)?
+                    .into_iter()
+                    .map(|s| s.health)
+                    .collect(),
+            ))
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))
+        .and_then(|r| r);
+    let beat = app.0.metrics.last_beat();
+    let scheduler = beat > 0 && Utc::now().timestamp() - beat <= HEARTBEAT_MAX_AGE;
+    let (status, body) = match &db {
+        Ok((articles, healths)) => {
+            let count = |h: SourceHealth| healths.iter().filter(|x| **x == h).count();
+            let ok = scheduler;
+            (
+                if ok {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                },
+                serde_json::json!({
+                    "status": if ok { "ok" } else { "unavailable" },
+                    "database": true,
+                    "scheduler": scheduler,
+                    "articles": articles,
+                    "sources": {
+                        "ok": count(SourceHealth::Ok),
+                        "failing": count(SourceHealth::Failing),
+                        "gone": count(SourceHealth::Gone),
+                        "empty": count(SourceHealth::Empty),
+                        "pending": count(SourceHealth::Pending),
+                    },
+                }),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "status": "unavailable", "database": false, "scheduler": scheduler }),
+            )
+        }
+    };
+    app.0.metrics.request("/healthz", status.as_u16());
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
+    let store = app.0.store.clone();
+    let config = app.config();
+    let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
+    let db = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        Ok((
+            store.article_count()?,
+            store.topic_counts(Utc::now())?,
+            store.source_states(&ids)?,
+        ))
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))
+    .and_then(|r| r);
+    let Ok((articles, topics, states)) = db else {
+        return plain(
+            &app,
+            "/metrics",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+        );
+    };
+    let m = &app.0.metrics;
+    let mut out = String::new();
+    out.push_str("# HELP bantin_fetches_total Source polls by outcome.\n# TYPE bantin_fetches_total counter\n");
+    for (outcome, n) in m.fetch_counts() {
+        out.push_str(&format!(
+            "bantin_fetches_total{{outcome=\"{outcome}\"}} {n}\n"
+        ));
+    }
+    out.push_str("# HELP bantin_articles Stored articles.\n# TYPE bantin_articles gauge\n");
+    out.push_str(&format!("bantin_articles {articles}\n"));
+    out.push_str("# HELP bantin_topic_matches Stored articles matching each topic.\n# TYPE bantin_topic_matches gauge\n");
+    for (id, _) in config.topics.topics() {
+        let n = topics.iter().find(|t| t.topic == id).map_or(0, |t| t.total);
+        out.push_str(&format!("bantin_topic_matches{{topic=\"{id}\"}} {n}\n"));
+    }
+    out.push_str("# HELP bantin_sources Sources by state.\n# TYPE bantin_sources gauge\n");
+    for h in [
+        SourceHealth::Pending,
+        SourceHealth::Ok,
+        SourceHealth::Failing,
+        SourceHealth::Gone,
+        SourceHealth::Empty,
+    ] {
+        let n = states.iter().filter(|s| s.health == h).count();
+        out.push_str(&format!("bantin_sources{{state=\"{}\"}} {n}\n", h.as_str()));
+    }
+    out.push_str("# HELP bantin_http_requests_total HTTP requests by route and status.\n# TYPE bantin_http_requests_total counter\n");
+    for ((route, status), n) in m.request_counts() {
+        out.push_str(&format!(
+            "bantin_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}\n"
+        ));
+    }
+    app.0.metrics.request("/metrics", 200);
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+/// Writes every feed the server would serve (merged, per source, per tag and per topic, three
+/// formats each, the default limit), the index page and the OPML file under `dir`, for hosting
+/// on a plain web server. Returns the files written.
+pub fn export(
+    config: &Config,
+    store: &Store,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
+    let mut write = |rel: String, bytes: &[u8]| -> anyhow::Result<()> {
+        let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, bytes)?;
+        written.push(path);
+        Ok(())
+    };
+    let mut scopes = vec![(Scope::All, "feed".to_string())];
+    for (id, _) in config.topics.topics() {
+        scopes.push((Scope::Topic(id.to_string()), format!("topics/{id}")));
+    }
+    for s in &config.sources {
+        scopes.push((Scope::Source(s.id.clone()), format!("sources/{}", s.id)));
+    }
+    let mut tags: Vec<&String> = config.sources.iter().flat_map(|s| &s.tags).collect();
+    tags.sort();
+    tags.dedup();
+    for t in tags {
+        scopes.push((Scope::Tag(t.clone()), format!("tags/{t}")));
+    }
+    for (scope, path) in scopes {
+        let (entries, updated) = feed_entries(config, store, &scope, DEFAULT_LIMIT)?;
+        for format in [Format::Rss, Format::Atom, Format::Json] {
+            let channel = channel(config, &scope, format, DEFAULT_LIMIT, updated);
+            write(
+                format!("{path}.{}", format.extension()),
+                &publish::render(format, &channel, &entries),
+            )?;
+        }
+    }
+    write("index.html".into(), render_index(config, store)?.as_bytes())?;
+    write("sources.opml".into(), sources_opml(config).as_bytes())?;
+    Ok(written)
+}
