@@ -185,12 +185,13 @@ pub(crate) async fn open(config: Config) -> Result<Ingestor> {
         .with_context(|| format!("cannot open the database at {}", db.display()))
 }
 
-async fn run_daemon(config: Config) -> Result<ExitCode> {
-    let ingestor = open(config).await?;
-    let listen = ingestor.config.http.listen;
+async fn run_daemon(mut config: Config) -> Result<ExitCode> {
+    let listen = config.http.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} ([http] listen)"))?;
+    config.http.bound(listener.local_addr()?);
+    let ingestor = open(config).await?;
     daemon::run(ingestor, Some(listener), shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

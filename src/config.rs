@@ -96,6 +96,18 @@ pub struct Http {
     pub listen: std::net::SocketAddr,
     /// Base of absolute links in feeds and pages (ends with '/').
     pub public_url: Url,
+    /// Whether `public_url` was derived from `listen` rather than set.
+    derived_url: bool,
+}
+
+impl Http {
+    /// Records the address actually bound (port 0 picks one): a derived public URL follows it.
+    pub fn bound(&mut self, addr: std::net::SocketAddr) {
+        self.listen = addr;
+        if self.derived_url {
+            self.public_url = base_url_for(addr);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -465,6 +477,7 @@ fn read_http(r: &mut Reporter, root: &Section) -> Http {
         return Http {
             listen: default_listen,
             public_url: base_url_for(default_listen),
+            derived_url: true,
         };
     };
     let listen = t
@@ -474,8 +487,9 @@ fn read_http(r: &mut Reporter, root: &Section) -> Http {
             })
         })
         .unwrap_or(default_listen);
-    let public_url = t
-        .url(r, "public_url")
+    let explicit = t.url(r, "public_url");
+    let derived_url = explicit.is_none();
+    let public_url = explicit
         .map(|mut u| {
             if !u.path().ends_with('/') {
                 let p = format!("{}/", u.path());
@@ -485,7 +499,11 @@ fn read_http(r: &mut Reporter, root: &Section) -> Http {
         })
         .unwrap_or_else(|| base_url_for(listen));
     t.finish(r, &["listen", "public_url"]);
-    Http { listen, public_url }
+    Http {
+        listen,
+        public_url,
+        derived_url,
+    }
 }
 
 /// `http://ADDR/` for a listen address (unspecified addresses become 127.0.0.1).

@@ -283,10 +283,15 @@ const WATCH_SETTLE: Duration = Duration::from_millis(700);
 /// takes over on the same database, and stored articles are re-matched if the topics changed; on
 /// failure every problem is logged and the running config stays.
 async fn reload(current: Ingestor) -> Ingestor {
+    let bound = current.config.http.listen;
     let path = current.config.path.clone();
     let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
     let config = match loaded {
-        Ok(Ok(c)) => c,
+        Ok(Ok(mut c)) => {
+            // The listener stays: a changed `[http] listen` takes effect at restart.
+            c.http.bound(bound);
+            c
+        }
         Ok(Err(problems)) => {
             for p in &problems.0 {
                 tracing::error!(problem = %p, "invalid configuration; keeping the running one");

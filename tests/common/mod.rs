@@ -393,7 +393,7 @@ impl Env {
         let config_path = dir.path().join("bantin.toml");
         let db = dir.path().join("data/bantin.db");
         let text = format!(
-            "[storage]\npath = {db:?}\n\n[poll]\nhost_interval = \"0s\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n\n{extra}"
+            "[storage]\npath = {db:?}\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[poll]\nhost_interval = \"0s\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n\n{extra}"
         );
         std::fs::write(&config_path, text).unwrap();
         Env { dir, config_path }
@@ -462,7 +462,7 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("bantin.toml");
         let db = dir.path().join("data/bantin.db");
-        let text = format!("[storage]\npath = {db:?}\n\n[poll]\n{poll}\n\n{extra}");
+        let text = format!("[storage]\npath = {db:?}\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[poll]\n{poll}\n\n{extra}");
         std::fs::write(&config_path, text).unwrap();
         Env { dir, config_path }
     }
