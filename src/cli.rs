@@ -1,6 +1,7 @@
 //! Command-line interface: argument shapes (clap) and one function per subcommand. Glue only:
 //! the work happens in the library modules.
 
+mod opml;
 mod topics;
 
 use std::io::{IsTerminal, Write};
@@ -66,6 +67,17 @@ pub enum Command {
         #[arg(required = true)]
         text: Vec<String>,
     },
+    /// Write every feed (merged, per topic, per source, per tag; three formats), the index page
+    /// and the OPML file into DIR, for a plain web server or CDN.
+    Export {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Sources as OPML: export to stdout, or import a file's feeds into a config file.
+    Opml {
+        #[command(subcommand)]
+        action: opml::OpmlAction,
+    },
     /// List stored articles, newest first.
     Articles {
         /// Only articles carried by this source.
@@ -92,6 +104,13 @@ fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    // Importing names its own target config; the --config file plays no part.
+    if let Command::Opml {
+        action: opml::OpmlAction::Import { file, into },
+    } = &cli.command
+    {
+        return opml::import(file, into);
+    }
     let config = match config::load(&cli.config) {
         Ok(c) => c,
         Err(problems) => {
@@ -120,6 +139,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             ..
         } => topics::test(config, &id, days, json).await,
         Command::Match { topic, text } => topics::explain_text(&config, &topic, &text.join(" ")),
+        Command::Export { dir } => export(config, &dir).await,
+        Command::Opml { action } => opml::run(&config, action),
         Command::Fetch { sources } => fetch(config, &sources).await,
         Command::Sources { json } => sources(config, json).await,
         Command::Articles {
@@ -193,6 +214,15 @@ async fn run_daemon(mut config: Config) -> Result<ExitCode> {
     config.http.bound(listener.local_addr()?);
     let ingestor = open(config).await?;
     daemon::run(ingestor, Some(listener), shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(config: Config, dir: &std::path::Path) -> Result<ExitCode> {
+    let store = open_store(&config).await?;
+    let dir = dir.to_path_buf();
+    let files =
+        tokio::task::spawn_blocking(move || crate::http::export(&config, &store, &dir)).await??;
+    println!("wrote {} files", files.len());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -117,7 +117,10 @@ pub fn parse(
                 .as_deref()
                 .and_then(|b| base.join(b).ok())
                 .unwrap_or_else(|| base.clone());
-            let link = pick_link(&e.links).and_then(|href| entry_base.join(href.trim()).ok());
+            // Only web links: a `javascript:` or `data:` link must never reach a reader.
+            let link = pick_link(&e.links)
+                .and_then(|href| entry_base.join(href.trim()).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"));
             RawEntry {
                 guid: Some(e.id.trim().to_string()).filter(|s| !s.is_empty()),
                 link,

@@ -1,0 +1,290 @@
+//! `bantin opml export` and `bantin opml import FILE --into CONFIG`.
+//!
+//! Import appends `[[sources]]` tables to the end of the config file the admin names, keeping
+//! everything already there (comments included), and only after the result has been checked:
+//! a config that would not load is never written.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use super::EXIT_CONFIG;
+use crate::config::{self, Config};
+
+#[derive(Debug, Subcommand)]
+pub enum OpmlAction {
+    /// Print the configured sources as OPML 2.0 (the same as /sources.opml).
+    Export,
+    /// Append the feeds of an OPML file as [[sources]] to a config file; feeds already configured
+    /// there are skipped.
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// The config file to append to (it is checked before anything is written).
+        #[arg(long)]
+        into: PathBuf,
+    },
+}
+
+pub fn run(config: &Config, action: OpmlAction) -> Result<ExitCode> {
+    match action {
+        OpmlAction::Export => {
+            std::io::stdout()
+                .lock()
+                .write_all(crate::http::sources_opml(config).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        OpmlAction::Import { file, into } => import(&file, &into),
+    }
+}
+
+/// One feed of an OPML file.
+#[derive(Debug, Clone, PartialEq)]
+struct Outline {
+    title: String,
+    url: url::Url,
+    tags: Vec<String>,
+}
+
+pub fn import(file: &Path, into: &Path) -> Result<ExitCode> {
+    let target = match config::load(into) {
+        Ok(c) => c,
+        Err(problems) => {
+            eprintln!("{problems}");
+            eprintln!("{}: fix these before importing into it", into.display());
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let outlines =
+        parse_opml(&text).with_context(|| format!("{}: not a usable OPML file", file.display()))?;
+
+    let mut ids: Vec<String> = target.sources.iter().map(|s| s.id.clone()).collect();
+    let mut added = Vec::new();
+    let mut skipped = 0;
+    let mut block = String::new();
+    for o in outlines {
+        let known = target.sources.iter().any(|s| same_feed(&s.url, &o.url))
+            || added
+                .iter()
+                .any(|(_, u): &(String, url::Url)| same_feed(u, &o.url));
+        if known {
+            skipped += 1;
+            continue;
+        }
+        let id = unique_id(&slug(&o.title, &o.url), &ids);
+        ids.push(id.clone());
+        block.push_str(&format!(
+            "\n[[sources]]\nid = {}\nname = {}\nurl = {}\n",
+            quote(&id),
+            quote(&o.title),
+            quote(o.url.as_str())
+        ));
+        if !o.tags.is_empty() {
+            let tags: Vec<String> = o.tags.iter().map(|t| quote(t)).collect();
+            block.push_str(&format!("tags = [{}]\n", tags.join(", ")));
+        }
+        added.push((id, o.url));
+    }
+    if added.is_empty() {
+        println!(
+            "nothing to import: {skipped} feed(s) already configured in {}",
+            into.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let original = std::fs::read_to_string(into)?;
+    let mut updated = original.clone();
+    if !updated.ends_with('\n') {
+        updated.push('\n');
+    }
+    updated.push_str(&format!(
+        "\n# Imported from {} by `bantin opml import`.\n",
+        file.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    updated.push_str(&block);
+
+    // Check the result beside the real file (relative paths such as topics_file resolve the
+    // same way), then move it into place.
+    let dir = into
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let staged = dir.join(format!(
+        ".{}.import",
+        into.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&staged, &updated)
+        .with_context(|| format!("cannot write {}", staged.display()))?;
+    if let Err(problems) = config::load(&staged) {
+        let _ = std::fs::remove_file(&staged);
+        bail!(
+            "the imported sources would make {} invalid; nothing was written:\n{problems}",
+            into.display()
+        );
+    }
+    std::fs::rename(&staged, into).with_context(|| format!("cannot replace {}", into.display()))?;
+    let list: Vec<&str> = added.iter().map(|(id, _)| id.as_str()).collect();
+    println!(
+        "added {} source(s) to {}: {}{}",
+        added.len(),
+        into.display(),
+        list.join(", "),
+        if skipped > 0 {
+            format!(" ({skipped} already configured)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every outline with an http(s) `xmlUrl`, at any depth; a parent outline's title becomes a tag.
+fn parse_opml(text: &str) -> Result<Vec<Outline>> {
+    let doc = roxmltree::Document::parse(text)?;
+    if !doc.root_element().has_tag_name("opml") {
+        bail!(
+            "the root element is <{}>, not <opml>",
+            doc.root_element().tag_name().name()
+        );
+    }
+    let mut out = Vec::new();
+    for node in doc.descendants().filter(|n| n.has_tag_name("outline")) {
+        let Some(raw) = node.attribute("xmlUrl") else {
+            continue;
+        };
+        let Ok(url) = url::Url::parse(raw.trim()) else {
+            continue;
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            continue;
+        }
+        let title = node
+            .attribute("title")
+            .or(node.attribute("text"))
+            .map(crate::text::clean)
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| url.host_str().unwrap_or("feed").to_string());
+        let mut tags: Vec<String> = node
+            .attribute("category")
+            .unwrap_or("")
+            .split([',', '/'])
+            .map(|t| slug_text(t))
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(parent) = node.parent_element().filter(|p| p.has_tag_name("outline")) {
+            if let Some(t) = parent
+                .attribute("title")
+                .or(parent.attribute("text"))
+                .map(slug_text)
+            {
+                if !t.is_empty() {
+                    tags.push(t);
+                }
+            }
+        }
+        tags.dedup();
+        out.push(Outline { title, url, tags });
+    }
+    Ok(out)
+}
+
+fn same_feed(a: &url::Url, b: &url::Url) -> bool {
+    let key = |u: &url::Url| {
+        let host = u
+            .host_str()
+            .unwrap_or("")
+            .trim_start_matches("www.")
+            .to_ascii_lowercase();
+        format!(
+            "{host}{}?{}",
+            u.path().trim_end_matches('/'),
+            u.query().unwrap_or("")
+        )
+    };
+    key(a) == key(b)
+}
+
+/// "Báo Quảng Ninh – Kinh tế" → "bao-quang-ninh-kinh-te".
+fn slug_text(s: &str) -> String {
+    let folded = crate::text::fold(s);
+    let mut out = String::new();
+    for c in folded.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-')
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
+}
+
+fn slug(title: &str, url: &url::Url) -> String {
+    let s = slug_text(title);
+    if s.is_empty() {
+        slug_text(url.host_str().unwrap_or("feed"))
+    } else {
+        s
+    }
+}
+
+fn unique_id(base: &str, taken: &[String]) -> String {
+    let base = if base.is_empty() { "feed" } else { base };
+    if !taken.iter().any(|t| t == base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|c| !taken.contains(c))
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// A TOML basic string (JSON string escapes are valid TOML).
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{}\"", s.replace(['"', '\\'], "")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outlines_with_titles_tags_and_nesting() {
+        let o = parse_opml(
+            r#"<?xml version="1.0"?><opml version="2.0"><head/><body>
+<outline text="Báo Đảng"><outline type="rss" text="Nhân Dân" xmlUrl="https://nhandan.vn/rss/home.rss" category="dang"/></outline>
+<outline text="no feed"/>
+<outline title="Báo Quảng Ninh – Kinh tế" xmlUrl="https://baoquangninh.vn/rss/kinh-te.rss"/>
+<outline text="bad" xmlUrl="javascript:alert(1)"/>
+</body></opml>"#,
+        )
+        .unwrap();
+        assert_eq!(o.len(), 2);
+        assert_eq!(o[0].title, "Nhân Dân");
+        assert_eq!(o[0].tags, vec!["dang", "bao-dang"]);
+        assert_eq!(slug(&o[1].title, &o[1].url), "bao-quang-ninh-kinh-te");
+        assert!(parse_opml("<rss/>").is_err());
+    }
+
+    #[test]
+    fn ids_are_unique_slugs() {
+        let taken = vec!["nhan-dan".to_string(), "nhan-dan-2".to_string()];
+        assert_eq!(unique_id("nhan-dan", &taken), "nhan-dan-3");
+        assert_eq!(unique_id("vov", &taken), "vov");
+        assert!(config::is_slug(&slug_text("Đài Tiếng nói Việt Nam (VOV)")));
+        assert_eq!(quote("a \"b\" \\ c"), r#""a \"b\" \\ c""#);
+    }
+}
