@@ -177,7 +177,7 @@ fn parse_opml(text: &str) -> Result<Vec<Outline>> {
             .attribute("category")
             .unwrap_or("")
             .split([',', '/'])
-            .map(|t| slug_text(t))
+            .map(slug_text)
             .filter(|t| !t.is_empty())
             .collect();
         if let Some(parent) = node.parent_element().filter(|p| p.has_tag_name("outline")) {
