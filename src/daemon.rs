@@ -220,31 +220,32 @@ pub async fn run(
             }
         }
         let sleep = (wake - now).to_std().unwrap_or_default();
-        tokio::select! {
+        let reload_now = tokio::select! {
             _ = &mut shutdown => break,
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
                 if let Some(id) = log_joined(joined, &metrics) {
                     running.remove(&id);
                 }
+                false
             }
-            _ = tokio::time::sleep(sleep) => {}
+            _ = tokio::time::sleep(sleep) => false,
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
-                ingestor = reload(ingestor).await;
-                watch = Watch::new(watched_files(&ingestor.config));
-                if let Some((app, _)) = &server {
-                    app.set_config(ingestor.config.clone());
-                }
+                true
             }
             _ = watch_tick.tick() => {
-                if watch.settled_change() {
+                let changed = watch.settled_change();
+                if changed {
                     tracing::info!("configuration files changed: reloading");
-                    ingestor = reload(ingestor).await;
-                    watch = Watch::new(watched_files(&ingestor.config));
-                    if let Some((app, _)) = &server {
-                        app.set_config(ingestor.config.clone());
-                    }
                 }
+                changed
+            }
+        };
+        if reload_now {
+            ingestor = reload(ingestor).await;
+            watch = Watch::new(watched_files(&ingestor.config));
+            if let Some((app, _)) = &server {
+                app.set_config(ingestor.config.clone());
             }
         }
     }
