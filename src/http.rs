@@ -262,10 +262,11 @@ async fn serve_feed(
     let rendered = cached(&app, key, move |app| {
         let config = app.config();
         let (entries, last_modified) = feed_entries(&config, &app.0.store, &scope, limit)?;
-        let channel = channel(&config, &scope, format, limit, last_modified);
+        let channel = channel(&config, &scope, format, limit, last_modified, Links::Live);
         let body = publish::render(format, &channel, &entries);
         Ok(Page {
             status: StatusCode::OK,
+            max_age: poll_seconds(&config),
             content_type: format.content_type(),
             body,
             last_modified,
@@ -303,48 +304,26 @@ fn feed_entries(
         }
         Scope::Topic(t) => q.topic = Some(t.clone()),
     }
-    let articles = store.articles(&q)?;
-    let mut stories: Vec<(i64, Vec<StoredArticle>)> = Vec::new();
-    for a in articles {
-        match stories.iter().position(|(story, _)| *story == a.story) {
-            Some(i) => stories[i].1.push(a),
-            None if stories.len() < limit => stories.push((a.story, vec![a])),
-            None => {}
-        }
-    }
+    let stories = stories(store, &q, limit)?;
     let topic_names: HashMap<&str, &str> = config.topics.topics().collect();
     let mut last_changed: Option<DateTime<Utc>> = None;
     let entries = stories
         .into_iter()
-        .filter_map(|(_, members)| {
-            let mut sources: Vec<String> = Vec::new();
-            for m in &members {
-                for s in &m.sources {
-                    if !sources.contains(s) {
-                        sources.push(s.clone());
-                    }
-                }
-            }
-            let mut topics: Vec<String> = Vec::new();
-            for m in &members {
-                for t in &m.topics {
-                    let name = topic_names
+        .map(|story| {
+            let topics: Vec<String> = story
+                .topics
+                .iter()
+                .map(|t| {
+                    topic_names
                         .get(t.as_str())
                         .copied()
                         .unwrap_or(t)
-                        .to_string();
-                    if !topics.contains(&name) {
-                        topics.push(name);
-                    }
-                }
-            }
-            let changed = members
-                .iter()
-                .map(|m| m.updated.unwrap_or(m.first_seen).max(m.first_seen))
-                .max();
-            last_changed = last_changed.max(changed);
-            let a = members.into_iter().next()?;
-            let entry = Entry {
+                        .to_string()
+                })
+                .collect();
+            last_changed = last_changed.max(Some(story.changed));
+            let (a, sources) = (story.lead, story.sources);
+            Entry {
                 id: format!("urn:bantin:{}", a.ident),
                 title: a.title,
                 link: a.url,
@@ -361,11 +340,71 @@ fn feed_entries(
                         None => (id.clone(), config.http.public_url.to_string()),
                     })
                     .collect(),
-            };
-            Some(entry)
+            }
         })
         .collect();
     Ok((entries, last_changed))
+}
+
+/// A story: its newest article, with the sources and topics of all its syndicated copies, and
+/// when any of them last changed.
+struct Story {
+    lead: StoredArticle,
+    sources: Vec<String>,
+    topics: Vec<String>,
+    changed: DateTime<Utc>,
+}
+
+/// Stored articles for `q`, newest first, one per story, at most `limit` stories.
+fn stories(store: &Store, q: &ArticleQuery, limit: usize) -> Result<Vec<Story>, StoreError> {
+    let mut out: Vec<Story> = Vec::new();
+    for a in store.articles(q)? {
+        let changed = a.updated.unwrap_or(a.first_seen).max(a.first_seen);
+        match out.iter().position(|s| s.lead.story == a.story) {
+            Some(i) => {
+                let story = &mut out[i];
+                for s in &a.sources {
+                    if !story.sources.contains(s) {
+                        story.sources.push(s.clone());
+                    }
+                }
+                for t in &a.topics {
+                    if !story.topics.contains(t) {
+                        story.topics.push(t.clone());
+                    }
+                }
+                story.changed = story.changed.max(changed);
+            }
+            None if out.len() < limit => out.push(Story {
+                sources: a.sources.clone(),
+                topics: a.topics.clone(),
+                changed,
+                lead: a,
+            }),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Where feeds live: on the running server (query parameters) or as exported files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Live,
+    Static,
+}
+
+/// The path of a feed, relative to the public URL.
+fn feed_path(scope: &Scope, format: Format, links: Links) -> String {
+    let ext = format.extension();
+    match (scope, links) {
+        (Scope::All, _) => format!("feed.{ext}"),
+        (Scope::Topic(t), _) => format!("topics/{t}.{ext}"),
+        (Scope::Source(s), Links::Live) => format!("feed.{ext}?source={s}"),
+        (Scope::Tag(t), Links::Live) => format!("feed.{ext}?tag={t}"),
+        (Scope::Source(s), Links::Static) => format!("sources/{s}.{ext}"),
+        (Scope::Tag(t), Links::Static) => format!("tags/{t}.{ext}"),
+    }
 }
 
 fn channel(
@@ -374,34 +413,24 @@ fn channel(
     format: Format,
     limit: usize,
     updated: Option<DateTime<Utc>>,
+    links: Links,
 ) -> Channel {
     let base = &config.http.public_url;
-    let (title, path) = match scope {
-        Scope::All => (
-            "Tất cả nguồn".to_string(),
-            format!("feed.{}", format.extension()),
-        ),
-        Scope::Source(s) => (
-            config
-                .source(s)
-                .map(|x| x.name.clone())
-                .unwrap_or_else(|| s.clone()),
-            format!("feed.{}?source={s}", format.extension()),
-        ),
-        Scope::Tag(t) => (
-            format!("Nhóm nguồn {t}"),
-            format!("feed.{}?tag={t}", format.extension()),
-        ),
-        Scope::Topic(t) => (
-            config
-                .topics
-                .topics()
-                .find(|(id, _)| id == t)
-                .map(|(_, n)| n.to_string())
-                .unwrap_or_else(|| t.clone()),
-            format!("topics/{t}.{}", format.extension()),
-        ),
+    let title = match scope {
+        Scope::All => "Tất cả nguồn".to_string(),
+        Scope::Source(s) => config
+            .source(s)
+            .map(|x| x.name.clone())
+            .unwrap_or_else(|| s.clone()),
+        Scope::Tag(t) => format!("Nhóm nguồn {t}"),
+        Scope::Topic(t) => config
+            .topics
+            .topics()
+            .find(|(id, _)| id == t)
+            .map(|(_, n)| n.to_string())
+            .unwrap_or_else(|| t.clone()),
     };
+    let path = feed_path(scope, format, links);
     let path = if limit == DEFAULT_LIMIT {
         path
     } else if path.contains('?') {
@@ -437,6 +466,8 @@ fn poll_seconds(config: &Config) -> u64 {
 /// What a renderer returns.
 struct Page {
     status: StatusCode,
+    /// Cache-Control max-age, seconds.
+    max_age: u64,
     content_type: &'static str,
     body: Vec<u8>,
     last_modified: Option<DateTime<Utc>>,
@@ -460,7 +491,6 @@ async fn cached(
             return Ok(hit.clone());
         }
     }
-    let max_age = poll_seconds(&app.config());
     let me = app.clone();
     let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
         let page = render(&me)?;
@@ -472,7 +502,7 @@ async fn cached(
             content_type: page.content_type,
             hash,
             last_modified: page.last_modified,
-            max_age,
+            max_age: page.max_age,
             gzip: gzip(&page.body),
             brotli: brotli(&page.body),
             body: page.body,
@@ -632,9 +662,11 @@ const INDEX_TEMPLATE: &str = include_str!("http/index.html");
 async fn index(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let rendered = cached(&app, "index".into(), |app| {
         let config = app.config();
-        let body = render_index(&config, &app.0.store)?;
+        let body = render_index(&config, &app.0.store, Links::Live)?;
         Ok(Page {
             status: StatusCode::OK,
+            // Source health changes with every poll: a minute, not a poll interval.
+            max_age: 60,
             content_type: "text/html; charset=utf-8",
             body: body.into_bytes(),
             last_modified: None,
@@ -667,48 +699,46 @@ struct IndexArticle {
     sources: String,
 }
 
-fn render_index(config: &Config, store: &Store) -> Result<String, StoreError> {
-    let display = |a: &StoredArticle| IndexArticle {
-        title: a.title.clone(),
-        url: a.url.clone(),
-        when: a
+fn render_index(config: &Config, store: &Store, links: Links) -> Result<String, StoreError> {
+    let name_of = |id: &String| {
+        config
+            .source(id)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| id.clone())
+    };
+    let display = |s: &Story| IndexArticle {
+        title: s.lead.title.clone(),
+        url: s.lead.url.clone(),
+        when: s
+            .lead
             .published
             .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
             .format("%H:%M %d/%m/%Y")
             .to_string(),
-        sources: a
-            .sources
+        sources: s.sources.iter().map(name_of).collect::<Vec<_>>().join(", "),
+    };
+    let newest = |q: ArticleQuery, n: usize| -> Result<Vec<IndexArticle>, StoreError> {
+        Ok(stories(store, &ArticleQuery { limit: n * 3, ..q }, n)?
             .iter()
-            .map(|id| {
-                config
-                    .source(id)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_else(|| id.clone())
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
+            .map(display)
+            .collect())
     };
     let mut topics = Vec::new();
     for (id, name) in config.topics.topics() {
-        let newest = store.articles(&ArticleQuery {
-            topic: Some(id.to_string()),
-            limit: 5,
-            ..Default::default()
-        })?;
+        let articles = newest(
+            ArticleQuery {
+                topic: Some(id.to_string()),
+                ..Default::default()
+            },
+            5,
+        )?;
         topics.push(minijinja::context! {
             id, name,
             feeds => feed_links(&format!("topics/{id}")),
-            articles => newest.iter().map(display).collect::<Vec<_>>(),
+            articles,
         });
     }
-    let latest: Vec<IndexArticle> = store
-        .articles(&ArticleQuery {
-            limit: 10,
-            ..Default::default()
-        })?
-        .iter()
-        .map(display)
-        .collect();
+    let latest = newest(ArticleQuery::default(), 10)?;
     let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
     let states = store.source_states(&ids)?;
     let sources: Vec<_> = config
@@ -730,7 +760,7 @@ fn render_index(config: &Config, store: &Store) -> Result<String, StoreError> {
                 last_success => st.and_then(|x| x.last_success).map(|t| t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh).format("%H:%M %d/%m").to_string()),
                 last_error => st.and_then(|x| x.last_error.clone()),
                 articles => st.map(|x| x.articles).unwrap_or(0),
-                feeds => feed_links("feed").rss + "?source=" + &s.id,
+                feeds => feed_path(&Scope::Source(s.id.clone()), Format::Rss, links),
             }
         })
         .collect();
@@ -753,6 +783,7 @@ async fn opml(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let rendered = cached(&app, "opml".into(), |app| {
         Ok(Page {
             status: StatusCode::OK,
+            max_age: 300,
             content_type: "text/x-opml; charset=utf-8",
             body: sources_opml(&app.config()).into_bytes(),
             last_modified: None,
@@ -812,7 +843,14 @@ async fn healthz(State(app): State<AppState>) -> Response {
                     StatusCode::SERVICE_UNAVAILABLE
                 },
                 serde_json::json!({
-                    "status": if ok { "ok" } else { "unavailable" },
+                    // Failing or gone sources degrade the service but do not make it unavailable.
+                    "status": if !ok {
+                        "unavailable"
+                    } else if count(SourceHealth::Failing) + count(SourceHealth::Gone) > 0 {
+                        "degraded"
+                    } else {
+                        "ok"
+                    },
                     "database": true,
                     "scheduler": scheduler,
                     "articles": articles,
@@ -949,14 +987,24 @@ pub fn export(
     for (scope, path) in scopes {
         let (entries, updated) = feed_entries(config, store, &scope, DEFAULT_LIMIT)?;
         for format in [Format::Rss, Format::Atom, Format::Json] {
-            let channel = channel(config, &scope, format, DEFAULT_LIMIT, updated);
+            let channel = channel(
+                config,
+                &scope,
+                format,
+                DEFAULT_LIMIT,
+                updated,
+                Links::Static,
+            );
             write(
                 format!("{path}.{}", format.extension()),
                 &publish::render(format, &channel, &entries),
             )?;
         }
     }
-    write("index.html".into(), render_index(config, store)?.as_bytes())?;
+    write(
+        "index.html".into(),
+        render_index(config, store, Links::Static)?.as_bytes(),
+    )?;
     write("sources.opml".into(), sources_opml(config).as_bytes())?;
     Ok(written)
 }

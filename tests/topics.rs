@@ -697,11 +697,12 @@ async fn the_running_daemon_follows_topics_file_changes_and_survives_a_broken_on
     )
     .await;
     assert_eq!(first_seen(&store), seen, "re-matching kept first_seen");
-    assert!(
-        log.text().contains("configuration reloaded"),
-        "{}",
-        log.text()
-    );
+    // Re-matching commits before the reload is logged: wait for the line, don't race it.
+    wait_until("the reload is logged", WITHIN, || {
+        let reloaded = log.text().contains("configuration reloaded");
+        async move { reloaded }
+    })
+    .await;
 
     // A broken edit: an unknown key. Read leniently it would switch the topic back to A.
     let broken = format!(
