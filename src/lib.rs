@@ -43,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod date;
+pub mod digest;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
