@@ -1,6 +1,7 @@
 //! Command-line interface: argument shapes (clap) and one function per subcommand. Glue only:
 //! the work happens in the library modules.
 
+mod digests;
 mod opml;
 mod topics;
 
@@ -78,6 +79,23 @@ pub enum Command {
         #[command(subcommand)]
         action: opml::OpmlAction,
     },
+    /// Digests: preview what would be sent, or send what is due.
+    Digest {
+        #[command(subcommand)]
+        action: digests::DigestAction,
+    },
+    /// The digest outbox: subscriber, window, status, attempts, last error.
+    Digests {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Subscribers: topics, next send, unsubscribed state; `subscribers enable EMAIL`.
+    Subscribers {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<digests::SubscribersAction>,
+    },
     /// List stored articles, newest first.
     Articles {
         /// Only articles carried by this source.
@@ -140,6 +158,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         } => topics::test(config, &id, days, json).await,
         Command::Match { topic, text } => topics::explain_text(&config, &topic, &text.join(" ")),
         Command::Export { dir } => export(config, &dir).await,
+        Command::Digest { action } => digests::digest(config, action).await,
+        Command::Digests { json } => digests::outbox(config, json).await,
+        Command::Subscribers { json, action } => digests::subscribers(config, json, action).await,
         Command::Opml { action } => opml::run(&config, action),
         Command::Fetch { sources } => fetch(config, &sources).await,
         Command::Sources { json } => sources(config, json).await,
@@ -166,6 +187,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     source,
                     topic,
                     any_source: None,
+                    ids: None,
                     since,
                     limit,
                 },

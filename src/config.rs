@@ -18,6 +18,10 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 use url::Url;
 
+mod mail;
+
+pub use mail::{Mail, MailTransport, PasswordSource, SmtpConfig, SmtpSecurity, Subscriber};
+
 use crate::date::DateOrder;
 use crate::topics::{Field, Matcher, Role, SourceFilter, TopicSpec};
 
@@ -27,6 +31,7 @@ pub const DEFAULT_PATH: &str = "config/bantin.toml";
 pub const DEFAULT_SCHEDULE: &str = "0 */15 * * * *";
 const DEFAULT_DB: &str = "data/bantin.db";
 const DEFAULT_TOPICS_FILE: &str = "topics.toml";
+const DEFAULT_SUBSCRIBERS_FILE: &str = "subscribers.toml";
 const DEFAULT_REMATCH_DAYS: u32 = 30;
 const DEFAULT_USER_AGENT: &str = concat!(
     "bantin/",
@@ -52,6 +57,10 @@ pub struct Config {
     topics_text: String,
     /// After topics change, articles first seen within this many days are matched again.
     pub rematch_days: u32,
+    pub mail: Mail,
+    /// The subscribers file read, if any.
+    pub subscribers_path: Option<PathBuf>,
+    pub subscribers: Vec<Subscriber>,
 }
 
 impl Config {
@@ -59,6 +68,7 @@ impl Config {
     pub fn files(&self) -> Vec<PathBuf> {
         let mut v = vec![self.path.clone()];
         v.extend(self.topics_path.clone());
+        v.extend(self.subscribers_path.clone());
         v
     }
 
@@ -241,6 +251,22 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
         }
         Err(_) => {}
     }
+    let (subscribers_path, explicit) = match &main.subscribers_file {
+        Some(f) => (dir.join(f), true),
+        None => (dir.join(DEFAULT_SUBSCRIBERS_FILE), false),
+    };
+    match std::fs::read_to_string(&subscribers_path) {
+        Ok(text) => {
+            let topic_ids: Vec<&str> = config.topics.topics().map(|(id, _)| id).collect();
+            config.subscribers =
+                mail::parse_subscribers(&subscribers_path, &text, &topic_ids, &mut problems);
+            config.subscribers_path = Some(subscribers_path);
+        }
+        Err(e) if explicit || e.kind() != std::io::ErrorKind::NotFound => {
+            problems.push(unreadable(&subscribers_path, &e).0.remove(0));
+        }
+        Err(_) => {}
+    }
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -281,6 +307,7 @@ fn parse_toml<'i>(r: &mut Reporter, text: &'i str) -> Spanned<DeTable<'i>> {
 struct Main {
     config: Config,
     topics_file: Option<String>,
+    subscribers_file: Option<String>,
 }
 
 fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
@@ -304,6 +331,10 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
         },
     };
     let topics_file = root.string(&mut r, "topics_file").map(Spanned::into_inner);
+    let subscribers_file = root
+        .string(&mut r, "subscribers_file")
+        .map(Spanned::into_inner);
+    let mail = mail::read_mail(&mut r, &root);
     let rematch_days = root
         .integer_in(&mut r, "rematch_days", 0..=3650)
         .map(|n| n as u32)
@@ -315,10 +346,12 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
         &mut r,
         &[
             "topics_file",
+            "subscribers_file",
             "rematch_days",
             "storage",
             "poll",
             "http",
+            "mail",
             "sources",
         ],
     );
@@ -334,8 +367,12 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
             topics: Arc::new(Matcher::empty()),
             topics_text: String::new(),
             rematch_days,
+            mail,
+            subscribers_path: None,
+            subscribers: Vec::new(),
         },
         topics_file,
+        subscribers_file,
     }
 }
 
@@ -675,6 +712,22 @@ fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Enough of an address to deliver to: one '@', something on both sides, no spaces or angle
+/// brackets (a bare host such as localhost is fine). The SMTP server has the last word.
+pub fn is_plausible_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
+        && !domain.contains('@')
 }
 
 /// Lower-case ASCII letters, digits and '-', not starting or ending with '-'.

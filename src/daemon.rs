@@ -20,6 +20,7 @@ use crate::http::{self, AppState};
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::{self, Outcome, Report};
 use crate::metrics::Metrics;
+use crate::postman::Postman;
 use crate::store::{SourceHealth, SourceSpec, SourceState, Store, StoreError};
 
 /// How long shutdown waits for work in flight before giving up on it.
@@ -175,6 +176,10 @@ pub async fn run(
     let mut watch_tick = tokio::time::interval(WATCH_INTERVAL);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut hangup = Hangup::new();
+    let mut postman = start_postman(&ingestor);
+    let mut digest_tick = tokio::time::interval(DIGEST_INTERVAL);
+    digest_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut digest_task: Option<tokio::task::JoinHandle<()>> = None;
     let metrics = Arc::new(Metrics::default());
     let http_stop = CancellationToken::new();
     let server = match listener {
@@ -195,6 +200,9 @@ pub async fn run(
         }
         None => None,
     };
+    if let (Some((app, _)), Some(p)) = (&server, &postman) {
+        app.set_secret(Some(p.secret().clone()));
+    }
 
     loop {
         let states = ingestor.states().await?;
@@ -229,6 +237,23 @@ pub async fn run(
                 false
             }
             _ = tokio::time::sleep(sleep) => false,
+            _ = digest_tick.tick() => {
+                // One digest round at a time; a slow SMTP server delays the next, never doubles it.
+                if digest_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    if let Some(p) = postman.clone() {
+                        digest_task = Some(tokio::spawn(async move {
+                            match p.round(Utc::now()).await {
+                                Ok(r) if r.composed + r.sent + r.retrying + r.failed > 0 => {
+                                    tracing::info!(composed = r.composed, sent = r.sent, retrying = r.retrying, failed = r.failed, "digests")
+                                }
+                                Ok(_) => {}
+                                Err(e) => tracing::error!(error = %e, "digest round failed"),
+                            }
+                        }));
+                    }
+                }
+                false
+            }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
                 true
@@ -244,8 +269,10 @@ pub async fn run(
         if reload_now {
             ingestor = reload(ingestor).await;
             watch = Watch::new(watched_files(&ingestor.config));
+            postman = start_postman(&ingestor);
             if let Some((app, _)) = &server {
                 app.set_config(ingestor.config.clone());
+                app.set_secret(postman.as_ref().map(|p| p.secret().clone()));
             }
         }
     }
@@ -264,6 +291,12 @@ pub async fn run(
             SHUTDOWN_GRACE.as_secs()
         );
     }
+    if let Some(task) = digest_task {
+        // The mail in flight is finished (or given up on) before exit.
+        if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+            tracing::warn!("digest delivery still in flight at shutdown; the outbox keeps it for the next start");
+        }
+    }
     if let Some((_, handle)) = server {
         match tokio::time::timeout(Duration::from_secs(2), handle).await {
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
@@ -273,6 +306,21 @@ pub async fn run(
     }
     tracing::info!("bantin stopped");
     Ok(())
+}
+
+/// How often digest windows and the outbox are looked at.
+const DIGEST_INTERVAL: Duration = Duration::from_secs(20);
+
+/// Digests for this configuration; None (logged) when mail cannot be set up, so polling and
+/// feeds go on while the admin fixes it.
+fn start_postman(ingestor: &Ingestor) -> Option<Postman> {
+    match Postman::new(ingestor.config.clone(), ingestor.store.clone()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!(error = %e, "digests are off until the mail configuration is fixed");
+            None
+        }
+    }
 }
 
 /// How often config files are checked for changes.

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::publish::{self, Channel, Entry, Format};
 use crate::store::{ArticleQuery, SourceHealth, Store, StoreError, StoredArticle};
+use crate::unsubscribe::{self, Secret};
 
 /// Items in a feed unless `?limit=` says otherwise, and the most it may say.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -52,6 +53,8 @@ struct Shared {
     store: Store,
     metrics: Arc<Metrics>,
     cache: Mutex<HashMap<String, Arc<Rendered>>>,
+    /// Verifies unsubscribe links; None until digests are set up.
+    secret: RwLock<Option<Secret>>,
 }
 
 /// A rendered body with everything needed to answer for it.
@@ -77,7 +80,13 @@ impl AppState {
             store,
             metrics,
             cache: Mutex::default(),
+            secret: RwLock::new(None),
         }))
+    }
+
+    /// The key unsubscribe links are signed with.
+    pub fn set_secret(&self, secret: Option<Secret>) {
+        *self.0.secret.write().unwrap_or_else(|p| p.into_inner()) = secret;
     }
 
     /// Takes a reloaded configuration: topics, sources and links change, caches are dropped.
@@ -118,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sources.opml", get(opml))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe_post))
         .fallback(not_found)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -1007,4 +1017,120 @@ pub fn export(
     )?;
     write("sources.opml".into(), sources_opml(config).as_bytes())?;
     Ok(written)
+}
+
+/// The request a token carries, or a page saying the link is not valid.
+fn verified(
+    app: &AppState,
+    q: &HashMap<String, String>,
+) -> Result<unsubscribe::Request, Box<Response>> {
+    let secret = app
+        .0
+        .secret
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let request = match (secret, q.get("token")) {
+        (Some(secret), Some(token)) => unsubscribe::verify(&secret, token).ok(),
+        _ => None,
+    };
+    request.ok_or_else(|| {
+        Box::new(page(
+            app,
+            StatusCode::BAD_REQUEST,
+            "Liên kết không hợp lệ",
+            "Liên kết hủy đăng ký này không hợp lệ hoặc đã bị sửa đổi.",
+        ))
+    })
+}
+
+fn what(req: &unsubscribe::Request, config: &Config) -> String {
+    match &req.topic {
+        None => "tất cả bản tin".to_string(),
+        Some(t) => {
+            let name = config
+                .topics
+                .topics()
+                .find(|(id, _)| id == t)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_else(|| t.clone());
+            format!("bản tin chủ đề “{name}”")
+        }
+    }
+}
+
+/// GET: a confirmation page with a button (mail scanners follow links; only a POST acts).
+async fn unsubscribe_page(State(app): State<AppState>, Query(q): Params) -> Response {
+    let req = match verified(&app, &q) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let token = q.get("token").cloned().unwrap_or_default();
+    let body = format!(
+        "<p>Hủy đăng ký {} cho địa chỉ <b>{}</b>?</p>\n<form method=\"post\" action=\"unsubscribe?token={}\"><button type=\"submit\">Hủy đăng ký</button></form>",
+        html_escape::encode_text(&what(&req, &app.config())),
+        html_escape::encode_text(&req.email),
+        html_escape::encode_double_quoted_attribute(&token),
+    );
+    page(&app, StatusCode::OK, "Hủy đăng ký", &body)
+}
+
+/// POST: unsubscribes (also the RFC 8058 one-click POST mail clients send).
+async fn unsubscribe_post(State(app): State<AppState>, Query(q): Params) -> Response {
+    let req = match verified(&app, &q) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let store = app.0.store.clone();
+    let (email, topic) = (req.email.clone(), req.topic.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        store.unsubscribe(&email, topic.as_deref(), Utc::now())
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))
+    .and_then(|r| r);
+    match done {
+        Ok(true) => {
+            tracing::info!(subscriber = %req.email, topic = ?req.topic, "unsubscribed");
+            let body = format!(
+                "<p>Đã hủy đăng ký {} cho <b>{}</b>. Bạn sẽ không nhận các bản tin này nữa.</p>",
+                html_escape::encode_text(&what(&req, &app.config())),
+                html_escape::encode_text(&req.email)
+            );
+            page(&app, StatusCode::OK, "Đã hủy đăng ký", &body)
+        }
+        Ok(false) => page(
+            &app,
+            StatusCode::NOT_FOUND,
+            "Không tìm thấy",
+            "Địa chỉ này không có trong danh sách nhận bản tin.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "unsubscribe failed");
+            page(
+                &app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Lỗi",
+                "Chưa hủy được; xin thử lại sau.",
+            )
+        }
+    }
+}
+
+/// A small Vietnamese HTML page; `body` is already escaped HTML.
+fn page(app: &AppState, status: StatusCode, title: &str, body: &str) -> Response {
+    app.0.metrics.request("/unsubscribe", status.as_u16());
+    let html = format!(
+        "<!doctype html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} – bantin</title></head>\n<body style=\"font: 16px/1.5 system-ui, sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem\"><h1 style=\"font-size: 1.4rem\">{t}</h1>\n{body}\n</body></html>\n",
+        t = html_escape::encode_text(title),
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
 }

@@ -11,7 +11,10 @@
 //!
 //! All calls block; async callers run them in `spawn_blocking`.
 
+mod outbox;
 mod schema;
+
+pub use outbox::{NewDigest, OutboxEntry, SubscriberState};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -226,6 +229,8 @@ pub struct ArticleQuery {
     pub topic: Option<String>,
     /// Only articles carried by one of these sources (a tag's sources).
     pub any_source: Option<Vec<String>>,
+    /// Only these articles.
+    pub ids: Option<Vec<i64>>,
     pub since: Option<DateTime<Utc>>,
     pub limit: usize,
 }
@@ -456,6 +461,7 @@ impl Store {
                AND (?5 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
                                           WHERE s.article_id = a.id
                                             AND s.source_id IN (SELECT value FROM json_each(?5))))
+               AND (?6 IS NULL OR a.id IN (SELECT value FROM json_each(?6)))
              ORDER BY published DESC, first_seen DESC, id DESC
              LIMIT ?3",
         )?;
@@ -467,6 +473,9 @@ impl Store {
                 limit,
                 q.topic,
                 q.any_source
+                    .as_ref()
+                    .map(|v| serde_json::Value::from(v.clone()).to_string()),
+                q.ids
                     .as_ref()
                     .map(|v| serde_json::Value::from(v.clone()).to_string()),
             ],

@@ -80,6 +80,34 @@ const MIGRATIONS: &[&str] = &[
     // 3: a stable public id per article (its first identity key), for feed guids.
     "ALTER TABLE articles ADD COLUMN ident TEXT;
     UPDATE articles SET ident = (SELECT min(key) FROM article_keys k WHERE k.article_id = articles.id);",
+    // 4: digest windows per subscriber, and the outbox.
+    "CREATE TABLE subscribers (
+        email               TEXT PRIMARY KEY,
+        added_at            INTEGER NOT NULL,
+        window_end          INTEGER NOT NULL,
+        unsubscribed_all    INTEGER NOT NULL DEFAULT 0,
+        unsubscribed_topics TEXT NOT NULL DEFAULT '',
+        unsubscribed_at     INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY,
+        email        TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        window_end   INTEGER NOT NULL,
+        message_id   TEXT NOT NULL UNIQUE,
+        subject      TEXT NOT NULL,
+        message      BLOB NOT NULL,
+        articles     INTEGER NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER,
+        last_error   TEXT,
+        reply        TEXT,
+        created_at   INTEGER NOT NULL,
+        sent_at      INTEGER,
+        UNIQUE (email, window_start)
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt);",
 ];
 
 /// The schema version this binary writes.

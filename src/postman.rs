@@ -1,0 +1,522 @@
+//! Digests, end to end: closes subscribers' windows when their schedule says so, composes the
+//! digest into the outbox, and delivers what the outbox holds, retrying transient failures.
+//!
+//! Exactly once: a digest is recorded in the outbox (with its Message-ID) in the same
+//! transaction that closes its window, before any attempt to send it; sending marks the row sent
+//! only after the server accepted it. A crash between the two resends the same message with the
+//! same Message-ID. The one window that cannot be closed: the server accepted the message and
+//! the process died before recording it — then the subscriber gets it twice.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sha2::{Digest as _, Sha256};
+
+use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
+use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
+use crate::mail::{self, MailError, Mailer, Outgoing};
+use crate::store::{NewDigest, OutboxEntry, Store, StoreError};
+use crate::unsubscribe::{self, Request, Secret};
+
+/// First retry after a transient failure; doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
+const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
+/// Where the secret for unsubscribe links is kept when neither a file nor BANTIN_SECRET gives one.
+const SECRET_META: &str = "unsubscribe_secret";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostmanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("mail: {0}")]
+    Mail(String),
+    #[error("templates: {0}")]
+    Templates(String),
+    #[error("unsubscribe secret: {0}")]
+    Secret(String),
+}
+
+/// What a send round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Round {
+    pub composed: usize,
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Everything digests need; cheap to clone.
+#[derive(Clone)]
+pub struct Postman {
+    config: Arc<Config>,
+    store: Store,
+    mailer: Mailer,
+    templates: Arc<Templates>,
+    secret: Secret,
+}
+
+impl Postman {
+    /// Sets up the transport (SMTP password read now), the templates (config/templates beside
+    /// the main config, else the built-in ones) and the unsubscribe secret. Must run inside a
+    /// tokio runtime (the SMTP pool lives there).
+    pub fn new(config: Arc<Config>, store: Store) -> Result<Postman, PostmanError> {
+        let transport = match &config.mail.transport {
+            MailTransport::Maildir(p) => mail::Transport::Maildir(p.clone()),
+            MailTransport::Smtp(s) => mail::Transport::Smtp(mail::SmtpSettings {
+                host: s.host.clone(),
+                port: s.port,
+                security: match s.security {
+                    SmtpSecurity::StartTls => mail::Security::StartTls,
+                    SmtpSecurity::Tls => mail::Security::Tls,
+                    SmtpSecurity::None => mail::Security::None,
+                },
+                username: s.username.clone(),
+                password: s.password.resolve().map_err(PostmanError::Mail)?,
+                timeout: s.timeout,
+                extra_root_der: None,
+            }),
+        };
+        let mailer = Mailer::new(&transport).map_err(|e| PostmanError::Mail(e.to_string()))?;
+        let dir = config
+            .path
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("templates");
+        let templates = Templates::load(&dir).map_err(PostmanError::Templates)?;
+        let secret = load_secret(&config, &store)?;
+        store.sync_subscribers(
+            &config
+                .subscribers
+                .iter()
+                .map(|s| s.email.clone())
+                .collect::<Vec<_>>(),
+            Utc::now(),
+        )?;
+        Ok(Postman {
+            config,
+            store,
+            mailer,
+            templates: Arc::new(templates),
+            secret,
+        })
+    }
+
+    /// For tests: an SMTP server with its own certificate.
+    pub fn with_mailer(mut self, mailer: Mailer) -> Postman {
+        self.mailer = mailer;
+        self
+    }
+
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// Closes every subscriber window that a schedule tick has ended by `now` (one window from
+    /// the last end to the latest tick: after downtime the missed digest covers the whole gap),
+    /// and records the digests. Blocking (database).
+    pub fn compose_due(&self, now: DateTime<Utc>) -> Result<usize, PostmanError> {
+        let mut composed = 0;
+        for s in &self.config.subscribers {
+            let Some(state) = self.store.subscriber_state(&s.email)? else {
+                continue;
+            };
+            if let Some(end) = last_tick(s, state.window_end, now) {
+                if self.close(s, state.window_end, end, now)? {
+                    composed += 1;
+                }
+            }
+        }
+        Ok(composed)
+    }
+
+    /// Closes the named subscriber's current window now (`bantin digest send --now`).
+    pub fn compose_now(&self, email: &str, now: DateTime<Utc>) -> Result<bool, PostmanError> {
+        let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
+            return Ok(false);
+        };
+        let Some(state) = self.store.subscriber_state(&s.email)? else {
+            return Ok(false);
+        };
+        if now <= state.window_end {
+            return Ok(false);
+        }
+        self.close(s, state.window_end, now, now)
+    }
+
+    /// What would go out for `email` if its window closed now; records nothing.
+    pub fn preview(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Outgoing, usize)>, PostmanError> {
+        let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
+            return Ok(None);
+        };
+        let Some(state) = self.store.subscriber_state(&s.email)? else {
+            return Ok(None);
+        };
+        self.compose(s, state.window_end, now)
+    }
+
+    /// Composes and records one window; true when a digest went into the outbox.
+    fn close(
+        &self,
+        s: &Subscriber,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PostmanError> {
+        let composed = self.compose(s, start, end)?;
+        let digest = composed.as_ref().map(|(out, articles)| NewDigest {
+            email: s.email.clone(),
+            window_start: start,
+            window_end: end,
+            message_id: out.message_id.clone(),
+            subject: out.subject.clone(),
+            message: encode(out),
+            articles: *articles as u32,
+        });
+        let closed = self
+            .store
+            .close_window(&s.email, start, end, digest.as_ref(), now)?;
+        if closed {
+            match &digest {
+                Some(d) => {
+                    tracing::info!(subscriber = %s.email, articles = d.articles, window_end = %end, "digest composed")
+                }
+                None => {
+                    tracing::debug!(subscriber = %s.email, window_end = %end, "no new articles: no digest")
+                }
+            }
+        }
+        Ok(closed && digest.is_some())
+    }
+
+    /// The digest for `[start, end)`, or None when there is nothing to send.
+    fn compose(
+        &self,
+        s: &Subscriber,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Option<(Outgoing, usize)>, PostmanError> {
+        let state = self.store.subscriber_state(&s.email)?;
+        if state.as_ref().is_some_and(|st| st.unsubscribed_all) {
+            return Ok(None);
+        }
+        let dropped: Vec<String> = state.map(|st| st.unsubscribed_topics).unwrap_or_default();
+        let topics: Vec<&String> = s.topics.iter().filter(|t| !dropped.contains(t)).collect();
+        if topics.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        let articles = self.store.digest_articles(&ids, start, end)?;
+        if articles.is_empty() {
+            return Ok(None);
+        }
+        let base = &self.config.http.public_url;
+        let link = |topic: Option<&str>| {
+            let token = unsubscribe::token(
+                &self.secret,
+                &Request {
+                    email: s.email.clone(),
+                    topic: topic.map(String::from),
+                },
+            );
+            base.join(&format!("unsubscribe?token={token}"))
+                .map(|u| u.to_string())
+                .ok()
+        };
+        let names: std::collections::HashMap<&str, &str> = self.config.topics.topics().collect();
+        let input = DigestInput {
+            subscriber_name: s.name.clone(),
+            email: s.email.clone(),
+            topics: ids
+                .iter()
+                .map(|id| DigestTopic {
+                    id: id.clone(),
+                    name: names.get(id.as_str()).copied().unwrap_or(id).to_string(),
+                    unsubscribe_url: link(Some(id)),
+                    feed_url: base
+                        .join(&format!("topics/{id}.rss"))
+                        .map(|u| u.to_string())
+                        .ok(),
+                })
+                .collect(),
+            articles: articles
+                .into_iter()
+                .map(|a| DigestArticle {
+                    id: a.id,
+                    story: a.story,
+                    title: a.title,
+                    url: a.url,
+                    summary_html: a.summary_html,
+                    published: a.published,
+                    sources: a
+                        .sources
+                        .iter()
+                        .map(|id| {
+                            self.config
+                                .source(id)
+                                .map(|x| x.name.clone())
+                                .unwrap_or_else(|| id.clone())
+                        })
+                        .collect(),
+                    topics: a.topics,
+                })
+                .collect(),
+            window_start: start,
+            window_end: end,
+            timezone: s.timezone,
+            max_items: s.max_items,
+            unsubscribe_all_url: link(None),
+        };
+        let Some(c) = digest::compose(&input, &self.templates) else {
+            return Ok(None);
+        };
+        let to = format!(
+            "{} <{}>",
+            s.name.replace(['<', '>', '"', '\r', '\n'], " "),
+            s.email
+        );
+        let out = Outgoing {
+            from: self.config.mail.from.clone(),
+            reply_to: self.config.mail.reply_to.clone(),
+            to,
+            subject: c.subject,
+            text: c.text,
+            html: c.html,
+            message_id: message_id(&s.email, end, &self.config.mail.from),
+            date: end,
+            unsubscribe_url: link(None),
+            unsubscribe_mailto: Some(format!(
+                "mailto:{}?subject=unsubscribe%20{}",
+                bare_address(
+                    self.config
+                        .mail
+                        .reply_to
+                        .as_deref()
+                        .unwrap_or(&self.config.mail.from)
+                ),
+                s.email
+            )),
+        };
+        Ok(Some((out, c.articles)))
+    }
+
+    /// Delivers every due outbox entry; transient failures are retried later (first after a
+    /// minute, then doubling up to an hour), permanent ones marked failed.
+    pub async fn send_due(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
+        let store = self.store.clone();
+        let due = tokio::task::spawn_blocking(move || store.due_digests(now))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        let mut round = Round::default();
+        for entry in due {
+            let result = match decode(&entry) {
+                Some(out) => self.mailer.send(&out).await,
+                None => Err(MailError::Invalid(
+                    "stored message cannot be read back".into(),
+                )),
+            };
+            let store = self.store.clone();
+            let id = entry.id;
+            let outcome = match result {
+                Ok(reply) => {
+                    tracing::info!(subscriber = %entry.email, reply = %reply, "digest sent");
+                    round.sent += 1;
+                    Box::new(move || store.mark_sent(id, &reply, Utc::now()))
+                        as Box<dyn FnOnce() -> Result<(), StoreError> + Send>
+                }
+                Err(e) if e.is_permanent() => {
+                    tracing::error!(subscriber = %entry.email, error = %e, "digest failed permanently");
+                    round.failed += 1;
+                    let msg = e.to_string();
+                    Box::new(move || store.mark_failed(id, &msg))
+                }
+                Err(e) => {
+                    let next = now + backoff(entry.attempts);
+                    tracing::warn!(subscriber = %entry.email, error = %e, next_attempt = %next, "digest not sent; will retry");
+                    round.retrying += 1;
+                    let msg = e.to_string();
+                    Box::new(move || store.mark_retry(id, &msg, next))
+                }
+            };
+            tokio::task::spawn_blocking(outcome)
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??;
+        }
+        Ok(round)
+    }
+
+    /// One full round: compose what is due, then send what the outbox holds.
+    pub async fn round(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
+        let me = self.clone();
+        let composed = tokio::task::spawn_blocking(move || me.compose_due(now))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        let mut r = self.send_due(now).await?;
+        r.composed = composed;
+        Ok(r)
+    }
+
+    /// The outbox, newest first.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.store.outbox(limit)
+    }
+}
+
+/// The latest schedule tick in `(after, now]`, if any. Bounded: a very frequent schedule over a
+/// very long gap closes the window at `now`.
+fn last_tick(s: &Subscriber, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let local = s.timezone.from_utc_datetime(&after.naive_utc());
+    let mut last = None;
+    for (i, tick) in s.schedule.cron.after(&local).enumerate() {
+        let t = tick.with_timezone(&Utc);
+        if t > now {
+            break;
+        }
+        last = Some(t);
+        if i > 100_000 {
+            return Some(now);
+        }
+    }
+    last
+}
+
+fn backoff(attempts: u32) -> chrono::Duration {
+    let factor = 1i32 << attempts.min(10);
+    (RETRY_FIRST * factor).min(RETRY_MAX)
+}
+
+/// Stable per subscriber and window, so a resend carries the same Message-ID.
+fn message_id(email: &str, window_end: DateTime<Utc>, from: &str) -> String {
+    let who = hex::encode(&Sha256::digest(email.as_bytes())[..6]);
+    let host = bare_address(from)
+        .rsplit_once('@')
+        .map(|(_, h)| h.to_string())
+        .unwrap_or_else(|| "bantin".into());
+    format!("digest.{who}.{}@{host}", window_end.timestamp())
+}
+
+fn bare_address(s: &str) -> String {
+    s.rsplit_once('<')
+        .map(|(_, a)| a.trim_end_matches('>'))
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+/// The outbox keeps the message's parts; a resend builds the same message (same Message-ID).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    from: String,
+    reply_to: Option<String>,
+    to: String,
+    subject: String,
+    text: String,
+    html: String,
+    message_id: String,
+    date: DateTime<Utc>,
+    unsubscribe_url: Option<String>,
+    unsubscribe_mailto: Option<String>,
+}
+
+fn encode(o: &Outgoing) -> Vec<u8> {
+    let s = Stored {
+        from: o.from.clone(),
+        reply_to: o.reply_to.clone(),
+        to: o.to.clone(),
+        subject: o.subject.clone(),
+        text: o.text.clone(),
+        html: o.html.clone(),
+        message_id: o.message_id.clone(),
+        date: o.date,
+        unsubscribe_url: o.unsubscribe_url.clone(),
+        unsubscribe_mailto: o.unsubscribe_mailto.clone(),
+    };
+    // Serializing plain strings to JSON cannot fail.
+    serde_json::to_vec(&s).unwrap_or_default()
+}
+
+fn decode(e: &OutboxEntry) -> Option<Outgoing> {
+    let s: Stored = serde_json::from_slice(&e.message).ok()?;
+    Some(Outgoing {
+        from: s.from,
+        reply_to: s.reply_to,
+        to: s.to,
+        subject: s.subject,
+        text: s.text,
+        html: s.html,
+        message_id: s.message_id,
+        date: s.date,
+        unsubscribe_url: s.unsubscribe_url,
+        unsubscribe_mailto: s.unsubscribe_mailto,
+    })
+}
+
+/// The unsubscribe secret: `[mail] secret_file`, else `BANTIN_SECRET`, else one generated once
+/// and kept in the database.
+fn load_secret(config: &Config, store: &Store) -> Result<Secret, PostmanError> {
+    if let Some(f) = &config.mail.secret_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| PostmanError::Secret(format!("cannot read {}: {e}", f.display())))?;
+        return Secret::from_text(&text).map_err(PostmanError::Secret);
+    }
+    if let Ok(text) = std::env::var("BANTIN_SECRET") {
+        return Secret::from_text(&text).map_err(PostmanError::Secret);
+    }
+    if let Some(hex) = store.meta(SECRET_META)? {
+        return Secret::from_hex(&hex).map_err(PostmanError::Secret);
+    }
+    let secret = Secret::generate();
+    store.set_meta(SECRET_META, &secret.to_hex())?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_at_a_minute_and_stops_at_an_hour() {
+        assert_eq!(backoff(0), chrono::Duration::seconds(60));
+        assert_eq!(backoff(1), chrono::Duration::seconds(120));
+        assert_eq!(backoff(5), chrono::Duration::seconds(1920));
+        assert_eq!(backoff(6), chrono::Duration::hours(1));
+        assert_eq!(backoff(40), chrono::Duration::hours(1));
+    }
+
+    #[test]
+    fn message_ids_are_stable_per_window() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
+        let a = message_id("hoa@example.vn", t, "bantin <tin@example.vn>");
+        assert_eq!(
+            a,
+            message_id("hoa@example.vn", t, "bantin <tin@example.vn>")
+        );
+        assert!(
+            a.ends_with(&format!(".{}@example.vn", t.timestamp())),
+            "{a}"
+        );
+        assert_ne!(a, message_id("an@example.vn", t, "bantin <tin@example.vn>"));
+    }
+
+    #[test]
+    fn the_last_tick_covers_downtime_once() {
+        let s = Subscriber {
+            email: "hoa@example.vn".into(),
+            name: "Hoa".into(),
+            topics: vec!["dan-van".into()],
+            schedule: crate::config::Schedule::parse("0 0 7 * * *").unwrap(),
+            timezone: chrono_tz::Asia::Ho_Chi_Minh,
+            max_items: 30,
+        };
+        // 07:00 in Hanoi is 00:00 UTC.
+        let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        assert_eq!(last_tick(&s, day(25, 1), day(25, 23)), None);
+        assert_eq!(last_tick(&s, day(25, 1), day(26, 0)), Some(day(26, 0)));
+        // Down for three days: one window to the latest tick.
+        assert_eq!(last_tick(&s, day(25, 1), day(28, 5)), Some(day(28, 0)));
+    }
+}

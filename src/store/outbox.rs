@@ -1,0 +1,414 @@
+//! Subscribers' digest windows and the outbox: the tables that make "delivered exactly once" a
+//! property of the schema.
+//!
+//! - A subscriber's `window_end` only moves forward, and only in the transaction that records
+//!   the digest for the window it closes: windows never overlap and never leave gaps.
+//! - An outbox row is written (with its final bytes and Message-ID) before any attempt to send
+//!   it, and `(email, window_start)` is UNIQUE: a crash before sending resends the same message;
+//!   nothing composes a second one for the same window.
+//! - Status moves pending → sent (with the server's reply) or → failed (permanent); a transient
+//!   failure stays pending with a later `next_attempt`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{from_unix, Store, StoreError, StoredArticle};
+
+/// What the store knows of a subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberState {
+    pub email: String,
+    /// When the subscriber first appeared in the config: their first digest starts here.
+    pub added_at: DateTime<Utc>,
+    /// End of the last window a digest was made for (`added_at` before the first).
+    pub window_end: DateTime<Utc>,
+    pub unsubscribed_all: bool,
+    pub unsubscribed_topics: Vec<String>,
+}
+
+/// A digest in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub email: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub message_id: String,
+    pub subject: String,
+    #[serde(skip)]
+    pub message: Vec<u8>,
+    pub articles: u32,
+    /// "pending", "sent" or "failed".
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub reply: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A composed digest to record.
+#[derive(Debug, Clone)]
+pub struct NewDigest {
+    pub email: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub message_id: String,
+    pub subject: String,
+    pub message: Vec<u8>,
+    pub articles: u32,
+}
+
+impl Store {
+    /// Records subscribers not seen before, their windows starting `now` (a new subscriber
+    /// starts with what arrives after they were added, not with the whole history).
+    pub fn sync_subscribers(
+        &self,
+        emails: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        {
+            let mut add = tx.prepare_cached(
+                "INSERT INTO subscribers (email, added_at, window_end) VALUES (?1, ?2, ?2)
+                 ON CONFLICT(email) DO NOTHING",
+            )?;
+            for e in emails {
+                add.execute(params![e, now.timestamp()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn subscriber_state(&self, email: &str) -> Result<Option<SubscriberState>, StoreError> {
+        let conn = self.lock()?;
+        let row = conn
+            .prepare_cached(
+                "SELECT email, added_at, window_end, unsubscribed_all, unsubscribed_topics
+                 FROM subscribers WHERE email = ?1",
+            )?
+            .query_row([email], |r| {
+                let topics: String = r.get(4)?;
+                Ok(SubscriberState {
+                    email: r.get(0)?,
+                    added_at: from_unix(r.get(1)?).unwrap_or_default(),
+                    window_end: from_unix(r.get(2)?).unwrap_or_default(),
+                    unsubscribed_all: r.get(3)?,
+                    unsubscribed_topics: topics
+                        .split('\n')
+                        .filter(|t| !t.is_empty())
+                        .map(String::from)
+                        .collect(),
+                })
+            })
+            .optional()?;
+        Ok(row)
+    }
+
+    /// Articles first seen in `[since, until)` that match any of `topics`, newest first.
+    pub fn digest_articles(
+        &self,
+        topics: &[String],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<StoredArticle>, StoreError> {
+        let ids: Vec<i64> = {
+            let conn = self.lock()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT a.id FROM articles a JOIN matches m ON m.article_id = a.id
+                 WHERE m.topic_id IN (SELECT value FROM json_each(?1))
+                   AND a.first_seen >= ?2 AND a.first_seen < ?3",
+            )?;
+            let topics = serde_json::Value::from(topics.to_vec()).to_string();
+            let rows = stmt
+                .query_map(params![topics, since.timestamp(), until.timestamp()], |r| {
+                    r.get(0)
+                })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.articles(&super::ArticleQuery {
+            limit: ids.len(),
+            ids: Some(ids),
+            ..Default::default()
+        })
+    }
+
+    /// Closes a subscriber's window: records the digest (if it has one) and moves the window
+    /// end, in one transaction. Refuses (returns false, changes nothing) when the window does
+    /// not start where the last one ended: windows never overlap and never leave gaps.
+    pub fn close_window(
+        &self,
+        email: &str,
+        window_start: DateTime<Utc>,
+        window_end: DateTime<Utc>,
+        digest: Option<&NewDigest>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let moved = tx.execute(
+            "UPDATE subscribers SET window_end = ?3 WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
+            params![email, window_start.timestamp(), window_end.timestamp()],
+        )?;
+        if moved == 0 {
+            return Ok(false);
+        }
+        if let Some(d) = digest {
+            tx.execute(
+                "INSERT INTO outbox (email, window_start, window_end, message_id, subject, message, articles,
+                                     status, attempts, next_attempt, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8)",
+                params![
+                    d.email,
+                    d.window_start.timestamp(),
+                    d.window_end.timestamp(),
+                    d.message_id,
+                    d.subject,
+                    d.message,
+                    d.articles,
+                    now.timestamp()
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Pending digests whose next attempt is due, oldest first.
+    pub fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_where(
+            "status = 'pending' AND next_attempt <= ?1 ORDER BY id",
+            now.timestamp(),
+            true,
+        )
+    }
+
+    /// The outbox, newest first.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.outbox_where("1 ORDER BY id DESC LIMIT ?1", limit, false)
+    }
+
+    fn outbox_where(
+        &self,
+        clause: &str,
+        arg: i64,
+        with_message: bool,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let conn = self.lock()?;
+        let message = if with_message { "message" } else { "x''" };
+        let sql = format!(
+            "SELECT id, email, window_start, window_end, message_id, subject, {message}, articles, status,
+                    attempts, next_attempt, last_error, reply, sent_at
+             FROM outbox WHERE {clause}"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([arg], |r| {
+            Ok(OutboxEntry {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                window_start: from_unix(r.get(2)?).unwrap_or_default(),
+                window_end: from_unix(r.get(3)?).unwrap_or_default(),
+                message_id: r.get(4)?,
+                subject: r.get(5)?,
+                message: r.get(6)?,
+                articles: r.get(7)?,
+                status: r.get(8)?,
+                attempts: r.get(9)?,
+                next_attempt: r.get::<_, Option<i64>>(10)?.and_then(from_unix),
+                last_error: r.get(11)?,
+                reply: r.get(12)?,
+                sent_at: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The server accepted the digest.
+    pub fn mark_sent(&self, id: i64, reply: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE outbox SET status = 'sent', reply = ?2, sent_at = ?3, attempts = attempts + 1,
+                               next_attempt = NULL, last_error = NULL
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, reply, now.timestamp()],
+        )?;
+        Ok(())
+    }
+
+    /// A transient failure: try again at `next_attempt`.
+    pub fn mark_retry(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, error, next_attempt.timestamp()],
+        )?;
+        Ok(())
+    }
+
+    /// A permanent failure: kept, visible, never retried.
+    pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, next_attempt = NULL
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    /// Unsubscribes from everything (`topic` None) or from one topic. Survives config reloads
+    /// until [`Store::enable_subscriber`].
+    pub fn unsubscribe(
+        &self,
+        email: &str,
+        topic: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.lock()?;
+        let n = match topic {
+            None => conn.execute(
+                "UPDATE subscribers SET unsubscribed_all = 1, unsubscribed_at = ?2 WHERE email = ?1",
+                params![email, now.timestamp()],
+            )?,
+            Some(t) => conn.execute(
+                "UPDATE subscribers SET unsubscribed_at = ?3,
+                   unsubscribed_topics = CASE
+                     WHEN instr(char(10) || unsubscribed_topics || char(10), char(10) || ?2 || char(10)) > 0
+                       THEN unsubscribed_topics
+                     WHEN unsubscribed_topics = '' THEN ?2
+                     ELSE unsubscribed_topics || char(10) || ?2 END
+                 WHERE email = ?1",
+                params![email, t, now.timestamp()],
+            )?,
+        };
+        Ok(n > 0)
+    }
+
+    /// Undoes every unsubscribe of `email`.
+    pub fn enable_subscriber(&self, email: &str) -> Result<bool, StoreError> {
+        let conn = self.lock()?;
+        let n = conn.execute(
+            "UPDATE subscribers SET unsubscribed_all = 0, unsubscribed_topics = '', unsubscribed_at = NULL
+             WHERE email = ?1",
+            [email],
+        )?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, h, 0, 0).unwrap()
+    }
+
+    fn digest(email: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> NewDigest {
+        NewDigest {
+            email: email.into(),
+            window_start: from,
+            window_end: to,
+            message_id: format!("digest.{}@test", to.timestamp()),
+            subject: "Bản tin".into(),
+            message: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+            articles: 2,
+        }
+    }
+
+    #[test]
+    fn windows_never_overlap_nor_leave_gaps_and_sending_is_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let e = "hoa@example.vn".to_string();
+        store
+            .sync_subscribers(std::slice::from_ref(&e), t(1))
+            .unwrap();
+        store
+            .sync_subscribers(std::slice::from_ref(&e), t(5))
+            .unwrap();
+        let s = store.subscriber_state(&e).unwrap().unwrap();
+        assert_eq!(
+            (s.added_at, s.window_end),
+            (t(1), t(1)),
+            "a known subscriber keeps its window"
+        );
+
+        assert!(store
+            .close_window(&e, t(1), t(7), Some(&digest(&e, t(1), t(7))), t(7))
+            .unwrap());
+        // The same window again, an overlapping one and one leaving a gap are refused.
+        assert!(!store
+            .close_window(&e, t(1), t(7), Some(&digest(&e, t(1), t(7))), t(7))
+            .unwrap());
+        assert!(!store.close_window(&e, t(3), t(9), None, t(9)).unwrap());
+        assert!(!store.close_window(&e, t(8), t(9), None, t(9)).unwrap());
+        // An empty window moves on without a message.
+        assert!(store.close_window(&e, t(7), t(8), None, t(8)).unwrap());
+        assert_eq!(
+            store.subscriber_state(&e).unwrap().unwrap().window_end,
+            t(8)
+        );
+
+        let due = store.due_digests(t(7)).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].message, b"Subject: x\r\n\r\nx\r\n");
+        store.mark_retry(due[0].id, "451 try later", t(9)).unwrap();
+        assert!(store.due_digests(t(8)).unwrap().is_empty());
+        let due = store.due_digests(t(9)).unwrap();
+        assert_eq!(due[0].attempts, 1);
+        store.mark_sent(due[0].id, "250 ok", t(9)).unwrap();
+        store.mark_failed(due[0].id, "too late").unwrap();
+        let all = store.outbox(10).unwrap();
+        assert_eq!(
+            (
+                all[0].status.as_str(),
+                all[0].attempts,
+                all[0].reply.as_deref()
+            ),
+            ("sent", 2, Some("250 ok"))
+        );
+        assert!(store.due_digests(t(23)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unsubscribes_accumulate_and_are_undone_by_enable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let e = "an@example.vn".to_string();
+        store
+            .sync_subscribers(std::slice::from_ref(&e), t(1))
+            .unwrap();
+        store.unsubscribe(&e, Some("dan-van"), t(2)).unwrap();
+        store.unsubscribe(&e, Some("dan-van"), t(2)).unwrap();
+        store.unsubscribe(&e, Some("xay-dung-dang"), t(2)).unwrap();
+        let s = store.subscriber_state(&e).unwrap().unwrap();
+        assert_eq!(s.unsubscribed_topics, vec!["dan-van", "xay-dung-dang"]);
+        assert!(!s.unsubscribed_all);
+        store.unsubscribe(&e, None, t(3)).unwrap();
+        assert!(
+            store
+                .subscriber_state(&e)
+                .unwrap()
+                .unwrap()
+                .unsubscribed_all
+        );
+        assert!(store.enable_subscriber(&e).unwrap());
+        let s = store.subscriber_state(&e).unwrap().unwrap();
+        assert!(!s.unsubscribed_all && s.unsubscribed_topics.is_empty());
+        assert!(!store.unsubscribe("nobody@example.vn", None, t(3)).unwrap());
+    }
+}
