@@ -139,12 +139,27 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Check => {
+            // The digest templates are config too: a broken one is reported here, not at 07:00.
+            let templates = config
+                .path
+                .parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join("templates");
+            if let Err(e) = crate::digest::Templates::load(&templates) {
+                eprintln!("{e}");
+                eprintln!("{}: 1 problem(s)", cli.config.display());
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
             let topics = match &config.topics_path {
                 Some(p) => format!(", {} topics in {}", config.topics.len(), p.display()),
                 None => ", no topics file".to_string(),
             };
+            let subscribers = match &config.subscribers_path {
+                Some(_) => format!(", {} subscribers", config.subscribers.len()),
+                None => String::new(),
+            };
             println!(
-                "{}: ok ({} sources{topics})",
+                "{}: ok ({} sources{topics}{subscribers})",
                 cli.config.display(),
                 config.sources.len()
             );

@@ -1307,8 +1307,7 @@ async fn check_accepts_the_shipped_topics() {
     let out = stdout(&o);
     let topics = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/topics.toml");
     assert!(
-        out.trim_end()
-            .ends_with(&format!(", 4 topics in {})", topics.display())),
+        out.contains(&format!(", 4 topics in {}", topics.display())),
         "{}",
         shown(&o)
     );
