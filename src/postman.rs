@@ -22,6 +22,8 @@ use crate::unsubscribe::{self, Request, Secret};
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
 const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
 const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
+/// How long a sender owns a digest it is sending (longer than any SMTP timeout).
+const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(10);
 /// Where the secret for unsubscribe links is kept when neither a file nor BANTIN_SECRET gives one.
 const SECRET_META: &str = "unsubscribe_secret";
 
@@ -313,6 +315,14 @@ impl Postman {
             .map_err(|e| StoreError::Task(e.to_string()))??;
         let mut round = Round::default();
         for entry in due {
+            let (store, id) = (self.store.clone(), entry.id);
+            let claimed =
+                tokio::task::spawn_blocking(move || store.claim_digest(id, now, CLAIM_LEASE))
+                    .await
+                    .map_err(|e| StoreError::Task(e.to_string()))??;
+            if !claimed {
+                continue;
+            }
             let result = match decode(&entry) {
                 Some(out) => self.mailer.send(&out).await,
                 None => Err(MailError::Invalid(

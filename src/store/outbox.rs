@@ -229,6 +229,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Claims a due digest for one sender: pushes its next attempt `lease` ahead, so another
+    /// process (a `bantin digest send` beside the daemon) does not send it too. False when it is
+    /// no longer due (someone else has it, or it was sent). A sender that dies leaves the claim
+    /// to expire, and the digest is sent again later (same Message-ID).
+    pub fn claim_digest(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let conn = self.lock()?;
+        let n = conn.execute(
+            "UPDATE outbox SET next_attempt = ?3 WHERE id = ?1 AND status = 'pending' AND next_attempt <= ?2",
+            params![id, now.timestamp(), (now + lease).timestamp()],
+        )?;
+        Ok(n == 1)
+    }
+
     /// The server accepted the digest.
     pub fn mark_sent(&self, id: i64, reply: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let conn = self.lock()?;
