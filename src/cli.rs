@@ -150,6 +150,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("{}: 1 problem(s)", cli.config.display());
                 return Ok(ExitCode::from(EXIT_CONFIG));
             }
+            if !config.subscribers.is_empty() && !config.http.public_url_is_set() {
+                eprintln!(
+                    "warning: [http] public_url is not set: unsubscribe links in digests will point at {}, which subscribers cannot reach",
+                    config.http.public_url
+                );
+            }
             let topics = match &config.topics_path {
                 Some(p) => format!(", {} topics in {}", config.topics.len(), p.display()),
                 None => ", no topics file".to_string(),

@@ -111,6 +111,11 @@ pub struct Http {
 }
 
 impl Http {
+    /// Whether `public_url` was set in the config (not derived from `listen`).
+    pub fn public_url_is_set(&self) -> bool {
+        !self.derived_url
+    }
+
     /// Records the address actually bound (port 0 picks one): a derived public URL follows it.
     pub fn bound(&mut self, addr: std::net::SocketAddr) {
         self.listen = addr;

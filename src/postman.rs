@@ -323,6 +323,29 @@ impl Postman {
             if !claimed {
                 continue;
             }
+            // An unsubscribe (or removal from the config) after composing still stops the mail.
+            let active = self
+                .config
+                .subscribers
+                .iter()
+                .any(|s| s.email == entry.email)
+                && {
+                    let (store, email) = (self.store.clone(), entry.email.clone());
+                    let state = tokio::task::spawn_blocking(move || store.subscriber_state(&email))
+                        .await
+                        .map_err(|e| StoreError::Task(e.to_string()))??;
+                    !state.is_some_and(|s| s.unsubscribed_all)
+                };
+            if !active {
+                let (store, id) = (self.store.clone(), entry.id);
+                tokio::task::spawn_blocking(move || {
+                    store.mark_failed(id, "cancelled: unsubscribed or removed before delivery")
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??;
+                tracing::info!(subscriber = %entry.email, "digest cancelled: no longer subscribed");
+                continue;
+            }
             let result = match decode(&entry) {
                 Some(out) => self.mailer.send(&out).await,
                 None => Err(MailError::Invalid(

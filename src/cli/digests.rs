@@ -81,17 +81,21 @@ pub async fn digest(config: Config, action: DigestAction) -> Result<ExitCode> {
             }
             let p = postman(config).await?;
             let at = Utc::now();
+            let mut closed_now = 0;
             if now {
                 for e in &emails {
                     let (p2, e2) = (p.clone(), e.to_lowercase());
                     let composed =
                         tokio::task::spawn_blocking(move || p2.compose_now(&e2, at)).await??;
-                    if !composed {
+                    if composed {
+                        closed_now += 1;
+                    } else {
                         println!("{e}: nothing new to send");
                     }
                 }
             }
-            let r = p.round(at).await?;
+            let mut r = p.round(at).await?;
+            r.composed += closed_now;
             println!(
                 "{} composed, {} sent, {} to retry, {} failed",
                 r.composed, r.sent, r.retrying, r.failed
