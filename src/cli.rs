@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config};
 use crate::daemon::{self, Ingestor};
 use crate::ingest::Outcome;
-use crate::store::{ArticleQuery, SourceHealth, SourceSpec, Store};
+use crate::store::{ArticleQuery, SourceHealth, Store};
 
 /// Exit code for bad config or bad usage.
 pub const EXIT_CONFIG: u8 = 2;
@@ -224,14 +224,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 /// file with `--config` never rewrites the real database's matches.
 pub(crate) async fn open_store(config: &Config) -> Result<Store> {
     let path = config.storage.path.clone();
-    let specs: Vec<SourceSpec> = config
-        .sources
-        .iter()
-        .map(|s| SourceSpec {
-            id: s.id.clone(),
-            url: s.url.to_string(),
-        })
-        .collect();
+    let specs = daemon::source_specs(config);
     let store = tokio::task::spawn_blocking(move || -> Result<Store> {
         let store = Store::open(&path)
             .with_context(|| format!("cannot open the database at {}", path.display()))?;

@@ -55,14 +55,7 @@ impl Ingestor {
 
     /// The same on an open store (used on reload: the database stays, the config changes).
     pub async fn with_store(config: Config, store: Store) -> Result<Ingestor, DaemonError> {
-        let specs: Vec<SourceSpec> = config
-            .sources
-            .iter()
-            .map(|s| SourceSpec {
-                id: s.id.clone(),
-                url: s.url.to_string(),
-            })
-            .collect();
+        let specs = source_specs(&config);
         let config = Arc::new(config);
         let (st, cf) = (store.clone(), config.clone());
         let rematched = blocking(move || {
@@ -306,6 +299,18 @@ pub async fn run(
     }
     tracing::info!("bantin stopped");
     Ok(())
+}
+
+/// What the store keeps of each configured source.
+pub fn source_specs(config: &Config) -> Vec<SourceSpec> {
+    config
+        .sources
+        .iter()
+        .map(|s| SourceSpec {
+            id: s.id.clone(),
+            url: s.url.to_string(),
+        })
+        .collect()
 }
 
 /// How often digest windows and the outbox are looked at.
