@@ -7,8 +7,9 @@
 //! same Message-ID. The one window that cannot be closed: the server accepted the message and
 //! the process died before recording it — then the subscriber gets it twice.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
@@ -16,12 +17,45 @@ use sha2::{Digest as _, Sha256};
 use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
 use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
 use crate::mail::{self, MailError, Mailer, Outgoing};
-use crate::store::{NewDigest, OutboxEntry, Store, StoreError};
+use crate::store::{NewDigest, OutboxEntry, Store, StoreError, StoredArticle};
 use crate::unsubscribe::{self, Request, Secret};
 
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
 const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
 const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
+/// Digests being delivered at once.
+const SEND_CONCURRENCY: usize = 4;
+
+/// What happened to one digest in a send round.
+enum Delivery {
+    Sent,
+    Retrying,
+    Failed,
+    /// Not ours to send (claimed elsewhere) or cancelled.
+    Skipped,
+}
+
+fn count(
+    round: &mut Round,
+    done: Result<Result<Delivery, PostmanError>, tokio::task::JoinError>,
+) -> Result<(), PostmanError> {
+    match done.map_err(|e| StoreError::Task(e.to_string()))?? {
+        Delivery::Sent => round.sent += 1,
+        Delivery::Retrying => round.retrying += 1,
+        Delivery::Failed => round.failed += 1,
+        Delivery::Skipped => {}
+    }
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+}
+
 /// How long a sender owns a digest it is sending (longer than any SMTP timeout).
 const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(10);
 /// Where the secret for unsubscribe links is kept when neither a file nor BANTIN_SECRET gives one.
@@ -56,6 +90,9 @@ pub struct Postman {
     mailer: Mailer,
     templates: Arc<Templates>,
     secret: Secret,
+    /// Articles per (topics, window) within one compose round: subscribers with the same topics
+    /// and schedule share a window, so the query runs once for all of them.
+    articles: Arc<Mutex<HashMap<(Vec<String>, i64, i64), Arc<Vec<StoredArticle>>>>>,
 }
 
 impl Postman {
@@ -101,6 +138,7 @@ impl Postman {
             mailer,
             templates: Arc::new(templates),
             secret,
+            articles: Arc::default(),
         })
     }
 
@@ -118,6 +156,7 @@ impl Postman {
     /// the last end to the latest tick: after downtime the missed digest covers the whole gap),
     /// and records the digests. Blocking (database).
     pub fn compose_due(&self, now: DateTime<Utc>) -> Result<usize, PostmanError> {
+        self.forget_articles();
         let mut composed = 0;
         for s in &self.config.subscribers {
             let Some(state) = self.store.subscriber_state(&s.email)? else {
@@ -134,6 +173,7 @@ impl Postman {
 
     /// Closes the named subscriber's current window now (`bantin digest send --now`).
     pub fn compose_now(&self, email: &str, now: DateTime<Utc>) -> Result<bool, PostmanError> {
+        self.forget_articles();
         let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
             return Ok(false);
         };
@@ -152,6 +192,7 @@ impl Postman {
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Outgoing, usize)>, PostmanError> {
+        self.forget_articles();
         let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
             return Ok(None);
         };
@@ -212,7 +253,7 @@ impl Postman {
             return Ok(None);
         }
         let ids: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
-        let articles = self.store.digest_articles(&ids, start, end)?;
+        let articles = self.window_articles(&ids, start, end)?;
         if articles.is_empty() {
             return Ok(None);
         }
@@ -246,13 +287,13 @@ impl Postman {
                 })
                 .collect(),
             articles: articles
-                .into_iter()
+                .iter()
                 .map(|a| DigestArticle {
                     id: a.id,
                     story: a.story,
-                    title: a.title,
-                    url: a.url,
-                    summary_html: a.summary_html,
+                    title: a.title.clone(),
+                    url: a.url.clone(),
+                    summary_html: a.summary_html.clone(),
                     published: a.published,
                     sources: a
                         .sources
@@ -264,7 +305,7 @@ impl Postman {
                                 .unwrap_or_else(|| id.clone())
                         })
                         .collect(),
-                    topics: a.topics,
+                    topics: a.topics.clone(),
                 })
                 .collect(),
             window_start: start,
@@ -306,6 +347,36 @@ impl Postman {
         Ok(Some((out, c.articles)))
     }
 
+    fn forget_articles(&self) {
+        self.articles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn window_articles(
+        &self,
+        topics: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Arc<Vec<StoredArticle>>, StoreError> {
+        let key = (topics.to_vec(), start.timestamp(), end.timestamp());
+        if let Some(hit) = self
+            .articles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let found = Arc::new(self.store.digest_articles(topics, start, end)?);
+        self.articles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, found.clone());
+        Ok(found)
+    }
+
     /// Delivers every due outbox entry; transient failures are retried later (first after a
     /// minute, then doubling up to an hour), permanent ones marked failed.
     pub async fn send_due(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
@@ -314,72 +385,81 @@ impl Postman {
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
         let mut round = Round::default();
+        // A few deliveries in flight at once: each costs several SMTP round trips.
+        let mut tasks = tokio::task::JoinSet::new();
         for entry in due {
-            let (store, id) = (self.store.clone(), entry.id);
-            let claimed =
-                tokio::task::spawn_blocking(move || store.claim_digest(id, now, CLAIM_LEASE))
-                    .await
-                    .map_err(|e| StoreError::Task(e.to_string()))??;
-            if !claimed {
-                continue;
+            while tasks.len() >= SEND_CONCURRENCY {
+                if let Some(done) = tasks.join_next().await {
+                    count(&mut round, done)?;
+                }
             }
-            // An unsubscribe (or removal from the config) after composing still stops the mail.
-            let active = self
-                .config
-                .subscribers
-                .iter()
-                .any(|s| s.email == entry.email)
-                && {
-                    let (store, email) = (self.store.clone(), entry.email.clone());
-                    let state = tokio::task::spawn_blocking(move || store.subscriber_state(&email))
-                        .await
-                        .map_err(|e| StoreError::Task(e.to_string()))??;
-                    !state.is_some_and(|s| s.unsubscribed_all)
-                };
-            if !active {
-                let (store, id) = (self.store.clone(), entry.id);
-                tokio::task::spawn_blocking(move || {
-                    store.mark_failed(id, "cancelled: unsubscribed or removed before delivery")
-                })
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))??;
-                tracing::info!(subscriber = %entry.email, "digest cancelled: no longer subscribed");
-                continue;
-            }
-            let result = match decode(&entry) {
-                Some(out) => self.mailer.send(&out).await,
-                None => Err(MailError::Invalid(
-                    "stored message cannot be read back".into(),
-                )),
-            };
-            let store = self.store.clone();
-            let id = entry.id;
-            let outcome = match result {
-                Ok(reply) => {
-                    tracing::info!(subscriber = %entry.email, reply = %reply, "digest sent");
-                    round.sent += 1;
-                    Box::new(move || store.mark_sent(id, &reply, Utc::now()))
-                        as Box<dyn FnOnce() -> Result<(), StoreError> + Send>
-                }
-                Err(e) if e.is_permanent() => {
-                    tracing::error!(subscriber = %entry.email, error = %e, "digest failed permanently");
-                    round.failed += 1;
-                    let msg = e.to_string();
-                    Box::new(move || store.mark_failed(id, &msg))
-                }
-                Err(e) => {
-                    let next = now + backoff(entry.attempts);
-                    tracing::warn!(subscriber = %entry.email, error = %e, next_attempt = %next, "digest not sent; will retry");
-                    round.retrying += 1;
-                    let msg = e.to_string();
-                    Box::new(move || store.mark_retry(id, &msg, next))
-                }
-            };
-            tokio::task::spawn_blocking(outcome)
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))??;
+            let me = self.clone();
+            tasks.spawn(async move { me.deliver(entry, now).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            count(&mut round, done)?;
         }
         Ok(round)
+    }
+
+    /// Claims, checks and sends one digest, and records the result.
+    async fn deliver(
+        &self,
+        entry: OutboxEntry,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, PostmanError> {
+        let (store, id) = (self.store.clone(), entry.id);
+        let claimed = blocking(move || store.claim_digest(id, now, CLAIM_LEASE)).await?;
+        if !claimed {
+            return Ok(Delivery::Skipped);
+        }
+        // An unsubscribe (or removal from the config) after composing still stops the mail.
+        let active = self
+            .config
+            .subscribers
+            .iter()
+            .any(|s| s.email == entry.email)
+            && {
+                let (store, email) = (self.store.clone(), entry.email.clone());
+                let state = blocking(move || store.subscriber_state(&email)).await?;
+                !state.is_some_and(|s| s.unsubscribed_all)
+            };
+        if !active {
+            let store = self.store.clone();
+            blocking(move || {
+                store.mark_failed(id, "cancelled: unsubscribed or removed before delivery")
+            })
+            .await?;
+            tracing::info!(subscriber = %entry.email, "digest cancelled: no longer subscribed");
+            return Ok(Delivery::Skipped);
+        }
+        let result = match decode(&entry) {
+            Some(out) => self.mailer.send(&out).await,
+            None => Err(MailError::Invalid(
+                "stored message cannot be read back".into(),
+            )),
+        };
+        let store = self.store.clone();
+        match result {
+            Ok(reply) => {
+                tracing::info!(subscriber = %entry.email, reply = %reply, "digest sent");
+                blocking(move || store.mark_sent(id, &reply, Utc::now())).await?;
+                Ok(Delivery::Sent)
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::error!(subscriber = %entry.email, error = %e, "digest failed permanently");
+                let msg = e.to_string();
+                blocking(move || store.mark_failed(id, &msg)).await?;
+                Ok(Delivery::Failed)
+            }
+            Err(e) => {
+                let next = now + backoff(entry.attempts);
+                tracing::warn!(subscriber = %entry.email, error = %e, next_attempt = %next, "digest not sent; will retry");
+                let msg = e.to_string();
+                blocking(move || store.mark_retry(id, &msg, next)).await?;
+                Ok(Delivery::Retrying)
+            }
+        }
     }
 
     /// One full round: compose what is due, then send what the outbox holds.

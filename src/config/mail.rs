@@ -215,7 +215,7 @@ pub(super) fn parse_subscribers(
     let table = parse_toml(&mut r, text);
     let root = Section::new(table.get_ref(), table.span(), "");
     let mut out: Vec<Subscriber> = Vec::new();
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for t in root.array_of_tables(&mut r, "subscribers") {
         let email = t.string(&mut r, "email");
         let name = t.string(&mut r, "name").map(Spanned::into_inner);
@@ -258,14 +258,14 @@ pub(super) fn parse_subscribers(
             );
             continue;
         }
-        if let Some((_, line)) = seen.iter().find(|(e, _)| *e == address) {
+        if let Some(line) = seen.get(&address) {
             r.at(
                 email.span(),
                 format!("duplicate subscriber {address:?} (first on line {line})"),
             );
             continue;
         }
-        seen.push((address.clone(), r.line_col(email.span().start).0));
+        seen.insert(address.clone(), r.line_col(email.span().start).0);
         if wanted.is_empty() && t.has("topics") {
             continue;
         }

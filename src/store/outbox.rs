@@ -160,19 +160,22 @@ impl Store {
         }
         if let Some(d) = digest {
             tx.execute(
-                "INSERT INTO outbox (email, window_start, window_end, message_id, subject, message, articles,
+                "INSERT INTO outbox (email, window_start, window_end, message_id, subject, articles,
                                      status, attempts, next_attempt, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
                 params![
                     d.email,
                     d.window_start.timestamp(),
                     d.window_end.timestamp(),
                     d.message_id,
                     d.subject,
-                    d.message,
                     d.articles,
                     now.timestamp()
                 ],
+            )?;
+            tx.execute(
+                "INSERT INTO outbox_messages (id, message) VALUES (?1, ?2)",
+                params![tx.last_insert_rowid(), d.message],
             )?;
         }
         tx.commit()?;
@@ -201,10 +204,14 @@ impl Store {
         with_message: bool,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let conn = self.lock()?;
-        let message = if with_message { "message" } else { "x''" };
+        let message = if with_message {
+            "(SELECT message FROM outbox_messages m WHERE m.id = outbox.id)"
+        } else {
+            "x''"
+        };
         let sql = format!(
-            "SELECT id, email, window_start, window_end, message_id, subject, {message}, articles, status,
-                    attempts, next_attempt, last_error, reply, sent_at
+            "SELECT id, email, window_start, window_end, message_id, subject, coalesce({message}, x''), articles,
+                    status, attempts, next_attempt, last_error, reply, sent_at
              FROM outbox WHERE {clause}"
         );
         let mut stmt = conn.prepare_cached(&sql)?;

@@ -96,7 +96,6 @@ const MIGRATIONS: &[&str] = &[
         window_end   INTEGER NOT NULL,
         message_id   TEXT NOT NULL UNIQUE,
         subject      TEXT NOT NULL,
-        message      BLOB NOT NULL,
         articles     INTEGER NOT NULL,
         status       TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
         attempts     INTEGER NOT NULL DEFAULT 0,
@@ -107,7 +106,12 @@ const MIGRATIONS: &[&str] = &[
         sent_at      INTEGER,
         UNIQUE (email, window_start)
     );
-    CREATE INDEX outbox_due ON outbox (status, next_attempt);",
+    CREATE INDEX outbox_due ON outbox (status, next_attempt);
+    -- The message apart from its status: marking a digest sent does not rewrite 100 KB.
+    CREATE TABLE outbox_messages (
+        id      INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+        message BLOB NOT NULL
+    );",
 ];
 
 /// The schema version this binary writes.
