@@ -23,6 +23,9 @@ use crate::unsubscribe::{self, Request, Secret};
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
 const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
 const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
+/// Articles of a window, by (topic ids, window start, window end).
+type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<Vec<StoredArticle>>>;
+
 /// Digests being delivered at once.
 const SEND_CONCURRENCY: usize = 4;
 
@@ -92,7 +95,7 @@ pub struct Postman {
     secret: Secret,
     /// Articles per (topics, window) within one compose round: subscribers with the same topics
     /// and schedule share a window, so the query runs once for all of them.
-    articles: Arc<Mutex<HashMap<(Vec<String>, i64, i64), Arc<Vec<StoredArticle>>>>>,
+    articles: Arc<Mutex<WindowArticles>>,
 }
 
 impl Postman {
