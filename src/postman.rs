@@ -26,8 +26,8 @@ const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
 /// Articles of a window, by (topic ids, window start, window end).
 type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<Vec<StoredArticle>>>;
 
-/// Digests being delivered at once.
-const SEND_CONCURRENCY: usize = 4;
+/// Digests being delivered at once (as many as the SMTP pool keeps connections).
+const SEND_CONCURRENCY: usize = 2;
 
 /// What happened to one digest in a send round.
 enum Delivery {
