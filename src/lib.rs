@@ -4,13 +4,14 @@
 //! # Bird's-eye view
 //!
 //! ```text
-//! sources ─► fetch ─► parse ─► normalize ─► topics ─► store (dedup)
-//! (config)  polite    feed-rs   text, dates,   match    SQLite, UNIQUE keys,
-//!           conditional         canonical URL           provenance, stories, matches
+//! sources ─► fetch ─► parse ─► normalize ─► topics ─► store (dedup) ─┬─► http: feeds, pages
+//! (config)  polite    feed-rs   text, dates,   match    SQLite, UNIQUE  │
+//!           conditional         canonical URL           keys, matches   └─► digest ─► mail (outbox)
 //! ```
 //!
 //! One direction; each arrow is a module boundary and each foreign crate lives behind one:
-//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::parse`], rusqlite in [`store`].
+//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::parse`], rusqlite in [`store`], axum in
+//! [`http`], lettre in [`mail`].
 //!
 //! # Code map
 //!
@@ -23,7 +24,15 @@
 //!   [`article::NewArticle`], canonical URLs, identity keys). `parse` and `normalize` are pure.
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
-//! - [`store`]: the only place with SQL.
+//! - [`store`]: the only place with SQL (articles, matches, subscribers' windows, the outbox).
+//! - [`publish`]: articles → RSS / Atom / JSON Feed bytes. Pure.
+//! - [`http`]: the axum server: feeds with ETag/304 and compression, index page, OPML, health,
+//!   metrics, unsubscribe pages; `export` for static hosting.
+//! - [`digest`]: a subscriber's window of articles → subject, text, HTML (minijinja). Pure.
+//! - [`mail`]: lettre: messages, SMTP and Maildir delivery.
+//! - [`postman`]: digests end to end: windows, outbox, retries, exactly once.
+//! - [`unsubscribe`]: HMAC-signed unsubscribe tokens. Pure.
+//! - [`metrics`]: process counters for `/metrics` and `/healthz`.
 //! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown.
 //! - [`cli`]: one function per subcommand.
 //!
@@ -37,6 +46,8 @@
 //! - A failing source is recorded on its row and retried with backoff; it never stops the others.
 //! - Matching at ingest and re-matching stored articles read the same stored fields through the
 //!   same function, so both give the same answer; re-matching never changes `first_seen`.
+//! - A digest is in the outbox, with its Message-ID, in the transaction that closes its window;
+//!   it is marked sent only after the server accepted it.
 
 pub mod article;
 pub mod cli;
