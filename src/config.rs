@@ -1,7 +1,7 @@
 //! Configuration: TOML files → a validated [`Config`].
 //!
 //! The file is read into TOML's spanned tree once, then every section is read through a
-//! [`Section`] that records which keys it consumed. Problems do not stop the reading: each one
+//! `Section` that records which keys it consumed. Problems do not stop the reading: each one
 //! becomes a [`Problem`] with `file:line:col`, and all of them are reported together (unknown keys
 //! get a "did you mean"). Nothing downstream re-parses a string: schedules are `cron::Schedule`,
 //! URLs are `Url`, time zones are `chrono_tz::Tz`.

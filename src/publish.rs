@@ -81,7 +81,7 @@ pub struct Channel {
     pub link: String,
     /// Absolute URL this feed is served at (atom:link rel=self, Atom self link, JSON feed_url).
     pub self_url: String,
-    /// Minutes; RSS <ttl>.
+    /// Minutes; RSS `<ttl>`.
     pub ttl_minutes: u32,
     /// Newest item time, or "now" supplied by the caller when there are no items (never read the
     /// clock here).
@@ -103,7 +103,7 @@ pub struct Entry {
     pub published: DateTime<FixedOffset>,
     pub updated: Option<DateTime<Utc>>,
     pub authors: Vec<String>,
-    /// Topic names (RSS <category>, Atom category term+label, JSON tags).
+    /// Topic names (RSS `<category>`, Atom category term+label, JSON tags).
     pub categories: Vec<String>,
     /// Every source that carried it (a syndicated story appears once with all its sources): name +
     /// the source's feed URL. The first is used for RSS <source url="…">name</source> and Atom
