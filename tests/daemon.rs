@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bantin::daemon::{self, SHUTDOWN_GRACE};
@@ -151,27 +151,6 @@ async fn shutdown_during_a_poll_leaves_a_consistent_database() {
     assert_eq!(slow.health, SourceHealth::Pending, "{slow:?}");
 }
 
-/// A `bantin run` process, killed if the test ends without stopping it.
-struct Running {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Running {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// Starts `bantin run` on a fixture feed, waits until `bantin articles --json` shows its
 /// articles, sends `signal` with kill(1), and expects a clean exit within 10 s.
 async fn stops_cleanly_on(signal: &str) {
@@ -183,18 +162,7 @@ async fn stops_cleanly_on(signal: &str) {
     let created = run_bantin(Some(&env.config_path), &["sources", "--json"]).await;
     assert!(created.status.success(), "{created:?}");
     let log = env.dir.path().join("bantin.log");
-    let child = Command::new(bin())
-        .env_remove("BANTIN_CONFIG")
-        .env("RUST_LOG", "info")
-        .arg("--config")
-        .arg(&env.config_path)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut running = Running { child, log };
+    let mut running = Running::start(&env.config_path, log);
 
     let deadline = tokio::time::Instant::now() + WITHIN;
     loop {

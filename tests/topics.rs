@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -758,43 +758,6 @@ async fn the_running_daemon_follows_topics_file_changes_and_survives_a_broken_on
 // ---------------------------------------------------------------------------------------------
 // 4. SIGHUP to the real binary
 
-/// A `bantin run` process, killed if the test ends without stopping it.
-struct Running {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Running {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn assert_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("bantin run exited early with {status}:\n{}", self.log());
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(&pid)
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{name} {pid} failed");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 #[tokio::test]
 async fn sighup_reloads_topics_in_bantin_run() {
     let srv = Server::start().await;
@@ -807,18 +770,7 @@ async fn sighup_reloads_topics_in_bantin_run() {
     let store = Store::open(&env.db_path()).unwrap();
 
     let log = env.dir.path().join("bantin.log");
-    let child = Command::new(bin())
-        .env_remove("BANTIN_CONFIG")
-        .env("RUST_LOG", "info")
-        .arg("--config")
-        .arg(&env.config_path)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut running = Running { child, log };
+    let mut running = Running::start(&env.config_path, log);
 
     // Read through the store, not the CLI: a command must not be what applies new topics.
     let deadline = tokio::time::Instant::now() + WITHIN;

@@ -520,3 +520,57 @@ pub fn feed_of(host: &str, n: usize) -> String {
         })
         .collect::<String>())
 }
+
+/// A `bantin run` process (stderr to `log`), killed if the test ends without stopping it.
+pub struct Running {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Running {
+    /// Starts `bantin run --config CONFIG` with its log in `log`.
+    pub fn start(config: &Path, log: PathBuf) -> Running {
+        let child = std::process::Command::new(bin())
+            .env_remove("BANTIN_CONFIG")
+            .env("RUST_LOG", "info")
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Running { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("bantin run exited early with {status}:\n{}", self.log());
+        }
+    }
+
+    /// Sends a signal by name ("TERM", "INT", "HUP") with kill(1).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(&pid)
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} {pid} failed");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
