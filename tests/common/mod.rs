@@ -386,6 +386,12 @@ pub struct Env {
     pub config_path: PathBuf,
 }
 
+/// The test default `[poll] schedule`: once a year, so a daemon started by a test polls each
+/// source once and never again on its own. (The shipped default ticks every quarter hour, which
+/// a test running across a quarter-hour boundary would see as an extra poll.) Tests that want
+/// repeated polls set a per-source `schedule`.
+pub const QUIET: &str = "schedule = \"0 0 3 1 1 *\"";
+
 impl Env {
     /// Writes `bantin.toml` with a storage path in the temp dir, fast polite settings for tests,
     /// then `extra` (sources etc.).
@@ -394,7 +400,7 @@ impl Env {
         let config_path = dir.path().join("bantin.toml");
         let db = dir.path().join("data/bantin.db");
         let text = format!(
-            "[storage]\npath = {db:?}\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[poll]\nhost_interval = \"0s\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n\n{extra}"
+            "[storage]\npath = {db:?}\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[poll]\n{QUIET}\nhost_interval = \"0s\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n\n{extra}"
         );
         std::fs::write(&config_path, text).unwrap();
         Env { dir, config_path }
@@ -463,7 +469,8 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("bantin.toml");
         let db = dir.path().join("data/bantin.db");
-        let text = format!("[storage]\npath = {db:?}\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[poll]\n{poll}\n\n{extra}");
+        let quiet = if poll.contains("schedule") { "" } else { QUIET };
+        let text = format!("[storage]\npath = {db:?}\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[poll]\n{quiet}\n{poll}\n\n{extra}");
         std::fs::write(&config_path, text).unwrap();
         Env { dir, config_path }
     }
