@@ -33,6 +33,8 @@ const DEFAULT_DB: &str = "data/bantin.db";
 const DEFAULT_TOPICS_FILE: &str = "topics.toml";
 const DEFAULT_SUBSCRIBERS_FILE: &str = "subscribers.toml";
 const DEFAULT_REMATCH_DAYS: u32 = 30;
+const DEFAULT_KEEP_DAYS: u32 = 365;
+const DEFAULT_STALE_DAYS: u32 = 7;
 const DEFAULT_USER_AGENT: &str = concat!(
     "bantin/",
     env!("CARGO_PKG_VERSION"),
@@ -58,6 +60,7 @@ pub struct Config {
     /// After topics change, articles first seen within this many days are matched again.
     pub rematch_days: u32,
     pub mail: Mail,
+    pub log: Log,
     /// The subscribers file read, if any.
     pub subscribers_path: Option<PathBuf>,
     pub subscribers: Vec<Subscriber>,
@@ -98,6 +101,26 @@ impl Config {
 pub struct Storage {
     /// SQLite database file; relative paths are relative to the working directory.
     pub path: PathBuf,
+    /// Articles first seen longer ago than this are pruned (their identity keys stay as
+    /// tombstones, so they never come back as new).
+    pub keep_days: u32,
+}
+
+/// `[log]`: what the daemon writes to stderr.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    /// A `tracing` filter such as "info" or "bantin=debug"; `RUST_LOG` wins when set.
+    pub level: Option<String>,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +163,9 @@ pub struct Poll {
     /// Body cap, enforced while streaming.
     pub max_bytes: u64,
     pub user_agent: String,
+    /// A source with no new article for this many days is flagged stale (sites move feeds
+    /// without notice).
+    pub stale_days: u32,
 }
 
 /// A cron schedule together with the text it came from (for display).
@@ -191,6 +217,77 @@ pub struct Source {
     pub user_agent: Option<String>,
     /// Fetched before the feed when the site sets its cookies elsewhere (qdnd.vn).
     pub prime_url: Option<Url>,
+    pub kind: SourceKind,
+    /// How to read a list page (`kind = "html"`).
+    pub list: Option<ListRules>,
+    /// How to read an article page: set for sources whose article pages are fetched.
+    pub article: Option<ArticleRules>,
+    /// Fetch each new article's page for its full text (feed sources that carry summaries).
+    pub full_text: bool,
+}
+
+impl Source {
+    /// Whether each new article's own page is fetched: an HTML source with `[sources.article]`,
+    /// or any source with `full_text = true`.
+    pub fn fetches_pages(&self) -> bool {
+        self.full_text || (self.kind == SourceKind::Html && self.article.is_some())
+    }
+}
+
+/// What a source's URL serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SourceKind {
+    /// RSS, Atom or JSON Feed.
+    #[default]
+    Feed,
+    /// An HTML list page read with CSS selectors (`[sources.list]`).
+    Html,
+}
+
+/// A CSS selector together with the text it came from (for display and errors).
+#[derive(Debug, Clone)]
+pub struct Css {
+    pub text: String,
+    pub selector: scraper::Selector,
+}
+
+impl Css {
+    pub fn parse(text: &str) -> Result<Css, String> {
+        if text.trim().is_empty() {
+            return Err("empty CSS selector".into());
+        }
+        scraper::Selector::parse(text)
+            .map(|selector| Css {
+                text: text.to_string(),
+                selector,
+            })
+            .map_err(|e| format!("invalid CSS selector {text:?}: {e}"))
+    }
+}
+
+/// `[sources.list]`: one element per article on the list page, and where its parts are inside it.
+#[derive(Debug, Clone)]
+pub struct ListRules {
+    pub item: Css,
+    /// The first match inside the item gives the link...
+    pub link: Css,
+    /// ...from this attribute (default `href`).
+    pub link_attr: String,
+    /// Default: the text of the link element.
+    pub title: Option<Css>,
+    pub date: Option<Css>,
+    pub summary: Option<Css>,
+}
+
+/// `[sources.article]`: where an article page keeps its parts. Without `content`, a
+/// readability-style extractor finds the body.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleRules {
+    pub content: Option<Css>,
+    pub date: Option<Css>,
+    pub author: Option<Css>,
+    /// Page chrome inside the content to drop (comment boxes, related news).
+    pub remove: Vec<Css>,
 }
 
 /// One problem in a config file, with its position.
@@ -327,14 +424,20 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
                     .string(&mut r, "path")
                     .map(|s| PathBuf::from(s.as_ref()))
                     .unwrap_or_else(|| DEFAULT_DB.into()),
+                keep_days: t
+                    .integer_in(&mut r, "keep_days", 1..=36_500)
+                    .map(|n| n as u32)
+                    .unwrap_or(DEFAULT_KEEP_DAYS),
             };
-            t.finish(&mut r, &["path"]);
+            t.finish(&mut r, &["path", "keep_days"]);
             s
         }
         None => Storage {
             path: DEFAULT_DB.into(),
+            keep_days: DEFAULT_KEEP_DAYS,
         },
     };
+    let log = read_log(&mut r, &root);
     let topics_file = root.string(&mut r, "topics_file").map(Spanned::into_inner);
     let subscribers_file = root
         .string(&mut r, "subscribers_file")
@@ -357,6 +460,7 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
             "poll",
             "http",
             "mail",
+            "log",
             "sources",
         ],
     );
@@ -373,6 +477,7 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
             topics_text: String::new(),
             rematch_days,
             mail,
+            log,
             subscribers_path: None,
             subscribers: Vec::new(),
         },
@@ -572,6 +677,7 @@ const POLL_KEYS: &[&str] = &[
     "connect_timeout",
     "max_bytes",
     "user_agent",
+    "stale_days",
 ];
 
 fn read_poll(r: &mut Reporter, root: &Section) -> Poll {
@@ -586,6 +692,7 @@ fn read_poll(r: &mut Reporter, root: &Section) -> Poll {
         connect_timeout: Duration::from_secs(10),
         max_bytes: 16 * 1024 * 1024,
         user_agent: DEFAULT_USER_AGENT.to_string(),
+        stale_days: DEFAULT_STALE_DAYS,
     };
     let Some(t) = root.table(r, "poll") else {
         return poll;
@@ -614,6 +721,9 @@ fn read_poll(r: &mut Reporter, root: &Section) -> Poll {
     if let Some(s) = t.string(r, "user_agent") {
         poll.user_agent = s.into_inner();
     }
+    if let Some(n) = t.integer_in(r, "stale_days", 1..=3650) {
+        poll.stale_days = n as u32;
+    }
     t.finish(r, POLL_KEYS);
     poll
 }
@@ -628,7 +738,85 @@ const SOURCE_KEYS: &[&str] = &[
     "date_order",
     "user_agent",
     "prime_url",
+    "kind",
+    "list",
+    "article",
+    "full_text",
 ];
+
+fn read_log(r: &mut Reporter, root: &Section) -> Log {
+    let Some(t) = root.table(r, "log") else {
+        return Log::default();
+    };
+    let level = t.parsed(r, "level", |s| {
+        tracing_subscriber::EnvFilter::try_new(s)
+            .map(|_| s.to_string())
+            .map_err(|e| format!("invalid log filter {s:?}: {e} (e.g. \"info\", \"bantin=debug\")"))
+    });
+    let format = t
+        .parsed(r, "format", |s| match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("unknown log format {s:?}: expected \"text\" or \"json\"")),
+        })
+        .unwrap_or_default();
+    t.finish(r, &["level", "format"]);
+    Log { level, format }
+}
+
+fn read_list_rules(r: &mut Reporter, t: &Section) -> Option<ListRules> {
+    let item = t.css(r, "item");
+    let link = t.css(r, "link");
+    let link_attr = t
+        .string(r, "link_attr")
+        .map(Spanned::into_inner)
+        .unwrap_or_else(|| "href".into());
+    let title = t.css(r, "title");
+    let date = t.css(r, "date");
+    let summary = t.css(r, "summary");
+    t.finish(
+        r,
+        &["item", "link", "link_attr", "title", "date", "summary"],
+    );
+    for key in ["item", "link"] {
+        if !t.has(key) {
+            r.at(
+                t.span.start..t.span.start,
+                format!("`{}` is missing required key `{key}`", t.path),
+            );
+        }
+    }
+    Some(ListRules {
+        item: item?,
+        link: link?,
+        link_attr,
+        title,
+        date,
+        summary,
+    })
+}
+
+fn read_article_rules(r: &mut Reporter, t: &Section) -> ArticleRules {
+    let rules = ArticleRules {
+        content: t.css(r, "content"),
+        date: t.css(r, "date"),
+        author: t.css(r, "author"),
+        remove: t
+            .spanned_strings(r, "remove")
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| match Css::parse(s.get_ref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    r.at(s.span(), format!("`{}`: {e}", t.dotted("remove")));
+                    None
+                }
+            })
+            .collect(),
+    };
+    t.finish(r, &["content", "date", "author", "remove"]);
+    rules
+}
 
 fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
     let mut out: Vec<Source> = Vec::new();
@@ -647,7 +835,28 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
         let date_order = t.parsed(r, "date_order", DateOrder::from_str);
         let user_agent = t.string(r, "user_agent").map(Spanned::into_inner);
         let prime_url = t.url(r, "prime_url");
+        let kind = t
+            .parsed(r, "kind", |s| match s {
+                "feed" => Ok(SourceKind::Feed),
+                "html" => Ok(SourceKind::Html),
+                _ => Err(format!("unknown source kind {s:?}: expected \"feed\" or \"html\"")),
+            })
+            .unwrap_or_default();
+        let list = t.table(r, "list").and_then(|l| read_list_rules(r, &l));
+        let article = t.table(r, "article").map(|a| read_article_rules(r, &a));
+        let full_text = t.boolean(r, "full_text").unwrap_or(false);
         t.finish(r, SOURCE_KEYS);
+        match kind {
+            SourceKind::Html if list.is_none() && !t.has("list") => r.at(
+                t.key_span("kind"),
+                "an html source needs a `[sources.list]` table (item and link selectors)".into(),
+            ),
+            SourceKind::Feed if t.has("list") => r.at(
+                t.key_span("list"),
+                "`[sources.list]` is only read for `kind = \"html\"` sources".into(),
+            ),
+            _ => {}
+        }
 
         match &id {
             None => r.at(
@@ -703,6 +912,10 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
                 date_order: date_order.unwrap_or_default(),
                 user_agent,
                 prime_url,
+                kind,
+                list,
+                article,
+                full_text,
             });
         }
     }
@@ -986,6 +1199,21 @@ impl<'a, 'i> Section<'a, 'i> {
                 None
             }
         }
+    }
+
+    fn boolean(&self, r: &mut Reporter, key: &str) -> Option<bool> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(r, key, v, "true or false");
+                None
+            }
+        }
+    }
+
+    fn css(&self, r: &mut Reporter, key: &str) -> Option<Css> {
+        self.parsed(r, key, Css::parse)
     }
 
     fn schedule(&self, r: &mut Reporter, key: &str) -> Option<Schedule> {

@@ -112,6 +112,18 @@ const MIGRATIONS: &[&str] = &[
         id      INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
         message BLOB NOT NULL
     );",
+    // 5: article pages to fetch (HTML sources with `[sources.article]`, `full_text` feeds).
+    "CREATE TABLE pages (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        source_id  TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        next_try   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        fetched_at INTEGER
+    );
+    CREATE INDEX pages_due ON pages (source_id, status, next_try);",
 ];
 
 /// The schema version this binary writes.
