@@ -309,6 +309,7 @@ fn main() {
         etag: None,
         last_modified: None,
         moved_to: None,
+        pages: false,
     };
     let stats = store
         .record_poll(SOURCE_ID, &record, now, now)

@@ -104,6 +104,7 @@ fn run_pass(store: &Store, docs: &[String], now: chrono::DateTime<Utc>) -> Pass 
             etag: None,
             last_modified: None,
             moved_to: None,
+            pages: false,
         };
         let stats = store
             .record_poll("bench", &record, now, now)

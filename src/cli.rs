@@ -2,7 +2,9 @@
 //! the work happens in the library modules.
 
 mod digests;
+mod maintenance;
 mod opml;
+mod pages;
 mod topics;
 
 use std::io::{IsTerminal, Write};
@@ -46,8 +48,17 @@ pub enum Command {
         /// Source ids (default: every source).
         sources: Vec<String>,
     },
-    /// Show each source's state: health, last success and error, failures, next poll, URL.
+    /// Show each source's state: health, last success and error, failures, next poll, URL;
+    /// `sources test ID` shows what one source yields now, storing nothing.
     Sources {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<pages::SourcesAction>,
+    },
+    /// List the feeds a site offers: the URL itself, its advertised feeds, common feed paths.
+    Discover {
+        url: String,
         #[arg(long)]
         json: bool,
     },
@@ -112,6 +123,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Delete articles first seen more than [storage] keep_days ago, with their matches and
+    /// pages, and give the space back. Their identity keys stay, so they are never stored again.
+    Prune {
+        /// Only count what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent copy of the database to FILE (safe while `bantin run` runs) and check
+    /// it.
+    Backup {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the database with the backup FILE. Refused while the database is in use (stop
+    /// the daemon first); the replaced database is kept beside it.
+    Restore { file: PathBuf },
 }
 
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
@@ -128,6 +159,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     } = &cli.command
     {
         return opml::import(file, into);
+    }
+    // Discovery needs no config: the file's [poll] settings when it loads, else the defaults.
+    if let Command::Discover { url, json } = &cli.command {
+        let poll = match config::load(&cli.config) {
+            Ok(c) => c.poll,
+            Err(_) => {
+                config::parse(std::path::Path::new("(defaults)"), "")
+                    .map_err(|p| anyhow::anyhow!("{p}"))?
+                    .poll
+            }
+        };
+        return pages::discover(&poll, url, *json).await;
     }
     let config = match config::load(&cli.config) {
         Ok(c) => c,
@@ -184,7 +227,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Subscribers { json, action } => digests::subscribers(config, json, action).await,
         Command::Opml { action } => opml::run(&config, action),
         Command::Fetch { sources } => fetch(config, &sources).await,
-        Command::Sources { json } => sources(config, json).await,
+        Command::Sources { json, action: None } => sources(config, json).await,
+        Command::Sources {
+            action: Some(pages::SourcesAction::Test { id, pages, json }),
+            ..
+        } => pages::test(&config, &id, pages, json).await,
+        Command::Discover { .. } => unreachable!("handled before the config is loaded"),
+        Command::Prune { dry_run, json } => maintenance::prune(config, dry_run, json).await,
+        Command::Backup { file, force } => maintenance::backup(config, &file, force).await,
+        Command::Restore { file } => maintenance::restore(config, &file).await,
         Command::Articles {
             source,
             topic,
@@ -367,6 +418,19 @@ struct SourceView {
     failures: u32,
     next_poll: Option<String>,
     articles: u64,
+    /// When it last brought an article it had not carried before.
+    last_new: Option<String>,
+    /// No new article for `[poll] stale_days` days or more (see `SourceState::stale_days`).
+    stale: bool,
+    /// Days without a new article, when stale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_days: Option<u32>,
+    /// Article pages (sources that read them): fetched, waiting or retrying, given up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<crate::store::PageCounts>,
+    /// The latest article page errors: (url, error).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    page_errors: Vec<(String, String)>,
 }
 
 async fn sources(config: Config, json: bool) -> Result<ExitCode> {
@@ -377,11 +441,29 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
         .collect();
     let store = open_store(&config).await?;
     let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
-    let states = tokio::task::spawn_blocking(move || store.source_states(&ids)).await??;
+    let readers: Vec<String> = config
+        .sources
+        .iter()
+        .filter(|s| s.fetches_pages())
+        .map(|s| s.id.clone())
+        .collect();
+    let (states, page_info) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let states = store.source_states(&ids)?;
+        let mut info = std::collections::HashMap::new();
+        for id in readers {
+            let counts = store.page_counts(&id)?;
+            let errors = store.page_errors(&id, 3)?;
+            info.insert(id, (counts, errors));
+        }
+        Ok((states, info))
+    })
+    .await??;
+    let now = Utc::now();
     let views: Vec<SourceView> = names
         .into_iter()
         .filter_map(|(id, name, url)| {
             let s = states.iter().find(|s| s.id == id)?;
+            let info = page_info.get(&id);
             Some(SourceView {
                 id,
                 name,
@@ -396,6 +478,13 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
                     .then_some(s.next_poll.map(local))
                     .flatten(),
                 articles: s.articles,
+                last_new: s.last_new.map(local),
+                stale: s.stale_days(now, config.poll.stale_days).is_some(),
+                stale_days: s.stale_days(now, config.poll.stale_days),
+                pages: info.map(|(c, _)| *c),
+                page_errors: info
+                    .map(|(_, e)| e.iter().map(|e| (e.url.clone(), e.error.clone())).collect())
+                    .unwrap_or_default(),
             })
         })
         .collect();
@@ -435,6 +524,19 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
         }
         if let Some(e) = &v.last_error {
             writeln!(out, "{:w$}  last error: {e}", "")?;
+        }
+        if let Some(days) = v.stale_days {
+            writeln!(out, "{:w$}  stale: no new articles for {days} days", "")?;
+        }
+        if let Some(p) = &v.pages {
+            writeln!(
+                out,
+                "{:w$}  pages: {} fetched, {} waiting, {} given up",
+                "", p.done, p.pending, p.failed
+            )?;
+            for (url, e) in &v.page_errors {
+                writeln!(out, "{:w$}    {url}: {e}", "")?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -20,7 +20,9 @@ use url::Url;
 
 mod mail;
 
-pub use mail::{Mail, MailTransport, PasswordSource, SmtpConfig, SmtpSecurity, Subscriber};
+pub use mail::{
+    credential_path, Mail, MailTransport, PasswordSource, SmtpConfig, SmtpSecurity, Subscriber,
+};
 
 use crate::date::DateOrder;
 use crate::topics::{Field, Matcher, Role, SourceFilter, TopicSpec};
@@ -757,7 +759,9 @@ fn read_log(r: &mut Reporter, root: &Section) -> Log {
         .parsed(r, "format", |s| match s {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            _ => Err(format!("unknown log format {s:?}: expected \"text\" or \"json\"")),
+            _ => Err(format!(
+                "unknown log format {s:?}: expected \"text\" or \"json\""
+            )),
         })
         .unwrap_or_default();
     t.finish(r, &["level", "format"]);
@@ -839,7 +843,9 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
             .parsed(r, "kind", |s| match s {
                 "feed" => Ok(SourceKind::Feed),
                 "html" => Ok(SourceKind::Html),
-                _ => Err(format!("unknown source kind {s:?}: expected \"feed\" or \"html\"")),
+                _ => Err(format!(
+                    "unknown source kind {s:?}: expected \"feed\" or \"html\""
+                )),
             })
             .unwrap_or_default();
         let list = t.table(r, "list").and_then(|l| read_list_rules(r, &l));

@@ -4,6 +4,12 @@
 //! restart picks up where the last run left off and the loop itself holds no schedule state.
 //! Polls run as tasks owned by one `JoinSet`; shutdown cancels fetches in flight, then waits for
 //! the store transactions in flight (they are never interrupted), then returns.
+//!
+//! Under systemd ([`crate::notify`]) the loop reports `READY=1` once the config, the database and
+//! the HTTP listener are up and the scheduler has turned once; a one-line `STATUS=` when the
+//! summary changes; `WATCHDOG=1` only from the loop itself and only after the database answered,
+//! so a stuck loop or a stuck database gets the service restarted; reload and stop as they
+//! happen. The loop also prunes old articles: at start, then daily.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -20,6 +26,7 @@ use crate::http::{self, AppState};
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::{self, Outcome, Report};
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::postman::Postman;
 use crate::store::{SourceHealth, SourceSpec, SourceState, Store, StoreError};
 
@@ -27,6 +34,12 @@ use crate::store::{SourceHealth, SourceSpec, SourceState, Store, StoreError};
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// The loop wakes at least this often, even when nothing is due.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How often the service manager's status line is brought up to date (when it changed). A
+/// line stays at least half this long, so a reload's result can be read before the summary
+/// comes back.
+const STATUS_INTERVAL: Duration = Duration::from_secs(5);
+/// Old articles are pruned at start, then this often.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -150,17 +163,42 @@ impl Ingestor {
 /// transactions in flight commit, and returns.
 ///
 /// With a `listener`, feeds, the index page, health and metrics are served on it meanwhile
-/// (see [`crate::http`]); the server follows reloads and stops with the daemon.
+/// (see [`crate::http`]); the server follows reloads and stops with the daemon. The service
+/// manager named by `NOTIFY_SOCKET`, if any, is kept informed ([`run_notifying`]).
 pub async fn run(
+    ingestor: Ingestor,
+    listener: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    run_notifying(ingestor, listener, shutdown, Notifier::from_env()).await
+}
+
+/// [`run`], reporting readiness, status, reloads, shutdown and liveness to `notifier`.
+pub async fn run_notifying(
     mut ingestor: Ingestor,
     listener: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()>,
+    notifier: Notifier,
 ) -> Result<(), DaemonError> {
     tracing::info!(
         sources = ingestor.config.sources.len(),
         database = %ingestor.store.path().display(),
         "bantin started"
     );
+    let mut summary = Summary {
+        listen: listener.as_ref().and_then(|l| l.local_addr().ok()),
+        ..Summary::default()
+    };
+    let mut status = StatusLine::default();
+    let mut ready = false;
+    let watchdog = notifier.watchdog_interval();
+    let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(MAX_SLEEP));
+    watchdog_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut status_tick = tokio::time::interval(STATUS_INTERVAL);
+    status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune_tick = tokio::time::interval(PRUNE_INTERVAL);
+    prune_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune_task: Option<tokio::task::JoinHandle<()>> = None;
     let cancel = CancellationToken::new();
     let mut tasks: JoinSet<(String, Result<Report, StoreError>)> = JoinSet::new();
     let mut running: HashSet<String> = HashSet::new();
@@ -201,6 +239,30 @@ pub async fn run(
         let states = ingestor.states().await?;
         let now = Utc::now();
         metrics.beat(now.timestamp());
+        summary.observe(&states);
+        if !ready {
+            // Config, database and listener are up, and the scheduler has turned once (so
+            // /healthz says ok from now on). `shutdown` is polled once first: a signal handler
+            // it installs when first polled (the CLI's does) is then in place before anyone is
+            // told that bantin is up, and stops it cleanly from then on.
+            let stop_now = tokio::select! {
+                biased;
+                _ = &mut shutdown => true,
+                _ = std::future::ready(()) => false,
+            };
+            if stop_now {
+                break;
+            }
+            ready = true;
+            let line = summary.to_string();
+            notifier.ready(&line);
+            status.sent(line);
+            tracing::info!(
+                watchdog = ?watchdog,
+                notify = notifier.is_enabled(),
+                "ready"
+            );
+        }
         let mut wake = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
         for state in &states {
             if running.contains(&state.id) || state.health == SourceHealth::Gone {
@@ -224,8 +286,12 @@ pub async fn run(
         let reload_now = tokio::select! {
             _ = &mut shutdown => break,
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Some(id) = log_joined(joined, &metrics) {
+                if let Some((id, new)) = log_joined(joined, &metrics) {
                     running.remove(&id);
+                    summary.round_new += new;
+                }
+                if tasks.is_empty() {
+                    summary.round_finished();
                 }
                 false
             }
@@ -258,9 +324,44 @@ pub async fn run(
                 }
                 changed
             }
+            _ = watchdog_tick.tick(), if watchdog.is_some() => {
+                // From the loop itself, and only when the database answers: a loop stuck
+                // elsewhere, or a database that hangs, stops the pings and systemd restarts us.
+                match database_answers(&ingestor.store, watchdog.unwrap_or(MAX_SLEEP)).await {
+                    Ok(()) => notifier.watchdog(),
+                    Err(e) => tracing::warn!(error = %e, "the database did not answer; watchdog ping withheld"),
+                }
+                false
+            }
+            _ = status_tick.tick(), if notifier.is_enabled() => {
+                if status.since() >= STATUS_INTERVAL / 2 {
+                    let line = summary.to_string();
+                    if status.changed(&line) {
+                        notifier.status(&line);
+                        status.sent(line);
+                    }
+                }
+                false
+            }
+            _ = prune_tick.tick() => {
+                // One prune at a time; it runs beside polling (each is its own transaction).
+                if prune_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    prune_task = Some(tokio::spawn(prune(
+                        ingestor.store.clone(),
+                        ingestor.config.storage.keep_days,
+                    )));
+                }
+                false
+            }
         };
         if reload_now {
-            ingestor = reload(ingestor).await;
+            notifier.reloading();
+            let (next, outcome) = reload(ingestor).await;
+            ingestor = next;
+            summary.reload_failed = outcome.failure();
+            let line = outcome.to_string();
+            notifier.reloaded(&line);
+            status.sent(line);
             watch = Watch::new(watched_files(&ingestor.config));
             postman = start_postman(&ingestor);
             if let Some((app, _)) = &server {
@@ -271,6 +372,7 @@ pub async fn run(
     }
 
     tracing::info!(in_flight = tasks.len(), "shutting down");
+    notifier.stopping();
     cancel.cancel();
     http_stop.cancel();
     let drain = async {
@@ -288,6 +390,13 @@ pub async fn run(
         // The mail in flight is finished (or given up on) before exit.
         if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
             tracing::warn!("digest delivery still in flight at shutdown; the outbox keeps it for the next start");
+        }
+    }
+    if let Some(task) = prune_task {
+        // A prune commits batch by batch on a blocking thread; whatever is left then is cut
+        // short at exit, between batches or by a rollback, and done at the next start.
+        if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+            tracing::warn!("pruning still in flight at shutdown; leaving it");
         }
     }
     if let Some((_, handle)) = server {
@@ -333,10 +442,48 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// A change is acted on once the files have stayed the same this long (editors write in steps).
 const WATCH_SETTLE: Duration = Duration::from_millis(700);
 
+/// How a reload went, as the service manager's status line says it.
+enum Reloaded {
+    Yes {
+        sources: usize,
+        topics: usize,
+    },
+    /// The files have this many problems.
+    Invalid(usize),
+    Failed(String),
+}
+
+impl Reloaded {
+    /// Why it failed, in a few words; None when it did not.
+    fn failure(&self) -> Option<String> {
+        match self {
+            Reloaded::Yes { .. } => None,
+            Reloaded::Invalid(n) => Some(count(*n, "problem")),
+            Reloaded::Failed(e) => Some(e.clone()),
+        }
+    }
+}
+
+impl std::fmt::Display for Reloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keeping = "keeping the running configuration";
+        match self {
+            Reloaded::Yes { sources, topics } => write!(
+                f,
+                "configuration reloaded: {}, {}",
+                count(*sources, "source"),
+                count(*topics, "topic")
+            ),
+            Reloaded::Invalid(n) => write!(f, "reload failed: {}; {keeping}", count(*n, "problem")),
+            Reloaded::Failed(e) => write!(f, "reload failed: {e}; {keeping}"),
+        }
+    }
+}
+
 /// Reads the configuration again. On success the new config (sources, topics, poll settings)
 /// takes over on the same database, and stored articles are re-matched if the topics changed; on
 /// failure every problem is logged and the running config stays.
-async fn reload(current: Ingestor) -> Ingestor {
+async fn reload(current: Ingestor) -> (Ingestor, Reloaded) {
     let bound = current.config.http.listen;
     let path = current.config.path.clone();
     let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
@@ -350,23 +497,144 @@ async fn reload(current: Ingestor) -> Ingestor {
             for p in &problems.0 {
                 tracing::error!(problem = %p, "invalid configuration; keeping the running one");
             }
-            return current;
+            return (current, Reloaded::Invalid(problems.0.len()));
         }
         Err(e) => {
             tracing::error!(error = %e, "reload failed; keeping the running configuration");
-            return current;
+            return (current, Reloaded::Failed(e.to_string()));
         }
     };
     let (sources, topics) = (config.sources.len(), config.topics.len());
     match Ingestor::with_store(config, current.store.clone()).await {
         Ok(next) => {
             tracing::info!(sources, topics, "configuration reloaded");
-            next
+            (next, Reloaded::Yes { sources, topics })
         }
         Err(e) => {
             tracing::error!(error = %e, "reload failed; keeping the running configuration");
-            current
+            (current, Reloaded::Failed(e.to_string()))
         }
+    }
+}
+
+/// What the status line says: sources and their health, the last poll round, where feeds are
+/// served, and a failed reload until one succeeds.
+#[derive(Debug, Default)]
+struct Summary {
+    sources: usize,
+    failing: usize,
+    gone: usize,
+    /// Articles new in the polls finished since the last time none was in flight.
+    round_new: usize,
+    /// The same for the last round that finished; None before the first.
+    last_round_new: Option<usize>,
+    listen: Option<std::net::SocketAddr>,
+    reload_failed: Option<String>,
+}
+
+impl Summary {
+    fn observe(&mut self, states: &[SourceState]) {
+        let health = |h: SourceHealth| states.iter().filter(|s| s.health == h).count();
+        self.sources = states.len();
+        self.failing = health(SourceHealth::Failing);
+        self.gone = health(SourceHealth::Gone);
+    }
+
+    /// No poll is in flight any more: what they stored is one round.
+    fn round_finished(&mut self) {
+        self.last_round_new = Some(std::mem::take(&mut self.round_new));
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", count(self.sources, "source"))?;
+        match self.failing {
+            0 => write!(f, ", none failing")?,
+            n => write!(f, ", {n} failing")?,
+        }
+        if self.gone > 0 {
+            write!(f, ", {} gone", self.gone)?;
+        }
+        match self.last_round_new {
+            None => write!(f, "; no poll round finished yet")?,
+            Some(n) => write!(f, "; {} new in the last poll round", count(n, "article"))?,
+        }
+        match self.listen {
+            Some(addr) => write!(f, "; serving on {addr}")?,
+            None => write!(f, "; not serving HTTP")?,
+        }
+        if let Some(e) = &self.reload_failed {
+            write!(f, "; the last reload failed ({e})")?;
+        }
+        Ok(())
+    }
+}
+
+/// "1 source", "16 sources".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// The last status line sent to the service manager, and when.
+struct StatusLine {
+    text: String,
+    at: Instant,
+}
+
+impl Default for StatusLine {
+    fn default() -> StatusLine {
+        StatusLine {
+            text: String::new(),
+            at: Instant::now(),
+        }
+    }
+}
+
+impl StatusLine {
+    fn sent(&mut self, text: String) {
+        self.text = text;
+        self.at = Instant::now();
+    }
+
+    fn changed(&self, text: &str) -> bool {
+        self.text != text
+    }
+
+    fn since(&self) -> Duration {
+        self.at.elapsed()
+    }
+}
+
+/// A query through the store (its lock, its connection), answered within `within`.
+async fn database_answers(store: &Store, within: Duration) -> Result<(), String> {
+    let store = store.clone();
+    match tokio::time::timeout(within, blocking(move || store.article_count())).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {}s", within.as_secs_f32())),
+    }
+}
+
+/// Deletes articles first seen more than `keep_days` ago (`[storage] keep_days`; their keys
+/// stay as tombstones) and gives the space back.
+async fn prune(store: Store, keep_days: u32) {
+    let cutoff = Utc::now() - chrono::Duration::days(i64::from(keep_days));
+    match blocking(move || store.prune(cutoff, false)).await {
+        Ok(stats) => tracing::info!(
+            articles = stats.articles,
+            tombstones = stats.tombstones,
+            bytes_reclaimed = stats.bytes_reclaimed,
+            database_bytes = stats.database_bytes,
+            keep_days,
+            cutoff = %cutoff.to_rfc3339(),
+            "pruned old articles"
+        ),
+        Err(e) => tracing::error!(error = %e, keep_days, "pruning old articles failed"),
     }
 }
 
@@ -454,11 +722,11 @@ impl Hangup {
     }
 }
 
-/// Logs a finished poll; returns its source id.
+/// Logs a finished poll; returns its source id and how many new articles it stored.
 fn log_joined(
     joined: Result<(String, Result<Report, StoreError>), tokio::task::JoinError>,
     metrics: &Metrics,
-) -> Option<String> {
+) -> Option<(String, usize)> {
     match joined {
         Ok((id, Ok(report))) => {
             metrics.fetched(match &report.outcome {
@@ -480,11 +748,15 @@ fn log_joined(
                     tracing::info!(source = %report.source, outcome = %o, next_poll = %report.next_poll, "polled")
                 }
             }
-            Some(id)
+            let new = match &report.outcome {
+                Outcome::Stored { stats, .. } => stats.new,
+                _ => 0,
+            };
+            Some((id, new))
         }
         Ok((id, Err(e))) => {
             tracing::error!(source = %id, error = %e, "database error while recording a poll");
-            Some(id)
+            Some((id, 0))
         }
         Err(e) => {
             tracing::error!(error = %e, "poll task failed");
@@ -499,4 +771,82 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        let check = |s: Summary, expected: &str| assert_eq!(s.to_string(), expected);
+        let listen = Some("127.0.0.1:8080".parse().unwrap());
+        check(
+            Summary {
+                sources: 16,
+                listen,
+                ..Summary::default()
+            },
+            "16 sources, none failing; no poll round finished yet; serving on 127.0.0.1:8080",
+        );
+        check(
+            Summary {
+                sources: 16,
+                failing: 3,
+                gone: 1,
+                last_round_new: Some(12),
+                listen,
+                ..Summary::default()
+            },
+            "16 sources, 3 failing, 1 gone; 12 articles new in the last poll round; serving on 127.0.0.1:8080",
+        );
+        check(
+            Summary {
+                sources: 1,
+                last_round_new: Some(1),
+                reload_failed: Reloaded::Invalid(2).failure(),
+                ..Summary::default()
+            },
+            "1 source, none failing; 1 article new in the last poll round; not serving HTTP; the last reload failed (2 problems)",
+        );
+    }
+
+    #[test]
+    fn rounds_end_when_no_poll_is_in_flight() {
+        let mut s = Summary::default();
+        s.round_new += 3;
+        s.round_new += 4;
+        s.round_finished();
+        assert_eq!((s.last_round_new, s.round_new), (Some(7), 0));
+        s.round_finished();
+        assert_eq!(s.last_round_new, Some(0));
+    }
+
+    #[test]
+    fn reload_results() {
+        let check = |r: Reloaded, expected: &str| assert_eq!(r.to_string(), expected);
+        check(
+            Reloaded::Yes {
+                sources: 16,
+                topics: 1,
+            },
+            "configuration reloaded: 16 sources, 1 topic",
+        );
+        check(
+            Reloaded::Invalid(3),
+            "reload failed: 3 problems; keeping the running configuration",
+        );
+        check(
+            Reloaded::Failed("database is locked".into()),
+            "reload failed: database is locked; keeping the running configuration",
+        );
+        assert_eq!(
+            Reloaded::Yes {
+                sources: 1,
+                topics: 0
+            }
+            .failure(),
+            None
+        );
+    }
 }

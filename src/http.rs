@@ -751,6 +751,7 @@ fn render_index(config: &Config, store: &Store, links: Links) -> Result<String, 
     let latest = newest(ArticleQuery::default(), 10)?;
     let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
     let states = store.source_states(&ids)?;
+    let now = Utc::now();
     let sources: Vec<_> = config
         .sources
         .iter()
@@ -770,6 +771,7 @@ fn render_index(config: &Config, store: &Store, links: Links) -> Result<String, 
                 last_success => st.and_then(|x| x.last_success).map(|t| t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh).format("%H:%M %d/%m").to_string()),
                 last_error => st.and_then(|x| x.last_error.clone()),
                 articles => st.map(|x| x.articles).unwrap_or(0),
+                stale_days => st.and_then(|x| x.stale_days(now, config.poll.stale_days)),
                 feeds => feed_path(&Scope::Source(s.id.clone()), Format::Rss, links),
             }
         })
@@ -826,26 +828,25 @@ async fn healthz(State(app): State<AppState>) -> Response {
     let store = app.0.store.clone();
     let config = app.config();
     let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
-    let db =
-        tokio::task::spawn_blocking(move || -> Result<(u64, Vec<SourceHealth>), StoreError> {
-            Ok((
-                store.article_count()?,
-                store
-                    .source_states(&ids)?
-                    .into_iter()
-                    .map(|s| s.health)
-                    .collect(),
-            ))
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))
-        .and_then(|r| r);
+    let db = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        Ok((store.article_count()?, store.source_states(&ids)?))
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))
+    .and_then(|r| r);
     let beat = app.0.metrics.last_beat();
     let scheduler = beat > 0 && Utc::now().timestamp() - beat <= HEARTBEAT_MAX_AGE;
     let (status, body) = match &db {
-        Ok((articles, healths)) => {
-            let count = |h: SourceHealth| healths.iter().filter(|x| **x == h).count();
+        Ok((articles, states)) => {
+            let count = |h: SourceHealth| states.iter().filter(|x| x.health == h).count();
+            let now = Utc::now();
+            let stale: Vec<&str> = states
+                .iter()
+                .filter(|s| s.stale_days(now, config.poll.stale_days).is_some())
+                .map(|s| s.id.as_str())
+                .collect();
             let ok = scheduler;
+            let troubled = count(SourceHealth::Failing) + count(SourceHealth::Gone) + stale.len();
             (
                 if ok {
                     StatusCode::OK
@@ -853,10 +854,11 @@ async fn healthz(State(app): State<AppState>) -> Response {
                     StatusCode::SERVICE_UNAVAILABLE
                 },
                 serde_json::json!({
-                    // Failing or gone sources degrade the service but do not make it unavailable.
+                    // Failing, gone or stale sources degrade the service but do not make it
+                    // unavailable.
                     "status": if !ok {
                         "unavailable"
-                    } else if count(SourceHealth::Failing) + count(SourceHealth::Gone) > 0 {
+                    } else if troubled > 0 {
                         "degraded"
                     } else {
                         "ok"
@@ -870,7 +872,11 @@ async fn healthz(State(app): State<AppState>) -> Response {
                         "gone": count(SourceHealth::Gone),
                         "empty": count(SourceHealth::Empty),
                         "pending": count(SourceHealth::Pending),
+                        "stale": stale.len(),
                     },
+                    // No new article for `stale_days` days: their feeds may have moved.
+                    "stale": stale,
+                    "stale_days": config.poll.stale_days,
                 }),
             )
         }
@@ -942,6 +948,13 @@ async fn metrics(State(app): State<AppState>) -> Response {
         let n = states.iter().filter(|s| s.health == h).count();
         out.push_str(&format!("bantin_sources{{state=\"{}\"}} {n}\n", h.as_str()));
     }
+    let now = Utc::now();
+    let stale = states
+        .iter()
+        .filter(|s| s.stale_days(now, config.poll.stale_days).is_some())
+        .count();
+    out.push_str("# HELP bantin_sources_stale Sources with no new article for [poll] stale_days days.\n# TYPE bantin_sources_stale gauge\n");
+    out.push_str(&format!("bantin_sources_stale {stale}\n"));
     out.push_str("# HELP bantin_http_requests_total HTTP requests by route and status.\n# TYPE bantin_http_requests_total counter\n");
     for ((route, status), n) in m.request_counts() {
         out.push_str(&format!(

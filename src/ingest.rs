@@ -6,9 +6,13 @@
 //! async runtime only waits on the network. Once the body is in hand the rest is not cancelled:
 //! shutdown waits for the transaction in flight.
 
+pub mod discover;
 pub mod fetch;
 pub mod normalize;
+pub mod pages;
 pub mod parse;
+pub mod preview;
+pub mod scrape;
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,11 +23,12 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::article::NewArticle;
-use crate::config::{Config, Schedule, Source};
+use crate::config::{Config, Schedule, Source, SourceKind};
 use crate::store::{Candidate, RematchStats};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
 use crate::topics::{MatchInput, Matcher, SourceRef, TopicMatch};
 use fetch::{FetchError, Fetcher, Request, Response};
+use url::Url;
 
 /// Longest delay between two polls of a source, whatever backoff or hints say.
 pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
@@ -33,10 +38,12 @@ const BACKOFF_BASE: Duration = Duration::from_secs(5 * 60);
 /// What one poll did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// A feed was parsed and stored; `dropped` placeholder items were skipped.
+    /// A feed was parsed and stored; `dropped` placeholder items were skipped. `pages`: the
+    /// article pages fetched after it (sources whose article pages are read).
     Stored {
         stats: IngestStats,
         dropped: usize,
+        pages: pages::PageRound,
     },
     /// A valid feed with no items.
     Empty,
@@ -52,7 +59,11 @@ pub enum Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Stored { stats, dropped } => {
+            Outcome::Stored {
+                stats,
+                dropped,
+                pages,
+            } => {
                 let kind = if stats.new > 0 {
                     "new"
                 } else if stats.updated > 0 {
@@ -70,6 +81,9 @@ impl fmt::Display for Outcome {
                 }
                 if *dropped > 0 {
                     write!(f, ", {dropped} placeholder items dropped")?;
+                }
+                if pages.fetched + pages.failed > 0 {
+                    write!(f, "; pages: {pages}")?;
                 }
                 Ok(())
             }
@@ -129,9 +143,46 @@ pub async fn poll_source(
         failures: state.map(|s| s.failures).unwrap_or(0),
         now: Utc::now(),
     };
-    tokio::task::spawn_blocking(move || job.run(fetched))
+    let mut report = tokio::task::spawn_blocking(move || job.run(fetched))
         .await
-        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))?;
+    if source.fetches_pages() && report.outcome != Outcome::Gone {
+        // The list is stored first; its pages (new ones, and earlier failures now due) follow.
+        let round = pages::fetch_due(fetcher, store, config, source, cancel).await?;
+        if let Outcome::Stored { pages, .. } = &mut report.outcome {
+            *pages = round;
+        }
+    }
+    Ok(report)
+}
+
+/// The items of a fetched body: a feed parsed, or a list page read with the source's selectors.
+/// A feed source answered with an HTML page says which feeds that page advertises.
+pub fn read_items(
+    source: &Source,
+    body: &fetch::Body,
+    dates: parse::DateContext,
+) -> Result<parse::ParsedFeed, String> {
+    let charset = body.charset.as_deref();
+    match (&source.kind, &source.list) {
+        (SourceKind::Html, Some(rules)) => {
+            scrape::parse_list(&body.bytes, charset, &body.final_url, rules, dates)
+                .map_err(|e| e.to_string())
+        }
+        _ => parse::parse(&body.bytes, charset, &body.final_url, dates).map_err(|e| match e {
+            parse::ParseError::Html { .. } => {
+                let page = crate::text::decode(&body.bytes, charset).text;
+                let feeds = scrape::advertised_feeds(&page, &body.final_url);
+                if feeds.is_empty() {
+                    format!("{e}; the page advertises no feed (an html source with selectors can read it: `bantin discover URL`, `kind = \"html\"`)")
+                } else {
+                    let list: Vec<String> = feeds.iter().map(Url::to_string).collect();
+                    format!("{e}; the page advertises: {}", list.join(", "))
+                }
+            }
+            e => e.to_string(),
+        }),
+    }
 }
 
 /// A parsed feed made ready for [`Store::record_poll`].
@@ -206,7 +257,7 @@ pub fn rematch(
     rematch_candidates(store, config, &candidates, now)
 }
 
-fn rematch_candidates(
+pub(crate) fn rematch_candidates(
     store: &Store,
     config: &Config,
     candidates: &[Candidate],
@@ -299,6 +350,7 @@ impl Settle {
                         Outcome::Stored {
                             stats: IngestStats::default(),
                             dropped,
+                            pages: pages::PageRound::default(),
                         }
                     };
                     let record = PollRecord::Fetched {
@@ -307,10 +359,11 @@ impl Settle {
                         etag: body.etag,
                         last_modified: body.last_modified,
                         moved_to: body.moved_to.map(String::from),
+                        pages: self.source.fetches_pages(),
                     };
                     (record, outcome, next_poll(&self.schedule, now, hint, 0))
                 }
-                Err(e) => self.failed(e.to_string(), None),
+                Err(e) => self.failed(e, None),
             },
             Err(FetchError::Gone) => (
                 PollRecord::Failed {
@@ -337,7 +390,11 @@ impl Settle {
         Ok(Report {
             source: self.source.id,
             outcome: match outcome {
-                Outcome::Stored { dropped, .. } => Outcome::Stored { stats, dropped },
+                Outcome::Stored { dropped, pages, .. } => Outcome::Stored {
+                    stats,
+                    dropped,
+                    pages,
+                },
                 other => other,
             },
             next_poll: next,
@@ -346,13 +403,13 @@ impl Settle {
 
     /// Parses and normalizes a body. Items the store already has unchanged are only identified,
     /// not normalized again (most items of a re-polled feed).
-    fn read(&self, body: &fetch::Body) -> Result<Read, parse::ParseError> {
+    fn read(&self, body: &fetch::Body) -> Result<Read, String> {
         let dates = parse::DateContext {
             tz: self.source.timezone,
             order: self.source.date_order,
             now: self.now,
         };
-        let feed = parse::parse(&body.bytes, body.charset.as_deref(), &body.final_url, dates)?;
+        let feed = read_items(&self.source, body, dates)?;
         let ctx = normalize::Context {
             source_id: &self.source.id,
             source_host: body.final_url.host_str().unwrap_or_default(),

@@ -34,6 +34,7 @@
 //! - [`unsubscribe`]: HMAC-signed unsubscribe tokens. Pure.
 //! - [`metrics`]: process counters for `/metrics` and `/healthz`.
 //! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown.
+//! - [`notify`]: the systemd notification protocol (ready, status, reload, stop, watchdog).
 //! - [`cli`]: one function per subcommand.
 //!
 //! # Invariants
@@ -59,6 +60,7 @@ pub mod http;
 pub mod ingest;
 pub mod mail;
 pub mod metrics;
+pub mod notify;
 pub mod postman;
 pub mod publish;
 pub mod store;

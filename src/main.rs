@@ -3,18 +3,13 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use bantin::config::{self, LogFormat};
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = bantin::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -31,5 +26,29 @@ fn main() -> ExitCode {
             eprintln!("bantin: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr (systemd's journal under the unit). The filter is `RUST_LOG` when set and
+/// valid, else `[log] level`, else "info"; `[log] format = "json"` writes one JSON object per
+/// line for log shippers. Colour only on a terminal.
+fn init_logging(cli: &bantin::cli::Cli) {
+    // The config is read here only for `[log]`: the command reads it again and reports its
+    // problems itself, so a config that does not load just means the defaults here.
+    let log = config::load(&cli.config).map(|c| c.log).unwrap_or_default();
+    let filter = EnvFilter::try_from_default_env()
+        .ok()
+        .or_else(|| {
+            log.level
+                .as_deref()
+                .and_then(|l| EnvFilter::try_new(l).ok())
+        })
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Json => fmt.json().with_ansi(false).init(),
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }

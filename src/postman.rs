@@ -575,7 +575,8 @@ fn decode(e: &OutboxEntry) -> Option<Outgoing> {
 /// and kept in the database.
 fn load_secret(config: &Config, store: &Store) -> Result<Secret, PostmanError> {
     if let Some(f) = &config.mail.secret_file {
-        let text = std::fs::read_to_string(f)
+        let f = crate::config::credential_path(f).map_err(PostmanError::Secret)?;
+        let text = std::fs::read_to_string(&f)
             .map_err(|e| PostmanError::Secret(format!("cannot read {}: {e}", f.display())))?;
         return Secret::from_text(&text).map_err(PostmanError::Secret);
     }

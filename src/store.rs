@@ -12,9 +12,13 @@
 //! All calls block; async callers run them in `spawn_blocking`.
 
 mod outbox;
+mod pages;
+mod retention;
 mod schema;
 
 pub use outbox::{NewDigest, OutboxEntry, SubscriberState};
+pub use pages::{PageCounts, PageError, PageJob, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS};
+pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,6 +134,34 @@ pub struct SourceState {
     pub failures: u32,
     pub next_poll: Option<DateTime<Utc>>,
     pub articles: u64,
+    /// When the source last brought an article it had not carried before: one new to the
+    /// store, or a story already stored from another outlet (a source that syndicates others
+    /// is not stale for that).
+    pub last_new: Option<DateTime<Utc>>,
+    /// Its first poll at its current URL (reset when the configured URL changes).
+    pub first_attempt: Option<DateTime<Utc>>,
+}
+
+impl SourceState {
+    /// Since when the source has brought nothing new: the latest of [`SourceState::last_new`]
+    /// and [`SourceState::first_attempt`], so a source that never brought anything is counted
+    /// from its first poll, and a source whose URL was changed starts afresh. None until it is
+    /// first polled.
+    pub fn nothing_new_since(&self) -> Option<DateTime<Utc>> {
+        let start = self.first_attempt?;
+        Some(self.last_new.map_or(start, |t| t.max(start)))
+    }
+
+    /// Whole days with nothing new, when that is at least `stale_days`: the source is stale
+    /// (government sites move their feeds without notice). Gone sources are never stale: they
+    /// are not polled any more.
+    pub fn stale_days(&self, now: DateTime<Utc>, stale_days: u32) -> Option<u32> {
+        if self.health == SourceHealth::Gone {
+            return None;
+        }
+        let days = (now - self.nothing_new_since()?).num_days();
+        u32::try_from(days).ok().filter(|d| *d >= stale_days)
+    }
 }
 
 /// The result of one poll, recorded in one transaction.
@@ -146,6 +178,9 @@ pub enum PollRecord {
         last_modified: Option<String>,
         /// Set after a permanent redirect (301/308): poll this from now on.
         moved_to: Option<String>,
+        /// Queue the page of every article this source carries for the first time (and again
+        /// for changed ones): the source's article pages are fetched.
+        pages: bool,
     },
     /// 304: nothing changed.
     NotModified { moved_to: Option<String> },
@@ -251,6 +286,8 @@ impl Store {
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
+        // Before anything writes the file: switching WAL on already creates page 1.
+        retention::enable_incremental_vacuum_if_new(&conn).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -265,7 +302,12 @@ impl Store {
         // by many polls are then copied back once, not once per 4 MiB.
         conn.pragma_update(None, "wal_autocheckpoint", 8192)
             .map_err(open_err)?;
+        // After a checkpoint the WAL file is truncated back to this size (a big prune or a
+        // burst of polls would otherwise leave it at its largest until the daemon stops).
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
+        retention::convert_to_incremental_vacuum(&conn, path);
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
@@ -306,6 +348,7 @@ impl Store {
                    health = CASE WHEN config_url = excluded.config_url THEN health ELSE 'pending' END,
                    failures = CASE WHEN config_url = excluded.config_url THEN failures ELSE 0 END,
                    next_poll = CASE WHEN config_url = excluded.config_url THEN next_poll END,
+                   first_attempt = CASE WHEN config_url = excluded.config_url THEN first_attempt END,
                    config_url = excluded.config_url",
                 params![s.id, s.url],
             )?;
@@ -320,7 +363,13 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT id, current_url, etag, last_modified, health, last_attempt, last_success,
                     last_error, failures, next_poll,
-                    (SELECT count(*) FROM article_sources a WHERE a.source_id = s.id)
+                    (SELECT count(*) FROM article_sources a WHERE a.source_id = s.id),
+                    last_new,
+                    -- The source's latest provenance row (rowids grow): when it last carried
+                    -- an article for the first time. Found in its covering index.
+                    (SELECT first_seen FROM article_sources WHERE rowid =
+                       (SELECT max(rowid) FROM article_sources a WHERE a.source_id = s.id)),
+                    first_attempt
              FROM sources s WHERE id = ?1",
         )?;
         let mut out = Vec::new();
@@ -339,6 +388,11 @@ impl Store {
                         failures: r.get(8)?,
                         next_poll: r.get::<_, Option<i64>>(9)?.and_then(from_unix),
                         articles: r.get(10)?,
+                        last_new: r
+                            .get::<_, Option<i64>>(11)?
+                            .max(r.get::<_, Option<i64>>(12)?)
+                            .and_then(from_unix),
+                        first_attempt: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
                     })
                 })
                 .optional()?;
@@ -359,6 +413,11 @@ impl Store {
         let tx = conn.transaction()?;
         let now_s = now.timestamp();
         let mut stats = IngestStats::default();
+        // Starts the staleness clock of a source that never brings anything new.
+        tx.prepare_cached(
+            "UPDATE sources SET first_attempt = coalesce(first_attempt, ?2) WHERE id = ?1",
+        )?
+        .execute(params![source, now_s])?;
         match record {
             PollRecord::Fetched {
                 articles,
@@ -366,12 +425,16 @@ impl Store {
                 etag,
                 last_modified,
                 moved_to,
+                pages,
             } => {
                 for a in articles {
                     ingest_one(&tx, source, a, now_s, &mut stats)?;
                 }
                 for keys in seen {
                     touch(&tx, source, keys, now_s, &mut stats)?;
+                }
+                if *pages {
+                    pages::queue_new(&tx, source, now_s)?;
                 }
                 let health = if articles.is_empty() && seen.is_empty() {
                     "empty"
@@ -638,22 +701,6 @@ impl Store {
         Ok(conn.query_row("SELECT count(*) FROM articles", [], |r| r.get(0))?)
     }
 
-    /// Deletes articles first seen before `cutoff`; their keys stay as tombstones so the same
-    /// items are never stored again. Returns how many were deleted.
-    pub fn prune_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let n = tx.execute(
-            "DELETE FROM articles WHERE first_seen < ?1",
-            [cutoff.timestamp()],
-        )?;
-        tx.commit()?;
-        if n > 0 {
-            self.bump();
-        }
-        Ok(n)
-    }
-
     /// Runs `PRAGMA integrity_check`; Ok(()) when the database is sound.
     pub fn integrity_check(&self) -> Result<Result<(), String>, StoreError> {
         let conn = self.lock()?;
@@ -712,6 +759,7 @@ fn ingest_one(
             if changed > 0 {
                 updated_now = true;
                 stats.updated += 1;
+                pages::requeue(tx, id)?;
                 tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1")?
                     .execute([id])?;
                 insert_matches(tx, id, &a.matches, now)?;
@@ -908,6 +956,46 @@ fn to_fixed(s: i64, offset: i32) -> DateTime<FixedOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_is_stale_after_stale_days_with_nothing_new() {
+        let day = |d: i64| Utc.timestamp_opt(1_800_000_000 + d * 86_400, 0).single();
+        let now = day(30).unwrap();
+        // (health, first attempt, last new) → days stale with stale_days = 7
+        let check = |health, first: Option<i64>, new: Option<i64>, want: Option<u32>| {
+            let s = SourceState {
+                id: "s".into(),
+                current_url: String::new(),
+                etag: None,
+                last_modified: None,
+                health,
+                last_attempt: day(29),
+                last_success: day(29),
+                last_error: None,
+                failures: 0,
+                next_poll: None,
+                articles: 0,
+                last_new: new.and_then(day),
+                first_attempt: first.and_then(day),
+            };
+            assert_eq!(s.stale_days(now, 7), want, "{health:?} {first:?} {new:?}");
+        };
+        use SourceHealth::*;
+        check(Ok, Some(0), Some(29), None);
+        check(Ok, Some(0), Some(24), None);
+        check(Ok, Some(0), Some(23), Some(7));
+        check(Ok, Some(0), Some(10), Some(20));
+        // Never new: counted from the first poll.
+        check(Empty, Some(24), None, None);
+        check(Empty, Some(20), None, Some(10));
+        // The URL was changed (first attempt reset): counted from the first poll there.
+        check(Ok, Some(28), Some(1), None);
+        // Never polled, or gone: never stale.
+        check(Pending, None, None, None);
+        check(Gone, Some(0), Some(1), None);
+        // Failing for long is stale too.
+        check(Failing, Some(0), Some(2), Some(28));
+    }
 
     #[test]
     fn a_database_from_a_newer_bantin_is_refused_untouched() {

@@ -404,10 +404,17 @@ const PRESCAN_LEN: usize = 1024;
 /// nothing is declared.
 fn declared_encoding(bytes: &[u8], http_charset: Option<&str>) -> &'static Encoding {
     let head = bytes.get(..PRESCAN_LEN).unwrap_or(bytes);
+    // A `<meta charset>` placed after long inline scripts lies beyond the standard prescan: look
+    // on through the head, when the first bytes declared nothing and `</head>` comes within
+    // 64 KiB (never in the body).
+    let meta = meta_charset(head).or_else(|| {
+        let wide = bytes.get(..WIDE_PRESCAN_LEN).unwrap_or(bytes);
+        meta_charset(&wide[..find_ignore_case(wide, b"</head", 0)?])
+    });
     let declared = [
         http_charset.and_then(|label| encoding_for_label(label.as_bytes())),
         xml_declared_encoding(head),
-        meta_charset(head),
+        meta,
     ];
     let mut found = declared.into_iter().flatten();
     match found.next() {
@@ -418,6 +425,9 @@ fn declared_encoding(bytes: &[u8], http_charset: Option<&str>) -> &'static Encod
         None => encoding_rs::WINDOWS_1252,
     }
 }
+
+/// How far [`declared_encoding`] looks for `<meta charset>` when the first bytes have none.
+const WIDE_PRESCAN_LEN: usize = 64 * 1024;
 
 /// `Encoding::for_label`, tolerating quotes, but never the "replacement" encoding (iso-2022-kr
 /// and friends), which would turn the whole body into one U+FFFD.
@@ -1124,6 +1134,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_meta_charset_after_long_head_scripts_is_found() {
+        let mut page = b"<html><head><script>".to_vec();
+        page.extend(std::iter::repeat_n(b'x', 3000));
+        page.extend_from_slice(
+            b"</script><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1258\"></head><body>Tha\xCCnh</body>",
+        );
+        let d = decode(&page, None);
+        assert_eq!(d.encoding, "windows-1258");
+        assert!(
+            clean(&d.text).ends_with("Thành</body>"),
+            "{:?}",
+            &d.text[3000..]
+        );
+        // Past the head, a "<meta" in the body text is not a declaration.
+        let mut body = b"<html><head></head><body>".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 2000));
+        body.extend_from_slice(b"<meta charset=\"windows-1258\">caf\xe9!");
+        assert_eq!(decode(&body, None).encoding, "windows-1252");
+    }
+
     /// "Việt Nam" the way a windows-1258 publisher writes it: ê, then a combining dot below.
     fn windows_1258(text: &str) -> Vec<u8> {
         let (bytes, _, unmappable) = encoding_rs::WINDOWS_1258.encode(text);
@@ -1177,7 +1208,7 @@ mod tests {
             decode(&xml_declared, Some("windows-1252")).encoding,
             "windows-1252"
         );
-        // Declarations past the first 1024 bytes are not looked at.
+        // Declarations past the first 1024 bytes are not looked at, outside a `<head>`.
         let late = [&[b' '; 1024][..], b"<meta charset=windows-1258>", &body].concat();
         assert_eq!(decode(&late, None).encoding, "windows-1252");
     }

@@ -665,9 +665,9 @@ async fn pruned_articles_are_not_stored_again() {
 
     let pruned = ing
         .store
-        .prune_before(Utc::now() + Days::days(365 * 100))
+        .prune(Utc::now() + Days::days(365 * 100), false)
         .unwrap();
-    assert_eq!(pruned, 2);
+    assert_eq!(pruned.articles, 2);
     assert!(articles(&ing).is_empty());
 
     let r = poll(&ing, &["sggp"]).await;

@@ -64,13 +64,42 @@ impl PasswordSource {
     pub fn resolve(&self) -> Result<Option<String>, String> {
         match self {
             PasswordSource::None => Ok(None),
-            PasswordSource::File(p) => std::fs::read_to_string(p)
-                .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
-                .map_err(|e| format!("cannot read the SMTP password file {}: {e}", p.display())),
+            PasswordSource::File(p) => {
+                let p = credential_path(p)?;
+                std::fs::read_to_string(&p)
+                    .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
+                    .map_err(|e| format!("cannot read the SMTP password file {}: {e}", p.display()))
+            }
             PasswordSource::Env(v) => std::env::var(v)
                 .map(Some)
                 .map_err(|_| format!("the SMTP password variable {v} is not set")),
         }
+    }
+}
+
+/// A secret file path with a leading `$CREDENTIALS_DIRECTORY` (or `${CREDENTIALS_DIRECTORY}`)
+/// expanded from the environment: systemd sets it for a service with `LoadCredential=`, so the
+/// config names a credential without hard-coding the unit's name. Expanded when the file is
+/// read, so `bantin check` outside the service accepts it.
+pub fn credential_path(p: &Path) -> Result<PathBuf, String> {
+    expand_credentials(p, std::env::var_os("CREDENTIALS_DIRECTORY"))
+}
+
+fn expand_credentials(p: &Path, dir: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    let text = p.to_string_lossy();
+    let rest = ["$CREDENTIALS_DIRECTORY", "${CREDENTIALS_DIRECTORY}"]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix));
+    let Some(rest) = rest else {
+        return Ok(p.to_path_buf());
+    };
+    match dir {
+        Some(dir) => Ok(PathBuf::from(dir).join(rest.trim_start_matches('/'))),
+        None => Err(format!(
+            "{} names $CREDENTIALS_DIRECTORY, which is not set: systemd sets it for the service \
+             (LoadCredential=); outside it, name the file itself",
+            p.display()
+        )),
     }
 }
 
@@ -296,6 +325,26 @@ pub(super) fn parse_subscribers(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credential_paths_expand_the_systemd_credentials_directory() {
+        let dir = Some(std::ffi::OsString::from("/run/credentials/bantin.service"));
+        for written in [
+            "$CREDENTIALS_DIRECTORY/smtp-password",
+            "${CREDENTIALS_DIRECTORY}/smtp-password",
+        ] {
+            assert_eq!(
+                expand_credentials(Path::new(written), dir.clone()).unwrap(),
+                Path::new("/run/credentials/bantin.service/smtp-password")
+            );
+        }
+        assert_eq!(
+            expand_credentials(Path::new("/etc/bantin/secret"), None).unwrap(),
+            Path::new("/etc/bantin/secret")
+        );
+        let err = expand_credentials(Path::new("$CREDENTIALS_DIRECTORY/x"), None).unwrap_err();
+        assert!(err.contains("not set"), "{err}");
+    }
+
     use super::super::load;
     use super::*;
 

@@ -155,12 +155,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
     // reads the same fields); the search text and the title key come from it.
     let input = MatchInput::from_html(&title, summary_html.as_deref(), content_html.as_deref());
     let title_key = input.normalized(Field::Title).to_string();
-    let search_text = Field::ALL
-        .iter()
-        .map(|f| input.normalized(*f))
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let search_text = search_text(&input);
 
     let parsed = e
         .date
@@ -315,7 +310,19 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 
 /// Sanitized HTML (no script, style, event attributes or javascript: URLs), text-cleaned;
 /// None when nothing visible is left.
-fn sanitize(html: &str) -> Option<String> {
+/// The stored search text of an article: its normalized fields, joined.
+pub fn search_text(input: &MatchInput) -> String {
+    Field::ALL
+        .iter()
+        .map(|f| input.normalized(*f))
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Sanitized HTML (no scripts, styles, event handlers or foreign embeds), text cleaned; None
+/// when nothing is left.
+pub fn sanitize(html: &str) -> Option<String> {
     let clean = text::clean_html(&SANITIZER.clean(html).to_string());
     let clean = clean.trim();
     (!clean.is_empty()).then(|| clean.to_string())

@@ -124,6 +124,13 @@ const MIGRATIONS: &[&str] = &[
         fetched_at INTEGER
     );
     CREATE INDEX pages_due ON pages (source_id, status, next_try);",
+    // 6: when a source was first polled at its current URL, which starts its staleness clock
+    // when it never brings anything new. Existing rows start from their first article, or from
+    // their last poll when they have none.
+    "ALTER TABLE sources ADD COLUMN first_attempt INTEGER;
+    UPDATE sources SET first_attempt = coalesce(
+        (SELECT min(first_seen) FROM article_sources a WHERE a.source_id = sources.id),
+        last_attempt);",
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,212 @@
+//! Article pages to fetch: the full text of articles from HTML sources with `[sources.article]`
+//! and from `full_text` feeds.
+//!
+//! - A row is queued (status `pending`) in the poll transaction that first stores the article
+//!   for such a source, so a crash never loses one; the list is never blocked by its pages.
+//! - A fetched page replaces the article's content and search text; the content hash (what the
+//!   list or feed published) is left alone, so the next poll still sees the item unchanged.
+//! - A failed fetch is recorded on its row (`last_error`, `attempts`) and retried later with
+//!   backoff; after [`MAX_ATTEMPTS`] it is `failed` and left alone.
+//! - An article whose list entry changes is queued again: its page may have changed too.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use rusqlite::{params, Transaction};
+
+use super::{from_unix, Store, StoreError};
+
+/// Attempts before a page is given up on.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// A page waiting to be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageJob {
+    pub article_id: i64,
+    pub url: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The article's title and summary as stored: the text the page's body is matched with.
+    pub title: String,
+    pub summary_html: Option<String>,
+    /// Whether the stored date was a guess (the list gave none): the page's date replaces it.
+    pub date_guessed: bool,
+}
+
+/// What a fetched page gives its article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageUpdate {
+    /// Sanitized HTML of the body.
+    pub content_html: String,
+    /// `text::match_key` of title, summary and body (as `ingest::normalize` builds it).
+    pub search_text: String,
+    /// Replaces the stored authors when not empty.
+    pub authors: Vec<String>,
+    /// Replaces the stored date when that was a guess.
+    pub published: Option<DateTime<FixedOffset>>,
+}
+
+/// The last failure of an article page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PageError {
+    pub url: String,
+    pub attempts: u32,
+    pub error: String,
+    /// When it is tried again.
+    pub next_try: Option<DateTime<Utc>>,
+}
+
+/// Page counts of one source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PageCounts {
+    pub pending: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+/// Queues the pages of the articles `source` carried for the first time at `now` (the poll
+/// being recorded). Called inside the poll's transaction.
+pub(super) fn queue_new(tx: &Transaction, source: &str, now: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO pages (article_id, source_id, url, status, next_try)
+         SELECT s.article_id, s.source_id, a.url, 'pending', 0
+           FROM article_sources s JOIN articles a ON a.id = s.article_id
+          WHERE s.source_id = ?1 AND s.first_seen = ?2 AND a.url IS NOT NULL
+         ON CONFLICT (article_id) DO NOTHING",
+    )?
+    .execute(params![source, now])?;
+    Ok(())
+}
+
+/// An article changed in its list or feed: its page is fetched again.
+pub(super) fn requeue(tx: &Transaction, article_id: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE pages SET status = 'pending', attempts = 0, next_try = 0, last_error = NULL
+         WHERE article_id = ?1",
+    )?
+    .execute([article_id])?;
+    Ok(())
+}
+
+impl Store {
+    /// Pages of `source` due at `now`, oldest article first, at most `limit`.
+    pub fn due_pages(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PageJob>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.article_id, p.url, p.attempts, a.title, a.summary_html, a.date_guessed
+               FROM pages p JOIN articles a ON a.id = p.article_id
+              WHERE p.source_id = ?1 AND p.status = 'pending' AND p.next_try <= ?2
+              ORDER BY p.article_id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![source, now.timestamp(), limit as i64], |r| {
+            Ok(PageJob {
+                article_id: r.get(0)?,
+                url: r.get(1)?,
+                attempts: r.get(2)?,
+                title: r.get(3)?,
+                summary_html: r.get(4)?,
+                date_guessed: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a fetched page: the article gets its body (and date, when it had none).
+    pub fn page_done(
+        &self,
+        article_id: i64,
+        update: &PageUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE articles SET content_html = ?2, search_text = ?3,
+               authors = CASE WHEN ?4 <> '' THEN ?4 ELSE authors END
+             WHERE id = ?1",
+            params![
+                article_id,
+                update.content_html,
+                update.search_text,
+                update.authors.join("\n")
+            ],
+        )?;
+        if let Some(t) = update.published {
+            tx.execute(
+                "UPDATE articles SET published = ?2, published_offset = ?3, date_guessed = 0,
+                   date_raw = NULL
+                 WHERE id = ?1 AND date_guessed = 1",
+                params![article_id, t.timestamp(), t.offset().local_minus_utc()],
+            )?;
+        }
+        tx.execute(
+            "UPDATE pages SET status = 'done', attempts = attempts + 1, last_error = NULL,
+               fetched_at = ?2
+             WHERE article_id = ?1",
+            params![article_id, now.timestamp()],
+        )?;
+        tx.commit()?;
+        self.bump();
+        Ok(())
+    }
+
+    /// Records a failed page fetch: retried at `next_try`, or given up after [`MAX_ATTEMPTS`].
+    pub fn page_failed(
+        &self,
+        article_id: i64,
+        error: &str,
+        next_try: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE pages SET attempts = attempts + 1, last_error = ?2, next_try = ?3,
+               status = CASE WHEN attempts + 1 >= ?4 THEN 'failed' ELSE 'pending' END
+             WHERE article_id = ?1",
+            params![article_id, error, next_try.timestamp(), MAX_ATTEMPTS],
+        )?;
+        Ok(())
+    }
+
+    /// Page counts per source, for `bantin sources`.
+    pub fn page_counts(&self, source: &str) -> Result<PageCounts, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT status, count(*) FROM pages WHERE source_id = ?1 GROUP BY status",
+        )?;
+        let mut counts = PageCounts::default();
+        let rows = stmt.query_map([source], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))
+        })?;
+        for row in rows {
+            let (status, n) = row?;
+            match status.as_str() {
+                "pending" => counts.pending = n,
+                "done" => counts.done = n,
+                _ => counts.failed = n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The last page errors of `source`, newest first.
+    pub fn page_errors(&self, source: &str, limit: usize) -> Result<Vec<PageError>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT url, attempts, last_error, next_try FROM pages
+              WHERE source_id = ?1 AND last_error IS NOT NULL
+              ORDER BY article_id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![source, limit as i64], |r| {
+            Ok(PageError {
+                url: r.get(0)?,
+                attempts: r.get(1)?,
+                error: r.get(2)?,
+                next_try: r.get::<_, i64>(3).ok().and_then(from_unix),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
