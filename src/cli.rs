@@ -123,7 +123,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete articles first seen more than [storage] keep_days ago, with their matches and
+    /// Delete articles first seen more than `[storage] keep_days` ago, with their matches and
     /// pages, and give the space back. Their identity keys stay, so they are never stored again.
     Prune {
         /// Only count what would be removed; change nothing.

@@ -28,7 +28,7 @@ use crate::ingest::{self, Outcome, Report};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::postman::Postman;
-use crate::store::{SourceHealth, SourceSpec, SourceState, Store, StoreError};
+use crate::store::{blocking, SourceHealth, SourceSpec, SourceState, Store, StoreError};
 
 /// How long shutdown waits for work in flight before giving up on it.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -763,14 +763,6 @@ fn log_joined(
             None
         }
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
 }
 
 #[cfg(test)]

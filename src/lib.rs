@@ -1,12 +1,14 @@
 //! bantin watches the news sites of the Vietnamese Party and government, keeps every article
-//! once in SQLite, and (in later stages) republishes topic feeds and emails digests.
+//! once in SQLite, republishes merged and topic feeds and emails topic digests.
 //!
 //! # Bird's-eye view
 //!
 //! ```text
 //! sources ─► fetch ─► parse ─► normalize ─► topics ─► store (dedup) ─┬─► http: feeds, pages
 //! (config)  polite    feed-rs   text, dates,   match    SQLite, UNIQUE  │
-//!           conditional         canonical URL           keys, matches   └─► digest ─► mail (outbox)
+//!           conditional or CSS  canonical URL           keys, matches   └─► digest ─► mail (outbox)
+//!              ▲      selectors                              │
+//!              └──── article pages (full text) ◄─────────────┘
 //! ```
 //!
 //! One direction; each arrow is a module boundary and each foreign crate lives behind one:
@@ -21,10 +23,15 @@
 //! - [`date`]: lenient date parsing for every form Vietnamese outlets publish. Pure.
 //! - [`ingest`]: one poll of one source; [`ingest::fetch`] (HTTP, politeness, conditional GET),
 //!   [`ingest::parse`] (payload check, decoding, feed-rs), [`ingest::normalize`] (entries →
-//!   [`article::NewArticle`], canonical URLs, identity keys). `parse` and `normalize` are pure.
+//!   [`article::NewArticle`], canonical URLs, identity keys), [`ingest::scrape`] (HTML list
+//!   pages and article pages with CSS selectors or a readability extractor; scraper and
+//!   dom_smoothie live here), [`ingest::pages`] (each new article's page, fetched after the
+//!   list), [`ingest::discover`] and [`ingest::preview`] (`bantin discover`, `sources test`).
+//!   `parse`, `normalize` and `scrape` are pure.
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
-//! - [`store`]: the only place with SQL (articles, matches, subscribers' windows, the outbox).
+//! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'
+//!   windows, the outbox; retention, backup and restore).
 //! - [`publish`]: articles → RSS / Atom / JSON Feed bytes. Pure.
 //! - [`http`]: the axum server: feeds with ETag/304 and compression, index page, OPML, health,
 //!   metrics, unsubscribe pages; `export` for static hosting.

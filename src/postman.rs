@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
 use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
 use crate::mail::{self, MailError, Mailer, Outgoing};
-use crate::store::{NewDigest, OutboxEntry, Store, StoreError, StoredArticle};
+use crate::store::{blocking, NewDigest, OutboxEntry, Store, StoreError, StoredArticle};
 use crate::unsubscribe::{self, Request, Secret};
 
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
@@ -49,14 +49,6 @@ fn count(
         Delivery::Skipped => {}
     }
     Ok(())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
 /// How long a sender owns a digest it is sending (longer than any SMTP timeout).

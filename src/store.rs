@@ -65,6 +65,15 @@ pub enum StoreError {
     Poisoned,
 }
 
+/// Runs blocking store work on tokio's blocking pool: how async code calls the store.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+}
+
 /// A handle on the database; cheap to clone (one connection behind a mutex).
 #[derive(Clone)]
 pub struct Store {

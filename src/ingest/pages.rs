@@ -19,7 +19,7 @@ use super::parse::DateContext;
 use super::scrape;
 use crate::config::{Config, Source};
 use crate::date;
-use crate::store::{PageJob, PageUpdate, Store, StoreError};
+use crate::store::{blocking, PageJob, PageUpdate, Store, StoreError};
 use crate::text;
 use crate::topics::MatchInput;
 
@@ -157,14 +157,6 @@ fn retry_delay(attempts: u32) -> chrono::Duration {
         .saturating_mul(1u32 << attempts.min(16))
         .min(RETRY_MAX);
     chrono::Duration::from_std(d).unwrap_or_default()
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
 }
 
 #[cfg(test)]
