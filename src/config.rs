@@ -263,7 +263,16 @@ impl Css {
                 text: text.to_string(),
                 selector,
             })
-            .map_err(|e| format!("invalid CSS selector {text:?}: {e}"))
+            .map_err(|e| {
+                // scraper words some errors as its own bug ("please report this"), over several
+                // lines: keep the first line of anything else.
+                let reason = e.to_string();
+                let reason = match reason.lines().next() {
+                    Some(line) if !reason.contains("report this") => line.to_string(),
+                    _ => "not valid CSS selector syntax".to_string(),
+                };
+                format!("invalid CSS selector {text:?}: {reason}")
+            })
     }
 }
 
@@ -861,6 +870,10 @@ fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
                 t.key_span("list"),
                 "`[sources.list]` is only read for `kind = \"html\"` sources".into(),
             ),
+            SourceKind::Feed if t.has("article") && !full_text => r.at(
+                t.key_span("article"),
+                "`[sources.article]` is only read when the article pages are fetched: set `full_text = true` (or `kind = \"html\"`)".into(),
+            ),
             _ => {}
         }
 
@@ -1335,6 +1348,48 @@ schedule = "0 */5 * * * *"
         for (g, e) in got.iter().zip(expected) {
             assert!(g.starts_with(e), "{g:?} should start with {e:?}");
         }
+    }
+
+    #[test]
+    fn html_sources_and_their_selectors_are_checked() {
+        let got = problems(concat!(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.vn/tin\"\nkind = \"html\"\n", // 1-4
+            "[[sources]]\nid = \"b\"\nurl = \"https://b.vn/tin\"\nkind = \"html\"\n", // 5-8
+            "[sources.list]\nitem = \"div..x\"\nlnk = \"a\"\n",                       // 9-11
+            "[sources.article]\nremove = [\".ok\", \"p[\"]\n",                        // 12-13
+            "[[sources]]\nid = \"c\"\nurl = \"https://c.vn/rss\"\nkind = \"page\"\n", // 14-17
+            "[sources.article]\ncontent = \".body\"\n",                               // 18-19
+            "[log]\nformat = \"xml\"\n",                                              // 20-21
+        ));
+        let expected = [
+            "b.toml:4:1: an html source needs a `[sources.list]` table",
+            "b.toml:10:8: `sources[1].list.item`: invalid CSS selector \"div..x\": not valid CSS selector syntax",
+            "b.toml:11:1: unknown key `sources[1].list.lnk`, did you mean `link`?",
+            "b.toml:9:1: `sources[1].list` is missing required key `link`",
+            "b.toml:13:18: `sources[1].article.remove`: invalid CSS selector \"p[\": Unexpected EOL",
+            "b.toml:17:8: `sources[2].kind`: unknown source kind \"page\"",
+            "b.toml:18:10: `[sources.article]` is only read when the article pages are fetched",
+            "b.toml:21:10: `log.format`: unknown log format \"xml\"",
+        ];
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        for e in expected {
+            assert!(
+                got.iter().any(|g| g.starts_with(e)),
+                "{e:?} not in {got:#?}"
+            );
+        }
+        let ok = parse(
+            Path::new("b.toml"),
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.vn/tin\"\nkind = \"html\"\n[sources.list]\nitem = \"li\"\nlink = \"a\"\n[sources.article]\n",
+        )
+        .unwrap();
+        let a = &ok.sources[0];
+        assert_eq!(a.kind, SourceKind::Html);
+        assert_eq!(a.list.as_ref().unwrap().link_attr, "href");
+        assert!(
+            a.fetches_pages(),
+            "an article table means its pages are read"
+        );
     }
 
     #[test]
