@@ -215,6 +215,9 @@ async fn an_html_list_source_stores_its_articles_with_their_full_text_and_no_pag
         );
     }
     assert_eq!(a.authors, ["THU HƯƠNG"]);
+    // The author and date lines went to their fields, not into the body.
+    assert!(!body.contains("Tác giả"), "{body}");
+    assert!(!body.contains("GMT+7"), "{body}");
     // The topic phrase is only in the body (the list carries title and sapo).
     assert_eq!(a.topics, ["dan-van"]);
 

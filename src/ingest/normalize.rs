@@ -184,12 +184,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
         summary_html,
         content_html,
         search_text,
-        authors: e
-            .authors
-            .iter()
-            .map(|a| text::clean(a))
-            .filter(|a| !a.is_empty())
-            .collect(),
+        authors: clean_authors(&e.authors),
         published,
         date_guessed,
         date_raw,
@@ -310,6 +305,15 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 
 /// Sanitized HTML (no script, style, event attributes or javascript: URLs), text-cleaned;
 /// None when nothing visible is left.
+/// Author names as stored: cleaned, empty ones dropped.
+pub fn clean_authors(authors: &[String]) -> Vec<String> {
+    authors
+        .iter()
+        .map(|a| text::clean(a))
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
 /// The stored search text of an article: its normalized fields, joined.
 pub fn search_text(input: &MatchInput) -> String {
     Field::ALL

@@ -20,7 +20,6 @@ use super::scrape;
 use crate::config::{Config, Source};
 use crate::date;
 use crate::store::{blocking, PageJob, PageUpdate, Store, StoreError};
-use crate::text;
 use crate::topics::MatchInput;
 
 /// Pages fetched in one poll of one source, at most.
@@ -141,12 +140,7 @@ fn read_page(
     Ok(PageUpdate {
         search_text: normalize::search_text(&input),
         content_html,
-        authors: page
-            .authors
-            .iter()
-            .map(|a| text::clean(a))
-            .filter(|a| !a.is_empty())
-            .collect(),
+        authors: normalize::clean_authors(&page.authors),
         published,
     })
 }

@@ -130,7 +130,7 @@ async fn page_preview(
             .is_none()
             .then(|| "no article text found on the page".to_string()),
         date: page.date.as_ref().map(|d| date_preview(d, dates.now)),
-        authors: page.authors.iter().map(|a| text::clean(a)).collect(),
+        authors: normalize::clean_authors(&page.authors),
         content_chars: content
             .as_deref()
             .map(|c| text::html_to_text(c).chars().count())

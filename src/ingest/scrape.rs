@@ -204,7 +204,7 @@ pub fn parse_list(
 
 /// An article page → its body, date and authors. With `rules.content`, its first match is the
 /// body; without (or without `rules`), a readability extractor (dom_smoothie) finds it. Either
-/// way, dropped from the body: `rules.remove` matches; script, style, noscript, iframe, form,
+/// way, dropped from the body: `rules.remove`, `rules.date` and `rules.author` matches; script, style, noscript, iframe, form,
 /// button, input, nav, aside, svg (and other controls); elements whose class or id contains
 /// "comment", "binh-luan", "related", "tin-khac", "social" or "share"; and a heading such as
 /// "Tin liên quan", "Ý kiến bạn đọc", "Bình luận" or "Thông báo" with everything after it in its
@@ -227,7 +227,14 @@ pub fn extract_article(
     let date = article_date(&page, rules.and_then(|r| r.date.as_ref()), &json_ld, dates);
     let authors = article_authors(&page, rules.and_then(|r| r.author.as_ref()), &json_ld);
     let title = article_title(&page);
-    let remove = rules.map(|r| r.remove.as_slice()).unwrap_or_default();
+    let chrome = Chrome {
+        remove: rules.map(|r| r.remove.as_slice()).unwrap_or_default(),
+        // The date and author lines are read into their own fields; inside the body they would
+        // only repeat them.
+        lines: rules
+            .map(|r| r.date.iter().chain(r.author.as_ref()).collect())
+            .unwrap_or_default(),
+    };
 
     if let Some(content) = rules.and_then(|r| r.content.as_ref()) {
         if page.select(&content.selector).next().is_none() {
@@ -238,7 +245,7 @@ pub fn extract_article(
         }
         let base = page.base.clone();
         let root = Root::FirstMatch(&content.selector);
-        let html = clean_content(&mut page.html, root, remove, &base).ok_or_else(|| {
+        let html = clean_content(&mut page.html, root, &chrome, &base).ok_or_else(|| {
             ScrapeError::EmptyContent {
                 selector: content.text.clone(),
             }
@@ -257,7 +264,7 @@ pub fn extract_article(
     let article = readability(&page, url).ok_or_else(|| page.challenge_or(not_readable()))?;
     let mut fragment = Html::parse_fragment(&article.content);
     let html =
-        clean_content(&mut fragment, Root::Whole, remove, &page.base).ok_or_else(not_readable)?;
+        clean_content(&mut fragment, Root::Whole, &chrome, &page.base).ok_or_else(not_readable)?;
     let byline = article.byline.as_deref().map(text::clean);
     Ok(ArticlePage {
         title: title.or_else(|| Some(text::clean(&article.title)).filter(|t| !t.is_empty())),
@@ -1016,7 +1023,19 @@ enum Root<'s> {
 /// absolute against `base`, and lazy-loaded images get their real `src`.
 ///
 /// (Node ids stay inside this function: their type, `ego_tree::NodeId`, is not nameable here.)
-fn clean_content(html: &mut Html, root: Root, remove: &[Css], base: &Url) -> Option<String> {
+/// What the admin's selectors drop from a body.
+struct Chrome<'r> {
+    /// `rules.remove`: every match goes.
+    remove: &'r [Css],
+    /// `rules.date` and `rules.author`: matches go when they are a line, not a block that holds
+    /// the body (a broad selector must not empty the article).
+    lines: Vec<&'r Css>,
+}
+
+/// Longest text (non-space characters) of a date or author match dropped from a body.
+const LINE_LEN: usize = 200;
+
+fn clean_content(html: &mut Html, root: Root, chrome: &Chrome, base: &Url) -> Option<String> {
     let root_id = match root {
         Root::FirstMatch(selector) => html.root_element().select(selector).next()?.id(),
         Root::Whole => html.root_element().id(),
@@ -1029,7 +1048,7 @@ fn clean_content(html: &mut Html, root: Root, remove: &[Css], base: &Url) -> Opt
         }
     };
     let element = html.tree.get(root_id).and_then(ElementRef::wrap)?;
-    let doomed = page_chrome(element, remove)
+    let doomed = page_chrome(element, chrome)
         .iter()
         .map(|n| n.id())
         .collect();
@@ -1045,11 +1064,19 @@ fn clean_content(html: &mut Html, root: Root, remove: &[Css], base: &Url) -> Opt
     has_substance(element).then(|| element.inner_html().trim().to_string())
 }
 
-/// `remove` matches, [`DROP_TAGS`] and elements named as chrome, outermost only.
-fn page_chrome<'a>(root: ElementRef<'a>, remove: &[Css]) -> Vec<NodeRef<'a>> {
-    let removed: HashSet<_> = remove
+/// `remove` matches, date and author lines, [`DROP_TAGS`] and elements named as chrome,
+/// outermost only.
+fn page_chrome<'a>(root: ElementRef<'a>, chrome: &Chrome) -> Vec<NodeRef<'a>> {
+    let lines = chrome
+        .lines
         .iter()
         .flat_map(|css| root.select(&css.selector))
+        .filter(|e| e.text().map(visible_len).sum::<usize>() <= LINE_LEN);
+    let removed: HashSet<_> = chrome
+        .remove
+        .iter()
+        .flat_map(|css| root.select(&css.selector))
+        .chain(lines)
         .map(|e| e.id())
         .collect();
     let mut doomed = Vec::new();
@@ -1544,11 +1571,13 @@ mod tests {
             "Sáng 19/1, tại Hà Nội, Ban Dân vận Trung ương",
             "quy chế dân chủ ở cơ sở",
             "Quang cảnh hội nghị. (Ảnh: TTXVN)",
-            "Tác giả: Minh Anh",
         ] {
             assert!(body.contains(kept), "{kept:?} missing from {body:?}");
         }
         for dropped in [
+            // Read into `authors` and `date`, not repeated in the body.
+            "Tác giả: Minh Anh",
+            "GMT+7",
             "QUẢNG CÁO",
             "mã theo dõi",
             "Chia sẻ",
@@ -1747,6 +1776,10 @@ mod tests {
     #[test]
     fn authors_from_rule_meta_or_nothing() {
         let check = |page: &str, rule: Option<&str>, expected: &[&str]| {
+            // A body beside the author lines (which are dropped from it).
+            let page = format!(
+                "{page}<p>Ban Dân vận Trung ương tổ chức hội nghị toàn quốc tổng kết công tác dân vận năm 2019, triển khai nhiệm vụ năm 2020.</p>"
+            );
             let got = extract_article(
                 page.as_bytes(),
                 None,
