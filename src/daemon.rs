@@ -375,12 +375,15 @@ pub async fn run_notifying(
     notifier.stopping();
     cancel.cancel();
     http_stop.cancel();
+    // Polls, mail and pruning wind down together: one deadline for all of them, so the process
+    // is gone within SHUTDOWN_GRACE (plus a second for the HTTP server) whatever is in flight.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     let drain = async {
         while let Some(joined) = tasks.join_next().await {
             log_joined(joined, &metrics);
         }
     };
-    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+    if tokio::time::timeout_at(deadline, drain).await.is_err() {
         tracing::warn!(
             "work still in flight after {}s; leaving it",
             SHUTDOWN_GRACE.as_secs()
@@ -388,19 +391,21 @@ pub async fn run_notifying(
     }
     if let Some(task) = digest_task {
         // The mail in flight is finished (or given up on) before exit.
-        if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
             tracing::warn!("digest delivery still in flight at shutdown; the outbox keeps it for the next start");
         }
     }
     if let Some(task) = prune_task {
         // A prune commits batch by batch on a blocking thread; whatever is left then is cut
         // short at exit, between batches or by a rollback, and done at the next start.
-        if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
             tracing::warn!("pruning still in flight at shutdown; leaving it");
         }
     }
     if let Some((_, handle)) = server {
-        match tokio::time::timeout(Duration::from_secs(2), handle).await {
+        let http_deadline = (deadline + Duration::from_secs(1))
+            .min(tokio::time::Instant::now() + Duration::from_secs(2));
+        match tokio::time::timeout_at(http_deadline, handle).await {
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
             Err(_) => tracing::warn!("HTTP connections still open at shutdown; closing them"),
             _ => {}
