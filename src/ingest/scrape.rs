@@ -1341,6 +1341,18 @@ mod tests {
         }
     }
 
+    /// `page` extracted as an article at a fixed URL with `rules`.
+    fn extract(page: &str, rules: ArticleRules) -> ArticlePage {
+        extract_article(
+            page.as_bytes(),
+            None,
+            &url("https://example.vn/a-12345.html"),
+            Some(&rules),
+            ctx(),
+        )
+        .unwrap()
+    }
+
     /// The article body as a reader sees it.
     fn body_text(page: &ArticlePage) -> String {
         text::html_to_text(page.content_html.as_deref().unwrap_or_default())
@@ -1716,17 +1728,13 @@ mod tests {
             let page = format!(
                 "<html><head>{head}</head><body><div class=\"c\">{body}<p>Nội dung.</p></div></body></html>"
             );
-            let got = extract_article(
-                page.as_bytes(),
-                None,
-                &url("https://example.vn/a-12345.html"),
-                Some(&ArticleRules {
+            let got = extract(
+                &page,
+                ArticleRules {
                     date: Some(css(".ngay")),
                     ..article_rules(".c")
-                }),
-                ctx(),
-            )
-            .unwrap();
+                },
+            );
             assert_eq!(
                 instant(&got.date),
                 expected.map(utc),
@@ -1753,17 +1761,13 @@ mod tests {
         check("", "", None);
         // A rule match that does not parse is kept raw when nothing else has a date.
         let page = r#"<div class="c"><span class="ngay">Cập nhật: không rõ</span><p>x</p></div>"#;
-        let got = extract_article(
-            page.as_bytes(),
-            None,
-            &url("https://example.vn/a-12345.html"),
-            Some(&ArticleRules {
+        let got = extract(
+            page,
+            ArticleRules {
                 date: Some(css(".ngay")),
                 ..article_rules(".c")
-            }),
-            ctx(),
-        )
-        .unwrap();
+            },
+        );
         assert_eq!(
             got.date,
             Some(RawDate {
@@ -1780,17 +1784,13 @@ mod tests {
             let page = format!(
                 "{page}<p>Ban Dân vận Trung ương tổ chức hội nghị toàn quốc tổng kết công tác dân vận năm 2019, triển khai nhiệm vụ năm 2020.</p>"
             );
-            let got = extract_article(
-                page.as_bytes(),
-                None,
-                &url("https://example.vn/a-12345.html"),
-                Some(&ArticleRules {
+            let got = extract(
+                &page,
+                ArticleRules {
                     author: rule.map(css),
                     ..article_rules("body")
-                }),
-                ctx(),
-            )
-            .unwrap();
+                },
+            );
             assert_eq!(got.authors, expected, "{page}");
         };
         check(
