@@ -961,6 +961,10 @@ async fn metrics(State(app): State<AppState>) -> Response {
             "bantin_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}\n"
         ));
     }
+    out.push_str("# HELP bantin_panics_total Panics caught at a task edge, by unit of work.\n# TYPE bantin_panics_total counter\n");
+    for (unit, n) in m.panic_counts() {
+        out.push_str(&format!("bantin_panics_total{{unit=\"{unit}\"}} {n}\n"));
+    }
     app.0.metrics.request("/metrics", 200);
     (
         StatusCode::OK,

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+/// Units of work whose panics are caught and counted: a source poll, an article page job, a
+/// digest compose or send, an HTTP request.
+pub const PANIC_UNITS: [&str; 4] = ["poll", "page", "digest", "http"];
+
 /// Outcome kinds of a poll, as counted.
 pub const FETCH_OUTCOMES: [&str; 6] = [
     "stored",
@@ -23,6 +27,8 @@ pub struct Metrics {
     http: Mutex<BTreeMap<(&'static str, u16), u64>>,
     /// Unix time of the scheduler loop's last turn (0: never).
     heartbeat: AtomicI64,
+    /// Caught panics, by unit ([`PANIC_UNITS`]).
+    panics: [AtomicU64; PANIC_UNITS.len()],
 }
 
 impl Metrics {
@@ -49,6 +55,21 @@ impl Metrics {
     pub fn request_counts(&self) -> Vec<((&'static str, u16), u64)> {
         let m = self.http.lock().unwrap_or_else(|p| p.into_inner());
         m.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// Counts a caught panic of a unit of work (one of [`PANIC_UNITS`]; others are ignored).
+    pub fn panicked(&self, unit: &str) {
+        if let Some(i) = PANIC_UNITS.iter().position(|u| *u == unit) {
+            self.panics[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn panic_counts(&self) -> Vec<(&'static str, u64)> {
+        PANIC_UNITS
+            .iter()
+            .zip(&self.panics)
+            .map(|(u, n)| (*u, n.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Called by the scheduler at every turn of its loop.
