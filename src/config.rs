@@ -66,15 +66,20 @@ pub struct Config {
     /// The subscribers file read, if any.
     pub subscribers_path: Option<PathBuf>,
     pub subscribers: Vec<Subscriber>,
+    /// Every file this configuration reads or would read if it existed: the main file, the
+    /// topics file and the subscribers file.
+    watched: Vec<PathBuf>,
 }
 
 impl Config {
-    /// The files this configuration was read from (watched for changes by the daemon).
+    /// The files this configuration reads, including those it would read once they exist
+    /// (a `topics.toml` or `subscribers.toml` created beside the main file later): the daemon
+    /// watches them all for changes.
     pub fn files(&self) -> Vec<PathBuf> {
-        let mut v = vec![self.path.clone()];
-        v.extend(self.topics_path.clone());
-        v.extend(self.subscribers_path.clone());
-        v
+        if self.watched.is_empty() {
+            return vec![self.path.clone()];
+        }
+        self.watched.clone()
     }
 
     pub fn source(&self, id: &str) -> Option<&Source> {
@@ -357,7 +362,7 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
                 config.topics = Arc::new(m);
             }
             config.topics_text = text;
-            config.topics_path = Some(topics_path);
+            config.topics_path = Some(topics_path.clone());
         }
         Err(e) if explicit || e.kind() != std::io::ErrorKind::NotFound => {
             problems.push(unreadable(&topics_path, &e).0.remove(0));
@@ -373,13 +378,14 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
             let topic_ids: Vec<&str> = config.topics.topics().map(|(id, _)| id).collect();
             config.subscribers =
                 mail::parse_subscribers(&subscribers_path, &text, &topic_ids, &mut problems);
-            config.subscribers_path = Some(subscribers_path);
+            config.subscribers_path = Some(subscribers_path.clone());
         }
         Err(e) if explicit || e.kind() != std::io::ErrorKind::NotFound => {
             problems.push(unreadable(&subscribers_path, &e).0.remove(0));
         }
         Err(_) => {}
     }
+    config.watched = vec![path.to_path_buf(), topics_path, subscribers_path];
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -491,6 +497,7 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
             log,
             subscribers_path: None,
             subscribers: Vec::new(),
+            watched: Vec::new(),
         },
         topics_file,
         subscribers_file,

@@ -203,7 +203,7 @@ pub async fn run_notifying(
     let mut tasks: JoinSet<(String, Result<Report, StoreError>)> = JoinSet::new();
     let mut running: HashSet<String> = HashSet::new();
     tokio::pin!(shutdown);
-    let mut watch = Watch::new(watched_files(&ingestor.config));
+    let mut watch = Watch::new(ingestor.config.files());
     let mut watch_tick = tokio::time::interval(WATCH_INTERVAL);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut hangup = Hangup::new();
@@ -362,7 +362,7 @@ pub async fn run_notifying(
             let line = outcome.to_string();
             notifier.reloaded(&line);
             status.sent(line);
-            watch = Watch::new(watched_files(&ingestor.config));
+            watch = Watch::new(ingestor.config.files());
             postman = start_postman(&ingestor);
             if let Some((app, _)) = &server {
                 app.set_config(ingestor.config.clone());
@@ -641,19 +641,6 @@ async fn prune(store: Store, keep_days: u32) {
         ),
         Err(e) => tracing::error!(error = %e, keep_days, "pruning old articles failed"),
     }
-}
-
-/// The main config file and the topics file (where it would be, even before it exists).
-fn watched_files(config: &Config) -> Vec<PathBuf> {
-    let mut files = vec![config.path.clone()];
-    files.push(config.topics_path.clone().unwrap_or_else(|| {
-        config
-            .path
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join("topics.toml")
-    }));
-    files
 }
 
 /// Notices changed files by polling their modification time and size (robust to editors that

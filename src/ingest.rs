@@ -206,11 +206,11 @@ pub fn prepare(
     topics: &Matcher,
     tags: &[String],
 ) -> Prepared {
-    let ids = normalize::identify(feed, ctx);
+    let mut ids = normalize::identify(feed, ctx);
     let present: Vec<(usize, &normalize::Identified)> = ids
         .iter()
         .enumerate()
-        .filter_map(|(i, id)| Some((i, id.as_ref()?)))
+        .filter_map(|(i, id)| Some((i, id.as_ref().filter(|id| !id.repeat)?)))
         .collect();
     let probe: Vec<(&[String], &str)> = present
         .iter()
@@ -226,6 +226,7 @@ pub fn prepare(
             seen.push(id.keys.clone());
         }
     }
+    claim_known(store, &mut ids, &skip);
     let carrier = [SourceRef {
         id: ctx.source_id,
         tags,
@@ -241,6 +242,37 @@ pub fn prepare(
         articles,
         seen,
         dropped: ids.iter().filter(|i| i.is_none()).count(),
+    }
+}
+
+/// An item is identified by its link unless different items of its document share that link;
+/// then by its title. Which applies can change between polls, so a new-looking item whose other
+/// key is known, under an article with its title and link, is that article (never a second
+/// article for a known URL). A failed lookup only loses this refinement.
+fn claim_known(store: &Store, ids: &mut [Option<normalize::Identified>], skip: &[bool]) {
+    let wanted: Vec<usize> = (0..ids.len())
+        .filter(|i| !skip[*i])
+        .filter(|i| ids[*i].as_ref().is_some_and(|id| id.alt_key.is_some()))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let keys: Vec<&str> = wanted
+        .iter()
+        .filter_map(|i| ids[*i].as_ref()?.alt_key.as_deref())
+        .collect();
+    let known = store.articles_by_key(&keys).unwrap_or_default();
+    for i in wanted {
+        if let Some(id) = ids[i].as_mut() {
+            let same = id
+                .alt_key
+                .as_ref()
+                .and_then(|k| known.get(k))
+                .is_some_and(|stored| id.is(stored));
+            if same {
+                id.claim();
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub use outbox::{NewDigest, OutboxEntry, SubscriberState};
 pub use pages::{PageCounts, PageError, PageJob, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS};
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -513,6 +514,29 @@ impl Store {
                 }
             }
             out.push(same);
+        }
+        Ok(out)
+    }
+
+    /// The title and canonical URL of the article stored under each of `keys` that is known
+    /// (tombstones have none): key → (title, canonical URL).
+    pub fn articles_by_key(
+        &self,
+        keys: &[&str],
+    ) -> Result<HashMap<String, (String, Option<String>)>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT a.title, a.canonical_url FROM article_keys k
+             JOIN articles a ON a.id = k.article_id WHERE k.key = ?1",
+        )?;
+        let mut out = HashMap::new();
+        for k in keys {
+            if let Some(found) = stmt
+                .query_row([k], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+            {
+                out.insert((*k).to_string(), found);
+            }
         }
         Ok(out)
     }

@@ -741,3 +741,91 @@ async fn html_is_sanitized_before_storing() {
         assert!(!content.contains(bad), "content keeps {bad:?}: {content}");
     }
 }
+
+/// How many stored articles carry each title, sorted by title.
+fn title_counts(ing: &bantin::daemon::Ingestor) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for a in articles(ing) {
+        *counts.entry(a.title).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+fn counts(list: &[(&str, usize)]) -> Vec<(String, usize)> {
+    let mut v: Vec<(String, usize)> = list.iter().map(|(t, n)| (t.to_string(), *n)).collect();
+    v.sort();
+    v
+}
+
+const A_TITLE: &str = "Tăng cường công tác dân vận ở cơ sở";
+const A_LINK: &str = "https://tuoitre.vn/tang-cuong-cong-tac-dan-van-20261128.htm";
+const A_DATE: &str = "Sat, 28 Nov 2026 09:00:00 +0700";
+const B_TITLE: &str = "Hội nghị Ban Chấp hành Trung ương";
+
+#[tokio::test]
+async fn an_item_repeated_word_for_word_is_one_article() {
+    // Tuổi Trẻ items carry no guid; a later poll served the same item twice.
+    let srv = Server::start().await;
+    let a = raw_item(Some(A_TITLE), Some(A_LINK), None, Some(A_DATE), "<p>a</p>");
+    srv.set("/rss", Route::feed(rss(&a)));
+    let env = Env::new(&source("tuoitre", &srv.url("/rss"), ""));
+    let ing = env.ingestor().await;
+    assert_eq!(
+        poll(&ing, &["tuoitre"]).await[0].outcome.to_string(),
+        "new: 1 new, 0 updated, 0 unchanged"
+    );
+
+    let b = raw_item(
+        Some(B_TITLE),
+        Some("https://tuoitre.vn/hoi-nghi-trung-uong-20261129.htm"),
+        None,
+        Some(A_DATE),
+        "<p>b</p>",
+    );
+    srv.set("/rss", Route::feed(rss(&[b, a.clone(), a].concat())));
+    assert_eq!(
+        poll(&ing, &["tuoitre"]).await[0].outcome.to_string(),
+        "new: 1 new, 0 updated, 1 unchanged"
+    );
+    assert_eq!(title_counts(&ing), counts(&[(A_TITLE, 1), (B_TITLE, 1)]));
+    // A first poll that already repeats it stores it once too.
+    let env = Env::new(&source("tuoitre", &srv.url("/rss"), ""));
+    let ing = env.ingestor().await;
+    assert_eq!(
+        poll(&ing, &["tuoitre"]).await[0].outcome.to_string(),
+        "new: 2 new, 0 updated, 0 unchanged"
+    );
+    assert_eq!(title_counts(&ing), counts(&[(A_TITLE, 1), (B_TITLE, 1)]));
+}
+
+#[tokio::test]
+async fn a_link_shared_in_one_poll_and_not_in_another_keeps_one_article() {
+    let srv = Server::start().await;
+    let a = raw_item(Some(A_TITLE), Some(A_LINK), None, Some(A_DATE), "<p>a</p>");
+    // A different item pointing at the same page (a CMS glitch).
+    let other = raw_item(Some(B_TITLE), Some(A_LINK), None, Some(A_DATE), "<p>b</p>");
+    srv.set("/rss", Route::feed(rss(&a)));
+    let env = Env::new(&source("tuoitre", &srv.url("/rss"), ""));
+    let ing = env.ingestor().await;
+    poll(&ing, &["tuoitre"]).await;
+    // Now the link is shared: A is still the article known under it.
+    srv.set(
+        "/rss",
+        Route::feed(rss(&[a.clone(), other.clone()].concat())),
+    );
+    assert_eq!(
+        poll(&ing, &["tuoitre"]).await[0].outcome.to_string(),
+        "new: 1 new, 0 updated, 1 unchanged"
+    );
+    assert_eq!(title_counts(&ing), counts(&[(A_TITLE, 1), (B_TITLE, 1)]));
+    // And the other way round: shared first, then not.
+    let env = Env::new(&source("tuoitre", &srv.url("/rss"), ""));
+    let ing = env.ingestor().await;
+    poll(&ing, &["tuoitre"]).await;
+    srv.set("/rss", Route::feed(rss(&a)));
+    assert_eq!(
+        poll(&ing, &["tuoitre"]).await[0].outcome.to_string(),
+        "unchanged: 0 new, 0 updated, 1 unchanged"
+    );
+    assert_eq!(title_counts(&ing), counts(&[(A_TITLE, 1), (B_TITLE, 1)]));
+}

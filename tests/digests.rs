@@ -1444,3 +1444,33 @@ async fn preview_prints_the_digest_writes_the_html_and_sends_nothing() {
     assert_eq!(d.round(d.t0 + days(1)).await.sent, 1);
     both_parts_show(&d.smtp.messages()[0].parse(), DAN_VAN_NEWS, NOT_DAN_VAN);
 }
+
+#[tokio::test]
+async fn the_running_daemon_follows_subscribers_file_changes() {
+    let mut d = Digests::start(Options {
+        http: true,
+        ..Options::default()
+    })
+    .await;
+    let daemon = Daemon::start(&mut d);
+    // Serving means the daemon is up and watching its files.
+    let health = format!("{}healthz", d.ing.config.http.public_url);
+    wait_until("the daemon serves", WITHIN, || {
+        let health = health.clone();
+        async move { get(&health).await.0 > 0 }
+    })
+    .await;
+    assert!(d.store().subscriber_state(HOA).unwrap().is_some());
+    assert!(d.store().subscriber_state(AN).unwrap().is_none());
+    // An admin adds a subscriber while the daemon runs: no restart, no SIGHUP.
+    append(
+        &d.env.dir.path().join("subscribers.toml"),
+        &subscriber(AN, "Trần Văn An", &["dan-van"]),
+    );
+    wait_until("the daemon registers the added subscriber", WITHIN, || {
+        let known = d.store().subscriber_state(AN).unwrap().is_some();
+        async move { known }
+    })
+    .await;
+    daemon.stop().await;
+}

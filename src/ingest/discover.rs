@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use scraper::{Html, Selector};
 use url::Url;
 
 use super::fetch::{Fetcher, Request, Response};
@@ -155,13 +154,9 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
 
 /// Links to `.rss`/`.xml` files (or paths under `/rss/`) on the index page's own host.
 fn index_links(html: &str, base: &Url) -> Vec<Url> {
-    let doc = Html::parse_document(html);
-    let Ok(a) = Selector::parse("a[href]") else {
-        return Vec::new();
-    };
     let mut seen = HashSet::new();
-    doc.select(&a)
-        .filter_map(|e| base.join(e.value().attr("href")?.trim()).ok())
+    scrape::page_links(html, base)
+        .into_iter()
         .filter(|u| u.host_str() == base.host_str())
         .filter(|u| {
             let p = u.path().to_ascii_lowercase();
@@ -219,5 +214,24 @@ mod tests {
                 "https://baochinhphu.vn/rss/kinh-te.rss"
             ]
         );
+    }
+
+    #[test]
+    fn an_index_page_nested_past_the_limit_is_not_parsed() {
+        // Parsed as it is, 20,000 nested <div>s cost seconds and deep recursion downstream;
+        // like every other remote page it is refused before parsing.
+        let base = Url::parse("https://baochinhphu.vn/rss.html").unwrap();
+        let deep = format!(
+            "{}<a href=\"/rss/thoi-su.rss\">Thời sự</a>{}",
+            "<div>".repeat(20_000),
+            "</div>".repeat(20_000)
+        );
+        assert_eq!(index_links(&deep, &base), Vec::<Url>::new());
+        let shallow = format!(
+            "{}<a href=\"/rss/thoi-su.rss\">Thời sự</a>{}",
+            "<div>".repeat(100),
+            "</div>".repeat(100)
+        );
+        assert_eq!(index_links(&shallow, &base).len(), 1);
     }
 }

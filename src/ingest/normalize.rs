@@ -49,6 +49,12 @@ pub struct Identified {
     canonical: Option<Url>,
     /// Cleaned title; empty when the entry had none.
     title: String,
+    /// The entry repeats an earlier entry of the same document word for word: skipped.
+    pub repeat: bool,
+    /// For an item with a link, the key it would have had if the link had been (or not been)
+    /// shared with other items of its document: the link's key when it was shared, else the
+    /// title key. See [`Identified::claim`].
+    pub alt_key: Option<String>,
 }
 
 /// Normalizes every entry of one document.
@@ -64,54 +70,112 @@ pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
 }
 
 /// Identifies every entry of one document (None: a placeholder with neither title nor link).
+///
+/// An item repeated word for word within the document (same title, link, guid, date, text:
+/// real feeds do this) is one item: its repeats are marked [`Identified::repeat`] and skipped.
 pub fn identify(feed: &ParsedFeed, ctx: &Context) -> Vec<Option<Identified>> {
-    // Some CMSs point every item at the same page: a link shared within one document does not
-    // identify an item.
     let canon: Vec<Option<Url>> = feed
         .entries
         .iter()
         .map(|e| e.link.as_ref().map(canonical_url))
         .collect();
-    let mut link_count: HashMap<&str, usize> = HashMap::new();
-    for u in canon.iter().flatten() {
-        *link_count.entry(u.as_str()).or_default() += 1;
+    let titles: Vec<String> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.as_deref().map(plain).unwrap_or_default())
+        .collect();
+    let hashes: Vec<String> = feed.entries.iter().map(content_hash).collect();
+    // Some CMSs point every item at the same page: a link that several *different* items share
+    // within one document does not identify an item. Copies of one item do not make it shared.
+    let mut variants: HashMap<&str, Vec<(&str, Option<&str>, &str, &str)>> = HashMap::new();
+    for (i, e) in feed.entries.iter().enumerate() {
+        if let Some(u) = &canon[i] {
+            let v = (
+                titles[i].as_str(),
+                e.guid.as_deref(),
+                e.date.as_ref().map_or("", |d| d.raw.as_str()),
+                hashes[i].as_str(),
+            );
+            let seen = variants.entry(u.as_str()).or_default();
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
     }
+    let mut first_of: HashMap<(Vec<String>, &str), usize> = HashMap::new();
     feed.entries
         .iter()
-        .zip(&canon)
-        .map(|(e, canonical)| {
-            let title = e.title.as_deref().map(plain).unwrap_or_default();
+        .enumerate()
+        .map(|(i, e)| {
+            let (title, canonical) = (&titles[i], &canon[i]);
             if title.is_empty() && e.link.is_none() {
                 return None;
             }
             let shared = canonical
                 .as_ref()
-                .is_some_and(|u| link_count.get(u.as_str()).copied().unwrap_or(0) > 1);
-            let keys = identity_keys(&Identity {
+                .is_some_and(|u| variants.get(u.as_str()).map_or(0, Vec::len) > 1);
+            let identity = Identity {
                 canonical_url: canonical.as_ref().filter(|_| !shared),
                 guid: e.guid.as_deref(),
                 source_host: ctx.source_host,
                 source_id: ctx.source_id,
-                title_key: &text::match_key_of_clean(&title),
+                title_key: &text::match_key_of_clean(title),
                 date: e.date.as_ref().map(|d| d.raw.as_str()).unwrap_or(""),
+            };
+            let keys = identity_keys(&identity);
+            let alt_key = canonical.as_ref().map(|u| {
+                if shared {
+                    url_key(u.as_str())
+                } else {
+                    title_key(&identity)
+                }
             });
-            let link = e.link.as_ref().map(Url::as_str).unwrap_or("");
-            let authors = e.authors.join("\n");
-            let content_hash = sha256_hex(&[
-                e.title.as_deref().unwrap_or(""),
-                link,
-                e.summary.as_deref().unwrap_or(""),
-                e.content.as_deref().unwrap_or(""),
-                &authors,
-            ]);
+            let repeat = *first_of
+                .entry((keys.clone(), hashes[i].as_str()))
+                .or_insert(i)
+                != i;
             Some(Identified {
+                alt_key,
                 keys,
-                content_hash,
+                content_hash: hashes[i].clone(),
                 canonical: canonical.clone(),
-                title,
+                title: title.clone(),
+                repeat,
             })
         })
         .collect()
+}
+
+/// Hash of an entry as published (title, link, summary, content, authors).
+fn content_hash(e: &RawEntry) -> String {
+    let link = e.link.as_ref().map(Url::as_str).unwrap_or("");
+    let authors = e.authors.join("\n");
+    sha256_hex(&[
+        e.title.as_deref().unwrap_or(""),
+        link,
+        e.summary.as_deref().unwrap_or(""),
+        e.content.as_deref().unwrap_or(""),
+        &authors,
+    ])
+}
+
+impl Identified {
+    /// Whether `stored` (the title and canonical URL of the article kept under
+    /// [`Identified::alt_key`]) is this item: the same title at the same link.
+    pub fn is(&self, stored: &(String, Option<String>)) -> bool {
+        stored.0 == self.title && self.canonical.as_ref().map(Url::as_str) == stored.1.as_deref()
+    }
+
+    /// Takes on [`Identified::alt_key`] as an identity: the article stored under it is this
+    /// one. Whether a link is shared within a document changes from poll to poll (a CMS points
+    /// two items at one page today, not tomorrow); the article stays one.
+    pub fn claim(&mut self) {
+        if let Some(k) = self.alt_key.take() {
+            if !self.keys.contains(&k) {
+                self.keys.push(k);
+            }
+        }
+    }
 }
 
 /// Builds the articles of the identified entries for which `wanted(index)` is true, each with
@@ -127,7 +191,8 @@ pub fn build(
         .zip(ids)
         .enumerate()
         .filter(|(i, _)| wanted(*i))
-        .filter_map(|(_, (e, id))| Some(build_one(e, id.as_ref()?, ctx)))
+        .filter_map(|(_, (e, id))| id.as_ref().filter(|id| !id.repeat).map(|id| (e, id)))
+        .map(|(e, id)| build_one(e, id, ctx))
         .collect()
 }
 
@@ -217,7 +282,7 @@ pub struct Identity<'a> {
 pub fn identity_keys(id: &Identity) -> Vec<String> {
     let mut keys = Vec::with_capacity(2);
     if let Some(u) = id.canonical_url {
-        keys.push(sha256_hex(&["url", u.as_str()]));
+        keys.push(url_key(u.as_str()));
     }
     if let Some(g) = id.guid.map(str::trim).filter(|g| !g.is_empty()) {
         let g = match Url::parse(g) {
@@ -227,14 +292,19 @@ pub fn identity_keys(id: &Identity) -> Vec<String> {
         keys.push(sha256_hex(&["guid", &host_key(id.source_host), &g]));
     }
     if keys.is_empty() {
-        keys.push(sha256_hex(&[
-            "title",
-            id.source_id,
-            id.title_key,
-            id.date.trim(),
-        ]));
+        keys.push(title_key(id));
     }
     keys
+}
+
+/// The key of last resort: source, normalized title, raw date.
+fn title_key(id: &Identity) -> String {
+    sha256_hex(&["title", id.source_id, id.title_key, id.date.trim()])
+}
+
+/// The identity key of a canonical URL.
+fn url_key(canonical: &str) -> String {
+    sha256_hex(&["url", canonical])
 }
 
 /// Query parameters that only track the reader: dropped from canonical URLs.

@@ -358,6 +358,18 @@ fn numeric_id(s: &str) -> Option<String> {
 }
 
 /// The page's `<title>`, cleaned of surrounding whitespace.
+/// Every web link (`<a href>`) on a page, resolved against its `<base href>` or `base`, in
+/// document order. A page nesting deeper than [`MAX_DEPTH`] has none (it is refused before
+/// parsing, as everywhere else a remote page is read).
+pub fn page_links(html: &str, base: &Url) -> Vec<Url> {
+    let Ok(page) = Page::parse(html, base) else {
+        return Vec::new();
+    };
+    page.select(&SELECTORS.anchor)
+        .filter_map(|a| web_link(a.attr("href")?, &page.base))
+        .collect()
+}
+
 pub fn page_title(html: &str) -> Option<String> {
     Page::parse(html, &placeholder_url()).ok()?.title()
 }
@@ -456,6 +468,7 @@ struct Selectors {
     og_title: Selector,
     h1: Selector,
     img: Selector,
+    anchor: Selector,
 }
 
 static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| {
@@ -475,6 +488,7 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| {
         author: css("meta[name='author']"),
         og_title: css("meta[property='og:title']"),
         h1: css("h1"),
+        anchor: css("a[href]"),
         img: css("img[src]"),
     }
 });
