@@ -87,7 +87,7 @@ pub fn identify(feed: &ParsedFeed, ctx: &Context) -> Vec<Option<Identified>> {
     let hashes: Vec<String> = feed.entries.iter().map(content_hash).collect();
     // Some CMSs point every item at the same page: a link that several *different* items share
     // within one document does not identify an item. Copies of one item do not make it shared.
-    let mut variants: HashMap<&str, Vec<(&str, Option<&str>, &str, &str)>> = HashMap::new();
+    let mut variants: HashMap<&str, Vec<Variant>> = HashMap::new();
     for (i, e) in feed.entries.iter().enumerate() {
         if let Some(u) = &canon[i] {
             let v = (
@@ -145,6 +145,9 @@ pub fn identify(feed: &ParsedFeed, ctx: &Context) -> Vec<Option<Identified>> {
         })
         .collect()
 }
+
+/// What tells apart items sharing a link: title, guid, raw date, content hash.
+type Variant<'a> = (&'a str, Option<&'a str>, &'a str, &'a str);
 
 /// Hash of an entry as published (title, link, summary, content, authors).
 fn content_hash(e: &RawEntry) -> String {
