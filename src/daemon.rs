@@ -128,6 +128,26 @@ impl Ingestor {
         .await
     }
 
+    /// [`Ingestor::poll`], with a panic outside the poll itself (which records its own, see
+    /// [`ingest::poll_source`]) turned into the source's failed report.
+    async fn poll_guarded(
+        &self,
+        id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Report, StoreError> {
+        match crate::guard::catch_async(self.poll(id, cancel)).await {
+            Ok(r) => r,
+            Err(error) => {
+                tracing::error!(source = %id, %error, "poll panicked");
+                Ok(Report {
+                    source: id.to_string(),
+                    outcome: Outcome::Failed(error),
+                    next_poll: Utc::now(),
+                })
+            }
+        }
+    }
+
     /// Polls the given sources (all when `ids` is empty) concurrently, within the fetcher's
     /// limits; `on_report` sees each report as it arrives. Reports come back in config order.
     pub async fn poll_now(
@@ -146,11 +166,24 @@ impl Ingestor {
             let me = self.clone();
             let id = id.clone();
             let cancel = cancel.clone();
-            set.spawn(async move { me.poll(&id, &cancel).await });
+            set.spawn(async move {
+                let r = me.poll_guarded(&id, &cancel).await;
+                (id, r)
+            });
         }
+        // One report per source, whatever happened to the others: a database error or a bug
+        // while polling one source is that source's line.
         let mut reports = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let report = joined.map_err(|e| StoreError::Task(e.to_string()))??;
+            let report = match joined {
+                Ok((_, Ok(report))) => report,
+                Ok((id, Err(e))) => Report {
+                    source: id,
+                    outcome: Outcome::Failed(format!("database error: {e}")),
+                    next_poll: Utc::now(),
+                },
+                Err(e) => return Err(StoreError::Task(e.to_string())),
+            };
             on_report(&report);
             reports.push(report);
         }
@@ -276,7 +309,7 @@ pub async fn run_notifying(
                     let id = state.id.clone();
                     let cancel = cancel.clone();
                     tasks.spawn(async move {
-                        let r = me.poll(&id, &cancel).await;
+                        let r = me.poll_guarded(&id, &cancel).await;
                         (id, r)
                     });
                 }
@@ -721,6 +754,15 @@ fn log_joined(
 ) -> Option<(String, usize)> {
     match joined {
         Ok((id, Ok(report))) => {
+            match &report.outcome {
+                Outcome::Failed(e) if crate::guard::is_panic(e) => metrics.panicked("poll"),
+                Outcome::Stored { pages, .. } => {
+                    for _ in 0..pages.panicked {
+                        metrics.panicked("page");
+                    }
+                }
+                _ => {}
+            }
             metrics.fetched(match &report.outcome {
                 Outcome::Stored { .. } => "stored",
                 Outcome::Empty => "empty",

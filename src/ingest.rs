@@ -108,7 +108,49 @@ pub struct Report {
 
 /// Polls `source` once and records the result. Only a database failure is an error; everything
 /// the source does wrong is an [`Outcome`]. `cancel` interrupts the fetch, never the store.
+///
+/// A panic anywhere in the poll (a bug meeting input nobody foresaw) is the source's failure
+/// like any other: recorded on its row, retried with backoff ([`crate::guard`]).
 pub async fn poll_source(
+    fetcher: &Fetcher,
+    store: &Store,
+    config: &Arc<Config>,
+    source: &Source,
+    state: Option<&SourceState>,
+    cancel: &CancellationToken,
+) -> Result<Report, StoreError> {
+    let polled = crate::guard::catch_async(poll_unguarded(
+        fetcher, store, config, source, state, cancel,
+    ))
+    .await;
+    let error = match polled {
+        Ok(report) => return report,
+        Err(error) => error,
+    };
+    tracing::error!(source = %source.id, %error, "poll panicked; recorded as the source's error");
+    let now = Utc::now();
+    let schedule = source
+        .schedule
+        .clone()
+        .unwrap_or_else(|| config.poll.schedule.clone());
+    let next = next_poll(&schedule, now, None, state.map_or(0, |s| s.failures) + 1);
+    let (st, id, record) = (
+        store.clone(),
+        source.id.clone(),
+        PollRecord::Failed {
+            error: error.clone(),
+            gone: false,
+        },
+    );
+    crate::store::blocking(move || st.record_poll(&id, &record, now, next)).await?;
+    Ok(Report {
+        source: source.id.clone(),
+        outcome: Outcome::Failed(error),
+        next_poll: next,
+    })
+}
+
+async fn poll_unguarded(
     fetcher: &Fetcher,
     store: &Store,
     config: &Arc<Config>,
@@ -143,9 +185,12 @@ pub async fn poll_source(
         failures: state.map(|s| s.failures).unwrap_or(0),
         now: Utc::now(),
     };
-    let mut report = tokio::task::spawn_blocking(move || job.run(fetched))
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))?;
+    let mut report = match tokio::task::spawn_blocking(move || job.run(fetched)).await {
+        Ok(r) => r?,
+        // Up to the poll's edge, where it becomes the source's error.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => return Err(StoreError::Task(e.to_string())),
+    };
     if source.fetches_pages() && report.outcome != Outcome::Gone {
         // The list is stored first; its pages (new ones, and earlier failures now due) follow.
         let round = pages::fetch_due(fetcher, store, config, source, cancel).await?;

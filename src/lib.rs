@@ -39,6 +39,8 @@
 //! - [`mail`]: lettre: messages, SMTP and Maildir delivery.
 //! - [`postman`]: digests end to end: windows, outbox, retries, exactly once.
 //! - [`unsubscribe`]: HMAC-signed unsubscribe tokens. Pure.
+//! - [`guard`]: task edges: a panic in a poll, a page, a digest or a request becomes that
+//!   unit's recorded error.
 //! - [`metrics`]: process counters for `/metrics` and `/healthz`.
 //! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown.
 //! - [`notify`]: the systemd notification protocol (ready, status, reload, stop, watchdog).
@@ -52,6 +54,8 @@
 //! - Text is normalized once, at ingest, by [`text`]; nothing downstream re-normalizes.
 //! - One transaction per source poll; shutdown never interrupts one.
 //! - A failing source is recorded on its row and retried with backoff; it never stops the others.
+//!   A panic is a failure like any other ([`guard`]): of its source, its article page or its
+//!   digest, counted in `/metrics`.
 //! - Matching at ingest and re-matching stored articles read the same stored fields through the
 //!   same function, so both give the same answer; re-matching never changes `first_seen`.
 //! - A digest is in the outbox, with its Message-ID, in the transaction that closes its window;
@@ -63,6 +67,7 @@ pub mod config;
 pub mod daemon;
 pub mod date;
 pub mod digest;
+pub mod guard;
 pub mod http;
 pub mod ingest;
 pub mod mail;

@@ -17,7 +17,9 @@ use sha2::{Digest as _, Sha256};
 use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
 use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
 use crate::mail::{self, MailError, Mailer, Outgoing};
-use crate::store::{blocking, NewDigest, OutboxEntry, Store, StoreError, StoredArticle};
+use crate::store::{
+    blocking, NewDigest, OutboxEntry, Store, StoreError, StoredArticle, SubscriberState,
+};
 use crate::unsubscribe::{self, Request, Secret};
 
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
@@ -145,6 +147,11 @@ impl Postman {
 
     pub fn secret(&self) -> &Secret {
         &self.secret
+    }
+
+    /// What the store keeps of a subscriber (None before their first window).
+    pub fn subscriber_state(&self, email: &str) -> Result<Option<SubscriberState>, StoreError> {
+        self.store.subscriber_state(email)
     }
 
     /// Closes every subscriber window that a schedule tick has ended by `now` (one window from

@@ -33,7 +33,7 @@ use crate::article::NewArticle;
 use crate::topics::TopicMatch;
 
 /// How long a syndicated copy may lag the first one and still be the same story.
-const STORY_WINDOW_SECS: i64 = 72 * 3600;
+const STORY_WINDOW_MS: i64 = 72 * 3600 * 1000;
 /// Titles shorter than this (in syllables) are too generic to link stories ("Tin tức").
 const STORY_MIN_SYLLABLES: usize = 5;
 
@@ -70,9 +70,13 @@ pub enum StoreError {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        // A panic goes on up to the task edge of the unit it belongs to (see crate::guard),
+        // where it is recorded as that unit's error.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Task(e.to_string())),
+    }
 }
 
 /// A handle on the database; cheap to clone (one connection behind a mutex).
@@ -338,8 +342,23 @@ impl Store {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The connection. A panic while another thread held it (caught at its task edge, see
+    /// [`crate::guard`]) poisons the mutex; the connection itself is whole (the transaction
+    /// that was open rolled back when it was dropped during unwinding; a leftover one is rolled
+    /// back here), so the lock is taken over instead of failing every later query.
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
+        match self.conn.lock() {
+            Ok(conn) => Ok(conn),
+            Err(poisoned) => {
+                self.conn.clear_poison();
+                let conn = poisoned.into_inner();
+                if !conn.is_autocommit() {
+                    conn.execute_batch("ROLLBACK")
+                        .map_err(|_| StoreError::Poisoned)?;
+                }
+                Ok(conn)
+            }
+        }
     }
 
     /// Makes the `sources` table match the config. A source whose configured URL changed starts
@@ -421,7 +440,7 @@ impl Store {
     ) -> Result<IngestStats, StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
-        let now_s = now.timestamp();
+        let now_s = unix_ms(now);
         let mut stats = IngestStats::default();
         // Starts the staleness clock of a source that never brings anything new.
         tx.prepare_cached(
@@ -457,7 +476,7 @@ impl Store {
                        current_url = coalesce(?7, current_url),
                        last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END
                      WHERE id = ?1",
-                    params![source, etag, last_modified, health, now_s, next_poll.timestamp(), moved_to, stats.new],
+                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new],
                 )?;
             }
             PollRecord::NotModified { moved_to } => {
@@ -466,7 +485,7 @@ impl Store {
                        last_attempt = ?2, last_success = ?2, last_error = NULL, failures = 0,
                        next_poll = ?3, current_url = coalesce(?4, current_url)
                      WHERE id = ?1",
-                    params![source, now_s, next_poll.timestamp(), moved_to],
+                    params![source, now_s, unix_ms(next_poll), moved_to],
                 )?;
             }
             PollRecord::Failed { error, gone } => {
@@ -479,7 +498,7 @@ impl Store {
                         if *gone { "gone" } else { "failing" },
                         now_s,
                         error,
-                        next_poll.timestamp()
+                        unix_ms(next_poll)
                     ],
                 )?;
             }
@@ -565,7 +584,7 @@ impl Store {
         let rows = stmt.query_map(
             params![
                 q.source,
-                q.since.map(|t| t.timestamp()),
+                q.since.map(unix_ms),
                 limit,
                 q.topic,
                 q.any_source
@@ -627,7 +646,7 @@ impl Store {
         let conn = self.lock()?;
         let ids: Vec<i64> = conn
             .prepare_cached("SELECT id FROM articles WHERE first_seen >= ?1 ORDER BY id")?
-            .query_map([since.timestamp()], |r| r.get(0))?
+            .query_map([unix_ms(since)], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         candidates(&conn, &ids)
     }
@@ -668,7 +687,7 @@ impl Store {
                     .iter()
                     .filter(|m| !before.contains(&m.topic))
                     .count();
-                insert_matches(&tx, *id, matches, now.timestamp())?;
+                insert_matches(&tx, *id, matches, unix_ms(now))?;
                 stats.articles += 1;
             }
         }
@@ -686,7 +705,7 @@ impl Store {
             "SELECT m.article_id FROM matches m JOIN articles a ON a.id = m.article_id
              WHERE m.topic_id = ?1 AND a.first_seen >= ?2",
         )?;
-        let rows = stmt.query_map(params![topic, since.timestamp()], |r| r.get(0))?;
+        let rows = stmt.query_map(params![topic, unix_ms(since)], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -699,8 +718,8 @@ impl Store {
              FROM matches m JOIN articles a ON a.id = m.article_id
              GROUP BY m.topic_id",
         )?;
-        let day = now.timestamp() - 86_400;
-        let week = now.timestamp() - 7 * 86_400;
+        let day = unix_ms(now) - 86_400_000;
+        let week = unix_ms(now) - 7 * 86_400_000;
         let rows = stmt.query_map([day, week], |r| {
             Ok(TopicCount {
                 topic: r.get(0)?,
@@ -803,7 +822,7 @@ fn ingest_one(
         }
         None => {
             let (published, offset) = (
-                a.published.timestamp(),
+                unix_ms(a.published.with_timezone(&Utc)),
                 a.published.offset().local_minus_utc(),
             );
             let story = find_story(tx, a, published)?;
@@ -971,19 +990,28 @@ fn find_story(tx: &Transaction, a: &NewArticle, published: i64) -> Result<Option
     )?;
     Ok(stmt
         .query_row(
-            params![a.title_key, a.host, published, STORY_WINDOW_SECS],
+            params![a.title_key, a.host, published, STORY_WINDOW_MS],
             |r| r.get(0),
         )
         .optional()?)
 }
 
-fn from_unix(s: i64) -> Option<DateTime<Utc>> {
-    Utc.timestamp_opt(s, 0).single()
+// Instants are stored as milliseconds since the Unix epoch (schema 7; whole seconds before).
+// Seconds were too coarse: `bantin fetch && bantin digest send --now` in one second put the
+// fresh articles at the window's exclusive end, and they waited for the next digest.
+
+/// An instant as stored.
+fn unix_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
 }
 
-fn to_fixed(s: i64, offset: i32) -> DateTime<FixedOffset> {
+fn from_unix(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+fn to_fixed(ms: i64, offset: i32) -> DateTime<FixedOffset> {
     let off = FixedOffset::east_opt(offset).unwrap_or_else(|| Utc.fix());
-    off.timestamp_opt(s, 0).single().unwrap_or_default()
+    off.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 #[cfg(test)]

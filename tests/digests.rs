@@ -198,8 +198,8 @@ fn days(n: i64) -> chrono::Duration {
     chrono::Duration::days(n)
 }
 
-/// The store keeps times in whole seconds: waits until the clock has left the second of `t`,
-/// so that what happens next is strictly later than `t` for it.
+/// Waits until the clock has left the second of `t`, so that what happens next is strictly
+/// later than `t` (the store keeps milliseconds; these tests keep a second's margin).
 async fn past_the_second_of(t: DateTime<Utc>) {
     wait_until(
         "the clock reaches the next second",
@@ -954,7 +954,7 @@ async fn the_running_daemon_delivers_what_is_due() {
     })
     .await;
     // A window closed at the real clock (as `digest send --now` does), so the digest is due now:
-    // after the last article's second, since windows end exclusive at whole seconds.
+    // after the last article, since windows end exclusive.
     let newest = articles(&d.ing).iter().map(|a| a.first_seen).max().unwrap();
     past_the_second_of(newest).await;
     let p = d.postman.clone();
@@ -1473,4 +1473,47 @@ async fn the_running_daemon_follows_subscribers_file_changes() {
     })
     .await;
     daemon.stop().await;
+}
+
+#[tokio::test]
+async fn fetch_then_send_now_at_once_sends_what_was_just_fetched() {
+    // `bantin fetch && bantin digest send --now EMAIL`: no waiting for the clock. Times kept
+    // in whole seconds put the fresh articles at the window's (exclusive) end, and nothing went.
+    let d = Digests::start(Options::default()).await;
+    let out = run_bantin(Some(&d.env.config_path), &["digest", "send", "--now", HOA]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("1 sent"), "{stdout}");
+    let got = d.received_by(HOA);
+    assert_eq!(got.len(), 1);
+    both_parts_show(&got[0].parse(), DAN_VAN_NEWS, NOT_DAN_VAN);
+}
+
+#[tokio::test]
+async fn send_now_without_an_email_sends_every_active_subscriber_their_window() {
+    let d = Digests::start(Options {
+        subscribers: [
+            subscriber(HOA, "Nguyễn Thị Hoa", &["dan-van"]),
+            subscriber(AN, "Trần Văn An", &["cai-cach-hanh-chinh"]),
+            subscriber(BINH, "Lê Bình", &["dan-van"]),
+        ]
+        .concat(),
+        ..Options::default()
+    })
+    .await;
+    // Binh followed the unsubscribe link of an earlier digest.
+    d.store().unsubscribe(BINH, None, Utc::now()).unwrap();
+
+    let out = run_bantin(Some(&d.env.config_path), &["digest", "send", "--now"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("2 composed, 2 sent"), "{stdout}");
+    assert_eq!(d.received_by(HOA).len(), 1);
+    assert_eq!(d.received_by(AN).len(), 1);
+    assert!(d.received_by(BINH).is_empty(), "unsubscribed: nothing");
+    both_parts_show(
+        &d.received_by(AN)[0].parse(),
+        &[TWO_TOPICS, CCHC_ONLY],
+        &[DAN_VAN, NO_TOPIC],
+    );
 }

@@ -47,8 +47,9 @@ fn one(c: &Connection, sql: &str) -> i64 {
     c.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// `days` ago as the store keeps instants (milliseconds since the epoch).
 fn days_ago(days: i64) -> i64 {
-    Utc::now().timestamp() - days * 86_400
+    Utc::now().timestamp_millis() - days * 86_400_000
 }
 
 /// Makes articles look first seen `days` ago (and their provenance with them).

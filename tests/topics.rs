@@ -264,7 +264,7 @@ fn backdate(db: &Path, url: &str, days: i64) {
     let n = conn
         .execute(
             "UPDATE articles SET first_seen = first_seen - ?1 WHERE url = ?2",
-            rusqlite::params![days * 86_400, url],
+            rusqlite::params![days * 86_400_000, url],
         )
         .unwrap();
     assert_eq!(n, 1, "no article at {url}");

@@ -23,7 +23,7 @@ pub enum DigestAction {
         html: Option<PathBuf>,
     },
     /// Send what is due (including retries); with --now, close each named subscriber's window
-    /// at this moment and send it immediately.
+    /// (every active subscriber's when none is named) at this moment and send it immediately.
     Send {
         emails: Vec<String>,
         #[arg(long)]
@@ -79,10 +79,17 @@ pub async fn digest(config: Config, action: DigestAction) -> Result<ExitCode> {
                 eprintln!("{e:?} is not in the subscribers file");
                 return Ok(ExitCode::from(EXIT_CONFIG));
             }
+            let everyone: Vec<String> =
+                config.subscribers.iter().map(|s| s.email.clone()).collect();
             let p = postman(config).await?;
             let at = Utc::now();
             let mut closed_now = 0;
             if now {
+                let emails = if emails.is_empty() {
+                    active(&p, everyone).await?
+                } else {
+                    emails
+                };
                 for e in &emails {
                     let (p2, e2) = (p.clone(), e.to_lowercase());
                     let composed =
@@ -103,6 +110,22 @@ pub async fn digest(config: Config, action: DigestAction) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Of `emails`, those not unsubscribed from everything.
+async fn active(p: &Postman, emails: Vec<String>) -> Result<Vec<String>> {
+    let p = p.clone();
+    let kept = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
+        let mut kept = Vec::new();
+        for e in emails {
+            if !p.subscriber_state(&e)?.is_some_and(|s| s.unsubscribed_all) {
+                kept.push(e);
+            }
+        }
+        Ok(kept)
+    })
+    .await??;
+    Ok(kept)
 }
 
 pub async fn outbox(config: Config, json: bool) -> Result<ExitCode> {

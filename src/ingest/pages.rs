@@ -33,6 +33,13 @@ const RETRY_MAX: Duration = Duration::from_secs(24 * 3600);
 pub struct PageRound {
     pub fetched: usize,
     pub failed: usize,
+    /// Of the failed, those that panicked (a bug; counted in `/metrics`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub panicked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl fmt::Display for PageRound {
@@ -79,7 +86,10 @@ pub async fn fetch_due(
         let ok = blocking(move || {
             let now = Utc::now();
             let result = match fetched {
-                Ok(Response::Body(body)) => read_page(&src, &job, &body, now),
+                // A panic while reading one page is that page's failure, retried like others.
+                Ok(Response::Body(body)) => {
+                    crate::guard::catch(|| read_page(&src, &job, &body, now)).and_then(|r| r)
+                }
                 Ok(Response::NotModified { .. }) => Err("unexpected 304 Not Modified".into()),
                 Err(e) => Err(e.to_string()),
             };
@@ -88,20 +98,22 @@ pub async fn fetch_due(
                     st.page_done(job.article_id, &update, now)?;
                     let candidates = st.match_candidates_for(&[job.article_id])?;
                     super::rematch_candidates(&st, &cf, &candidates, now)?;
-                    Ok(true)
+                    Ok(Ok(()))
                 }
                 Err(error) => {
                     tracing::warn!(source = %src.id, url = %job.url, attempt = job.attempts + 1, %error, "article page failed");
                     st.page_failed(job.article_id, &error, now + retry_delay(job.attempts))?;
-                    Ok(false)
+                    Ok(Err(crate::guard::is_panic(&error)))
                 }
             }
         })
         .await?;
-        if ok {
-            round.fetched += 1;
-        } else {
-            round.failed += 1;
+        match ok {
+            Ok(()) => round.fetched += 1,
+            Err(panicked) => {
+                round.failed += 1;
+                round.panicked += usize::from(panicked);
+            }
         }
     }
     Ok(round)

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::{from_unix, Store, StoreError, StoredArticle};
+use super::{from_unix, unix_ms, Store, StoreError, StoredArticle};
 
 /// What the store knows of a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl Store {
                  ON CONFLICT(email) DO NOTHING",
             )?;
             for e in emails {
-                add.execute(params![e, now.timestamp()])?;
+                add.execute(params![e, unix_ms(now)])?;
             }
         }
         tx.commit()?;
@@ -122,10 +122,9 @@ impl Store {
                    AND a.first_seen >= ?2 AND a.first_seen < ?3",
             )?;
             let topics = serde_json::Value::from(topics.to_vec()).to_string();
-            let rows = stmt
-                .query_map(params![topics, since.timestamp(), until.timestamp()], |r| {
-                    r.get(0)
-                })?;
+            let rows = stmt.query_map(params![topics, unix_ms(since), unix_ms(until)], |r| {
+                r.get(0)
+            })?;
             rows.collect::<Result<_, _>>()?
         };
         if ids.is_empty() {
@@ -153,7 +152,7 @@ impl Store {
         let tx = conn.transaction()?;
         let moved = tx.execute(
             "UPDATE subscribers SET window_end = ?3 WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
-            params![email, window_start.timestamp(), window_end.timestamp()],
+            params![email, unix_ms(window_start), unix_ms(window_end)],
         )?;
         if moved == 0 {
             return Ok(false);
@@ -165,12 +164,12 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
                 params![
                     d.email,
-                    d.window_start.timestamp(),
-                    d.window_end.timestamp(),
+                    unix_ms(d.window_start),
+                    unix_ms(d.window_end),
                     d.message_id,
                     d.subject,
                     d.articles,
-                    now.timestamp()
+                    unix_ms(now)
                 ],
             )?;
             tx.execute(
@@ -186,7 +185,7 @@ impl Store {
     pub fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>, StoreError> {
         self.outbox_where(
             "status = 'pending' AND next_attempt <= ?1 ORDER BY id",
-            now.timestamp(),
+            unix_ms(now),
             true,
         )
     }
@@ -249,7 +248,7 @@ impl Store {
         let conn = self.lock()?;
         let n = conn.execute(
             "UPDATE outbox SET next_attempt = ?3 WHERE id = ?1 AND status = 'pending' AND next_attempt <= ?2",
-            params![id, now.timestamp(), (now + lease).timestamp()],
+            params![id, unix_ms(now), unix_ms(now + lease)],
         )?;
         Ok(n == 1)
     }
@@ -261,7 +260,7 @@ impl Store {
             "UPDATE outbox SET status = 'sent', reply = ?2, sent_at = ?3, attempts = attempts + 1,
                                next_attempt = NULL, last_error = NULL
              WHERE id = ?1 AND status = 'pending'",
-            params![id, reply, now.timestamp()],
+            params![id, reply, unix_ms(now)],
         )?;
         Ok(())
     }
@@ -277,7 +276,7 @@ impl Store {
         conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3
              WHERE id = ?1 AND status = 'pending'",
-            params![id, error, next_attempt.timestamp()],
+            params![id, error, unix_ms(next_attempt)],
         )?;
         Ok(())
     }
@@ -305,7 +304,7 @@ impl Store {
         let n = match topic {
             None => conn.execute(
                 "UPDATE subscribers SET unsubscribed_all = 1, unsubscribed_at = ?2 WHERE email = ?1",
-                params![email, now.timestamp()],
+                params![email, unix_ms(now)],
             )?,
             Some(t) => conn.execute(
                 "UPDATE subscribers SET unsubscribed_at = ?3,
@@ -315,7 +314,7 @@ impl Store {
                      WHEN unsubscribed_topics = '' THEN ?2
                      ELSE unsubscribed_topics || char(10) || ?2 END
                  WHERE email = ?1",
-                params![email, t, now.timestamp()],
+                params![email, t, unix_ms(now)],
             )?,
         };
         Ok(n > 0)

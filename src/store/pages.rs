@@ -12,7 +12,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use rusqlite::{params, Transaction};
 
-use super::{from_unix, Store, StoreError};
+use super::{from_unix, unix_ms, Store, StoreError};
 
 /// Attempts before a page is given up on.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -101,7 +101,7 @@ impl Store {
               WHERE p.source_id = ?1 AND p.status = 'pending' AND p.next_try <= ?2
               ORDER BY p.article_id LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![source, now.timestamp(), limit as i64], |r| {
+        let rows = stmt.query_map(params![source, unix_ms(now), limit as i64], |r| {
             Ok(PageJob {
                 article_id: r.get(0)?,
                 url: r.get(1)?,
@@ -139,14 +139,18 @@ impl Store {
                 "UPDATE articles SET published = ?2, published_offset = ?3, date_guessed = 0,
                    date_raw = NULL
                  WHERE id = ?1 AND date_guessed = 1",
-                params![article_id, t.timestamp(), t.offset().local_minus_utc()],
+                params![
+                    article_id,
+                    unix_ms(t.with_timezone(&Utc)),
+                    t.offset().local_minus_utc()
+                ],
             )?;
         }
         tx.execute(
             "UPDATE pages SET status = 'done', attempts = attempts + 1, last_error = NULL,
                fetched_at = ?2
              WHERE article_id = ?1",
-            params![article_id, now.timestamp()],
+            params![article_id, unix_ms(now)],
         )?;
         tx.commit()?;
         self.bump();
@@ -165,7 +169,7 @@ impl Store {
             "UPDATE pages SET attempts = attempts + 1, last_error = ?2, next_try = ?3,
                status = CASE WHEN attempts + 1 >= ?4 THEN 'failed' ELSE 'pending' END
              WHERE article_id = ?1",
-            params![article_id, error, next_try.timestamp(), MAX_ATTEMPTS],
+            params![article_id, error, unix_ms(next_try), MAX_ATTEMPTS],
         )?;
         Ok(())
     }

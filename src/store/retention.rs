@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::backup::Backup;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use super::{schema, Store, StoreError};
+use super::{schema, unix_ms, Store, StoreError};
 
 /// Articles deleted per transaction.
 const PRUNE_BATCH: i64 = 2_000;
@@ -225,7 +225,7 @@ impl Store {
     /// Works in batches of 2,000 articles, one transaction each, so a running daemon
     /// waits at most one batch; an interrupted prune leaves whole batches done.
     pub fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneStats, StoreError> {
-        let cutoff = cutoff.timestamp();
+        let cutoff = unix_ms(cutoff);
         if dry_run {
             let conn = self.lock()?;
             let mut stats = count_doomed(
@@ -559,8 +559,9 @@ mod tests {
     use chrono::TimeZone;
 
     /// An article with two identity keys, a match, a provenance row and a page, first seen at
-    /// `first_seen`, with `body` bytes of content.
+    /// `first_seen` (Unix seconds), with `body` bytes of content.
     fn insert(store: &Store, id: i64, first_seen: i64, body: usize) {
+        let first_seen = first_seen * 1000;
         let conn = store.lock().unwrap();
         conn.execute(
             "INSERT OR IGNORE INTO sources (id, config_url, current_url) VALUES ('s', 'u', 'u')",

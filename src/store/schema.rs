@@ -131,6 +131,24 @@ const MIGRATIONS: &[&str] = &[
     UPDATE sources SET first_attempt = coalesce(
         (SELECT min(first_seen) FROM article_sources a WHERE a.source_id = sources.id),
         last_attempt);",
+    // 7: instants in milliseconds (whole seconds put articles fetched in the second a digest
+    // window closed at its exclusive end); a digest that could not be composed (a bug) is
+    // recorded on its subscriber and retried later.
+    "UPDATE sources SET last_attempt = last_attempt * 1000, last_success = last_success * 1000,
+        next_poll = next_poll * 1000, last_new = last_new * 1000,
+        first_attempt = first_attempt * 1000;
+    UPDATE articles SET published = published * 1000, first_seen = first_seen * 1000,
+        updated = updated * 1000;
+    UPDATE article_sources SET first_seen = first_seen * 1000, last_seen = last_seen * 1000;
+    UPDATE matches SET matched_at = matched_at * 1000;
+    UPDATE subscribers SET added_at = added_at * 1000, window_end = window_end * 1000,
+        unsubscribed_at = unsubscribed_at * 1000;
+    UPDATE outbox SET window_start = window_start * 1000, window_end = window_end * 1000,
+        next_attempt = next_attempt * 1000, created_at = created_at * 1000,
+        sent_at = sent_at * 1000;
+    UPDATE pages SET next_try = next_try * 1000, fetched_at = fetched_at * 1000;
+    ALTER TABLE subscribers ADD COLUMN compose_error TEXT;
+    ALTER TABLE subscribers ADD COLUMN compose_retry INTEGER;",
 ];
 
 /// The schema version this binary writes.
@@ -154,4 +172,41 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written in whole seconds (schema 6) reads back the same instants after
+    /// step 7, now in milliseconds.
+    #[test]
+    fn seconds_become_milliseconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..6] {
+            tx.execute_batch(step).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 6).unwrap();
+        tx.execute_batch(
+            "INSERT INTO sources (id, config_url, current_url, last_attempt, next_poll)
+               VALUES ('a', 'u', 'u', 1800000000, 1800000900);
+             INSERT INTO articles (title, title_key, search_text, published, first_seen,
+               content_hash) VALUES ('t', 't', 't', 1799990000, 1800000000, 'h');
+             INSERT INTO subscribers (email, added_at, window_end)
+               VALUES ('a@b.vn', 1790000000, 1800000000);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(one("SELECT next_poll FROM sources"), 1_800_000_900_000);
+        assert_eq!(one("SELECT last_attempt FROM sources"), 1_800_000_000_000);
+        assert_eq!(one("SELECT published FROM articles"), 1_799_990_000_000);
+        assert_eq!(one("SELECT first_seen FROM articles"), 1_800_000_000_000);
+        assert_eq!(one("SELECT window_end FROM subscribers"), 1_800_000_000_000);
+        assert_eq!(one("PRAGMA user_version"), VERSION);
+    }
 }

@@ -1,0 +1,66 @@
+//! Task edges: a panic in one unit of work (a source poll, an article page, a digest, an HTTP
+//! request) becomes that unit's error, recorded where its other errors go, and the rest of the
+//! daemon goes on. A panic is a bug; catching it keeps one bad feed from silently stopping a
+//! source (a poll task that died used to leave its source marked running, never polled again).
+//!
+//! What is caught is only what unwinds: the release profile keeps `panic = "unwind"`.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use futures_util::FutureExt;
+
+/// Runs `f`; a panic comes back as its message.
+///
+/// Unwind safety: the callers' shared state is the store (a mutex whose poisoning the store
+/// recovers from, rolling back any transaction left open) and atomics; nothing else outlives a
+/// caught unit half-updated.
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| message(p.as_ref()))
+}
+
+/// Awaits `f`; a panic while polling it comes back as its message.
+pub async fn catch_async<F: Future>(f: F) -> Result<F::Output, String> {
+    AssertUnwindSafe(f)
+        .catch_unwind()
+        .await
+        .map_err(|p| message(p.as_ref()))
+}
+
+/// The text a panic was raised with (`panic!("…")`, `expect`, an index out of bounds).
+pub fn message(payload: &(dyn Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    format!("internal error (a bug in bantin; please report it): {text}")
+}
+
+/// What a unit's error says when it panicked: `message` as given by [`catch`].
+pub fn is_panic(error: &str) -> bool {
+    error.starts_with("internal error (a bug in bantin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_messages() {
+        assert_eq!(catch(|| 1), Ok(1));
+        let e = catch(|| -> u8 { panic!("boom") }).unwrap_err();
+        assert!(e.ends_with(": boom") && is_panic(&e), "{e}");
+        let s = String::from("ký tự");
+        let e = catch(|| s.as_str()[..2].to_string()).unwrap_err();
+        assert!(e.contains("byte index 2 is not a char boundary"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn async_panics_become_messages() {
+        let e = catch_async(async { panic!("{} feeds", 2) }).await;
+        let e: String = e.unwrap_err();
+        assert!(e.ends_with(": 2 feeds"), "{e}");
+    }
+}
