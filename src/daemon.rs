@@ -333,8 +333,15 @@ pub async fn run_notifying(
                 // One digest round at a time; a slow SMTP server delays the next, never doubles it.
                 if digest_task.as_ref().is_none_or(|t| t.is_finished()) {
                     if let Some(p) = postman.clone() {
+                        let metrics = metrics.clone();
                         digest_task = Some(tokio::spawn(async move {
-                            match p.round(Utc::now()).await {
+                            let round = p.round(Utc::now()).await;
+                            if let Ok(r) = &round {
+                                for _ in 0..r.panicked {
+                                    metrics.panicked("digest");
+                                }
+                            }
+                            match round {
                                 Ok(r) if r.composed + r.sent + r.retrying + r.failed > 0 => {
                                     tracing::info!(composed = r.composed, sent = r.sent, retrying = r.retrying, failed = r.failed, "digests")
                                 }

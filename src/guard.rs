@@ -43,6 +43,49 @@ pub fn is_panic(error: &str) -> bool {
     error.starts_with("internal error (a bug in bantin")
 }
 
+/// A test hook: panics at `point` for `key` (a source id, a subscriber's address) once a test
+/// armed it with [`fail_on`], so the tests can prove that a panic at each edge is contained.
+/// Without the `failpoints` feature (enabled only for this crate's own tests) it is empty.
+#[inline]
+pub fn failpoint(point: &str, key: &str) {
+    #[cfg(feature = "failpoints")]
+    if failpoints::armed(point, key) {
+        panic!("failpoint {point} for {key:?}");
+    }
+    let _ = (point, key);
+}
+
+/// Arms [`failpoint`] `point` for `key`; [`disarm`] undoes it.
+#[cfg(feature = "failpoints")]
+pub fn fail_on(point: &str, key: &str) {
+    failpoints::set(point, key, true);
+}
+
+#[cfg(feature = "failpoints")]
+pub fn disarm(point: &str, key: &str) {
+    failpoints::set(point, key, false);
+}
+
+#[cfg(feature = "failpoints")]
+mod failpoints {
+    use std::sync::Mutex;
+
+    static ARMED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+    pub fn armed(point: &str, key: &str) -> bool {
+        let armed = ARMED.lock().unwrap_or_else(|p| p.into_inner());
+        armed.iter().any(|(p, k)| p == point && k == key)
+    }
+
+    pub fn set(point: &str, key: &str, on: bool) {
+        let mut armed = ARMED.lock().unwrap_or_else(|p| p.into_inner());
+        armed.retain(|(p, k)| !(p == point && k == key));
+        if on {
+            armed.push((point.to_string(), key.to_string()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

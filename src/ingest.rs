@@ -486,6 +486,7 @@ impl Settle {
             order: self.source.date_order,
             now: self.now,
         };
+        crate::guard::failpoint("poll", &self.source.id);
         let feed = read_items(&self.source, body, dates)?;
         let ctx = normalize::Context {
             source_id: &self.source.id,

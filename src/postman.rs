@@ -16,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
 use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
+use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
 use crate::store::{
     blocking, NewDigest, OutboxEntry, Store, StoreError, StoredArticle, SubscriberState,
@@ -36,6 +37,8 @@ enum Delivery {
     Sent,
     Retrying,
     Failed,
+    /// Sending panicked: recorded as a transient failure.
+    Panicked,
     /// Not ours to send (claimed elsewhere) or cancelled.
     Skipped,
 }
@@ -48,11 +51,17 @@ fn count(
         Delivery::Sent => round.sent += 1,
         Delivery::Retrying => round.retrying += 1,
         Delivery::Failed => round.failed += 1,
+        Delivery::Panicked => {
+            round.retrying += 1;
+            round.panicked += 1;
+        }
         Delivery::Skipped => {}
     }
     Ok(())
 }
 
+/// A digest that panicked while being composed is tried again this much later.
+const COMPOSE_RETRY: chrono::Duration = chrono::Duration::minutes(15);
 /// How long a sender owns a digest it is sending (longer than any SMTP timeout).
 const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(10);
 /// Where the secret for unsubscribe links is kept when neither a file nor BANTIN_SECRET gives one.
@@ -77,6 +86,8 @@ pub struct Round {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
+    /// Digests whose composing or sending panicked (a bug; recorded, tried again later).
+    pub panicked: usize,
 }
 
 /// Everything digests need; cheap to clone.
@@ -158,19 +169,35 @@ impl Postman {
     /// the last end to the latest tick: after downtime the missed digest covers the whole gap),
     /// and records the digests. Blocking (database).
     pub fn compose_due(&self, now: DateTime<Utc>) -> Result<usize, PostmanError> {
+        Ok(self.compose_due_counted(now)?.composed)
+    }
+
+    /// [`Postman::compose_due`], counting the digests that panicked while being composed: each
+    /// is recorded on its subscriber (shown by `bantin subscribers`) and tried again after
+    /// [`COMPOSE_RETRY`]; the window stays open, so nothing is skipped.
+    fn compose_due_counted(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         self.forget_articles();
-        let mut composed = 0;
+        let mut round = Round::default();
         for s in &self.config.subscribers {
             let Some(state) = self.store.subscriber_state(&s.email)? else {
                 continue;
             };
+            if state.compose_retry.is_some_and(|t| t > now) {
+                continue;
+            }
             if let Some(end) = last_tick(s, state.window_end, now) {
-                if self.close(s, state.window_end, end, now)? {
-                    composed += 1;
+                match guard::catch(|| self.close(s, state.window_end, end, now)) {
+                    Ok(closed) => round.composed += usize::from(closed?),
+                    Err(error) => {
+                        tracing::error!(subscriber = %s.email, %error, "composing a digest panicked; recorded, tried again later");
+                        self.store
+                            .compose_failed(&s.email, &error, now + COMPOSE_RETRY)?;
+                        round.panicked += 1;
+                    }
                 }
             }
         }
-        Ok(composed)
+        Ok(round)
     }
 
     /// Closes the named subscriber's current window now (`bantin digest send --now`).
@@ -212,6 +239,7 @@ impl Postman {
         end: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, PostmanError> {
+        guard::failpoint("compose", &s.email);
         let composed = self.compose(s, start, end)?;
         let digest = composed.as_ref().map(|(out, articles)| NewDigest {
             email: s.email.clone(),
@@ -436,7 +464,22 @@ impl Postman {
             return Ok(Delivery::Skipped);
         }
         let result = match decode(&entry) {
-            Some(out) => self.mailer.send(&out).await,
+            // A panic while sending (a bug) is this digest's transient failure: retried later.
+            Some(out) => match guard::catch_async(async {
+                guard::failpoint("send", &entry.email);
+                self.mailer.send(&out).await
+            })
+            .await
+            {
+                Ok(sent) => sent,
+                Err(error) => {
+                    let next = now + backoff(entry.attempts);
+                    tracing::error!(subscriber = %entry.email, %error, next_attempt = %next, "sending a digest panicked; will retry");
+                    let store = self.store.clone();
+                    blocking(move || store.mark_retry(id, &error, next)).await?;
+                    return Ok(Delivery::Panicked);
+                }
+            },
             None => Err(MailError::Invalid(
                 "stored message cannot be read back".into(),
             )),
@@ -467,11 +510,12 @@ impl Postman {
     /// One full round: compose what is due, then send what the outbox holds.
     pub async fn round(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         let me = self.clone();
-        let composed = tokio::task::spawn_blocking(move || me.compose_due(now))
+        let composed = tokio::task::spawn_blocking(move || me.compose_due_counted(now))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
         let mut r = self.send_due(now).await?;
-        r.composed = composed;
+        r.composed = composed.composed;
+        r.panicked += composed.panicked;
         Ok(r)
     }
 

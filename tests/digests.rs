@@ -471,7 +471,8 @@ async fn a_scheduled_digest_brings_the_subscribers_topics_and_nothing_else() {
             composed: 1,
             sent: 1,
             retrying: 0,
-            failed: 0
+            failed: 0,
+            panicked: 0
         }
     );
     let got = d.smtp.messages();
@@ -619,7 +620,8 @@ async fn a_relay_outage_delays_the_digest_which_then_arrives_once() {
                 composed: 1,
                 sent: 0,
                 retrying: 1,
-                failed: 0
+                failed: 0,
+                panicked: 0
             },
             "{outage:?}"
         );
@@ -690,7 +692,8 @@ async fn a_refused_digest_is_marked_failed_and_never_retried() {
             composed: 1,
             sent: 0,
             retrying: 0,
-            failed: 1
+            failed: 1,
+            panicked: 0
         }
     );
     let e = &d.outbox()[0];
@@ -1516,4 +1519,58 @@ async fn send_now_without_an_email_sends_every_active_subscriber_their_window() 
         &[TWO_TOPICS, CCHC_ONLY],
         &[DAN_VAN, NO_TOPIC],
     );
+}
+
+#[tokio::test]
+async fn a_digest_that_panics_is_its_subscribers_error_and_the_others_go_out() {
+    // Failpoints (test-only) make one digest panic while composed and another while sent.
+    const LOI: &str = "loi.compose@example.vn";
+    const GUI: &str = "loi.send@example.vn";
+    let d = Digests::start(Options {
+        subscribers: [
+            subscriber(HOA, "Nguyễn Thị Hoa", &["dan-van"]),
+            subscriber(LOI, "Lỗi Soạn", &["dan-van"]),
+            subscriber(GUI, "Lỗi Gửi", &["dan-van"]),
+        ]
+        .concat(),
+        ..Options::default()
+    })
+    .await;
+    bantin::guard::fail_on("compose", LOI);
+    bantin::guard::fail_on("send", GUI);
+    let t1 = d.t0 + days(1);
+    let r = d.round(t1).await;
+    assert_eq!((r.composed, r.sent, r.retrying, r.panicked), (2, 1, 1, 2));
+    assert_eq!(d.received_by(HOA).len(), 1);
+    let loi = d.state(LOI);
+    assert!(
+        loi.compose_error
+            .as_deref()
+            .is_some_and(|e| e.contains("failpoint compose")),
+        "{loi:?}"
+    );
+    let gui = d.outbox().into_iter().find(|e| e.email == GUI).unwrap();
+    assert_eq!(gui.status, "pending");
+    assert!(gui
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("failpoint send")));
+    let out = run_bantin(Some(&d.env.config_path), &["subscribers"]).await;
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listing.contains("last error: internal error"), "{listing}");
+
+    // Not retried at once...
+    let r = d.round(t1 + chrono::Duration::seconds(30)).await;
+    assert_eq!((r.composed, r.panicked), (0, 0));
+    // ...then, the bug fixed, both go out once, with the whole window.
+    bantin::guard::disarm("compose", LOI);
+    bantin::guard::disarm("send", GUI);
+    let r = d.round(t1 + chrono::Duration::minutes(16)).await;
+    assert_eq!((r.composed, r.sent, r.panicked), (1, 2, 0));
+    for who in [HOA, LOI, GUI] {
+        let got = d.received_by(who);
+        assert_eq!(got.len(), 1, "{who}");
+        both_parts_show(&got[0].parse(), DAN_VAN_NEWS, NOT_DAN_VAN);
+    }
+    assert_eq!(d.state(LOI).compose_error, None);
 }

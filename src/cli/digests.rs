@@ -172,6 +172,9 @@ struct SubscriberView {
     next_send: Option<String>,
     unsubscribed_all: bool,
     unsubscribed_topics: Vec<String>,
+    /// Why the last digest could not be composed, until one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
 }
 
 pub async fn subscribers(
@@ -218,6 +221,7 @@ pub async fn subscribers(
                 timezone: s.timezone.to_string(),
                 next_send: next.map(local),
                 unsubscribed_all: st.as_ref().is_some_and(|x| x.unsubscribed_all),
+                last_error: st.as_ref().and_then(|x| x.compose_error.clone()),
                 unsubscribed_topics: st.map(|x| x.unsubscribed_topics).unwrap_or_default(),
             }
         })
@@ -247,6 +251,9 @@ pub async fn subscribers(
             v.topics.join(", "),
             v.next_send.as_deref().unwrap_or("—")
         )?;
+        if let Some(e) = &v.last_error {
+            writeln!(out, "  last error: {e}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

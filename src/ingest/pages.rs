@@ -126,6 +126,7 @@ fn read_page(
     body: &super::fetch::Body,
     now: DateTime<Utc>,
 ) -> Result<PageUpdate, String> {
+    crate::guard::failpoint("page", &source.id);
     let dates = DateContext {
         tz: source.timezone,
         order: source.date_order,

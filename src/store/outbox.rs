@@ -24,6 +24,10 @@ pub struct SubscriberState {
     pub window_end: DateTime<Utc>,
     pub unsubscribed_all: bool,
     pub unsubscribed_topics: Vec<String>,
+    /// Why the last digest could not be composed (a bug caught at its edge), until one is.
+    pub compose_error: Option<String>,
+    /// Not composed again before this.
+    pub compose_retry: Option<DateTime<Utc>>,
 }
 
 /// A digest in the outbox.
@@ -86,7 +90,8 @@ impl Store {
         let conn = self.lock()?;
         let row = conn
             .prepare_cached(
-                "SELECT email, added_at, window_end, unsubscribed_all, unsubscribed_topics
+                "SELECT email, added_at, window_end, unsubscribed_all, unsubscribed_topics,
+                        compose_error, compose_retry
                  FROM subscribers WHERE email = ?1",
             )?
             .query_row([email], |r| {
@@ -101,10 +106,26 @@ impl Store {
                         .filter(|t| !t.is_empty())
                         .map(String::from)
                         .collect(),
+                    compose_error: r.get(5)?,
+                    compose_retry: r.get::<_, Option<i64>>(6)?.and_then(from_unix),
                 })
             })
             .optional()?;
         Ok(row)
+    }
+
+    /// Records that `email`'s digest could not be composed, and when to try again.
+    pub fn compose_failed(
+        &self,
+        email: &str,
+        error: &str,
+        retry: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.lock()?.execute(
+            "UPDATE subscribers SET compose_error = ?2, compose_retry = ?3 WHERE email = ?1",
+            params![email, error, unix_ms(retry)],
+        )?;
+        Ok(())
     }
 
     /// Articles first seen in `[since, until)` that match any of `topics`, newest first.
@@ -151,7 +172,8 @@ impl Store {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let moved = tx.execute(
-            "UPDATE subscribers SET window_end = ?3 WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
+            "UPDATE subscribers SET window_end = ?3, compose_error = NULL, compose_retry = NULL
+             WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
             params![email, unix_ms(window_start), unix_ms(window_end)],
         )?;
         if moved == 0 {
