@@ -134,7 +134,7 @@ pub struct Http {
     /// Whether `public_url` was derived from `listen` rather than set.
     derived_url: bool,
     /// Connections served at once; None: derived from the file limit at startup
-    /// ([`crate::http::connection_cap`]).
+    /// ([`crate::http::connections::connection_cap`]).
     pub max_connections: Option<usize>,
     /// How long a connection may take to send a complete request head, counted from when it
     /// opened or from the end of its previous response (so also the keep-alive idle timeout).
