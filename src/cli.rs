@@ -295,8 +295,7 @@ pub(crate) async fn open(config: Config) -> Result<Ingestor> {
 
 async fn run_daemon(mut config: Config) -> Result<ExitCode> {
     let listen = config.http.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = crate::http::bind(listen)
         .with_context(|| format!("cannot listen on {listen} ([http] listen)"))?;
     config.http.bound(listener.local_addr()?);
     let ingestor = open(config).await?;

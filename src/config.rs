@@ -138,7 +138,21 @@ pub struct Http {
     pub public_url: Url,
     /// Whether `public_url` was derived from `listen` rather than set.
     derived_url: bool,
+    /// Connections served at once; None: derived from the file limit at startup
+    /// ([`crate::http::connections::connection_cap`]).
+    pub max_connections: Option<usize>,
+    /// How long a connection may take to send a complete request head, counted from when it
+    /// opened or from the end of its previous response (so also the keep-alive idle timeout).
+    pub header_timeout: Duration,
 }
+
+/// `[http] header_timeout` unless set: a feed reader on a poor mobile link sends a request
+/// head in well under a second; 10 s leaves room and frees a slow client's descriptor soon.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bounds of `[http] max_connections` and `header_timeout`.
+const MAX_CONNECTIONS: std::ops::RangeInclusive<i64> = 1..=1_048_576;
+const HEADER_TIMEOUT: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(3600);
 
 impl Http {
     /// Whether `public_url` was set in the config (not derived from `listen`).
@@ -643,6 +657,8 @@ fn read_http(r: &mut Reporter, root: &Section) -> Http {
             listen: default_listen,
             public_url: base_url_for(default_listen),
             derived_url: true,
+            max_connections: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         };
     };
     let listen = t
@@ -663,11 +679,22 @@ fn read_http(r: &mut Reporter, root: &Section) -> Http {
             u
         })
         .unwrap_or_else(|| base_url_for(listen));
-    t.finish(r, &["listen", "public_url"]);
+    let max_connections = t
+        .integer_in(r, "max_connections", MAX_CONNECTIONS)
+        .map(|n| n as usize);
+    let header_timeout = t
+        .duration_in(r, "header_timeout", HEADER_TIMEOUT)
+        .unwrap_or(DEFAULT_HEADER_TIMEOUT);
+    t.finish(
+        r,
+        &["listen", "public_url", "max_connections", "header_timeout"],
+    );
     Http {
         listen,
         public_url,
         derived_url,
+        max_connections,
+        header_timeout,
     }
 }
 
@@ -1227,6 +1254,31 @@ impl<'a, 'i> Section<'a, 'i> {
         }
     }
 
+    /// A [`duration`](Self::duration) within `range`.
+    fn duration_in(
+        &self,
+        r: &mut Reporter,
+        key: &str,
+        range: std::ops::RangeInclusive<Duration>,
+    ) -> Option<Duration> {
+        let d = self.duration(r, key)?;
+        if range.contains(&d) {
+            return Some(d);
+        }
+        let span = self.get(key).map(|v| v.span()).unwrap_or(0..0);
+        r.at(
+            span,
+            format!(
+                "`{}` must be between {} and {}, found {}",
+                self.dotted(key),
+                humantime::format_duration(*range.start()),
+                humantime::format_duration(*range.end()),
+                humantime::format_duration(d)
+            ),
+        );
+        None
+    }
+
     fn boolean(&self, r: &mut Reporter, key: &str) -> Option<bool> {
         let v = self.get(key)?;
         match v.get_ref() {
@@ -1355,6 +1407,38 @@ schedule = "0 */5 * * * *"
         for (g, e) in got.iter().zip(expected) {
             assert!(g.starts_with(e), "{g:?} should start with {e:?}");
         }
+    }
+
+    #[test]
+    fn http_limits_are_read_and_checked() {
+        let c = parse(Path::new("b.toml"), "").unwrap();
+        assert_eq!(c.http.max_connections, None);
+        assert_eq!(c.http.header_timeout, DEFAULT_HEADER_TIMEOUT);
+        let c = parse(
+            Path::new("b.toml"),
+            "[http]\nmax_connections = 300\nheader_timeout = \"2s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.http.max_connections, Some(300));
+        assert_eq!(c.http.header_timeout, Duration::from_secs(2));
+        let got =
+            problems("[http]\nmax_connections = 0\nheader_timeout = \"0s\"\nheader_timout = 5\n");
+        let expected = [
+            "b.toml:2:19: `http.max_connections` must be between 1 and 1048576, found 0",
+            "b.toml:3:18: `http.header_timeout` must be between 100ms and 1h, found 0s",
+            "b.toml:4:1: unknown key `http.header_timout`, did you mean `header_timeout`?",
+        ];
+        assert_eq!(got, expected);
+        let got = problems("[http]\nmax_connections = \"many\"\nheader_timeout = \"soon\"\n");
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            got[0].starts_with("b.toml:2:19: `http.max_connections`"),
+            "{got:#?}"
+        );
+        assert!(
+            got[1].starts_with("b.toml:3:18: `http.header_timeout`: invalid duration"),
+            "{got:#?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! lookup and a copy, not a query.
 //!
 //! Responses never carry internal error text: a failure is logged and answered with a short
-//! message.
+//! message, and a handler that panics answers 500 for that request alone (counted in
+//! `/metrics` as `bantin_panics_total{unit="http"}`) while the server goes on.
+//!
+//! Connections are accepted by [`connections`]: a deadline for each request head and a cap on
+//! connections at once, so slow clients cannot take the descriptors everything else needs.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +35,8 @@ use crate::metrics::Metrics;
 use crate::publish::{self, Channel, Entry, Format};
 use crate::store::{ArticleQuery, SourceHealth, Store, StoreError, StoredArticle};
 use crate::unsubscribe::{self, Secret};
+
+pub mod connections;
 
 /// Items in a feed unless `?limit=` says otherwise, and the most it may say.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -116,8 +122,15 @@ impl AppState {
     }
 }
 
-/// All routes.
+/// All routes, with the layers every request goes through.
 pub fn router(state: AppState) -> Router {
+    with_layers(routes(), state)
+}
+
+/// The route table, without layers or state. Public for tests only, which add a route of their
+/// own and serve it through [`with_layers`] and [`serve_router`] as the daemon does.
+#[doc(hidden)]
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/feed.rss", get(|s, q, h| feed(s, q, h, Format::Rss)))
@@ -129,22 +142,106 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe_post))
         .fallback(not_found)
+}
+
+/// `routes` behind the layers [`router`] uses: the request timeout, and a caught panic turned
+/// into a 500 for that request.
+#[doc(hidden)]
+pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let metrics = state.0.metrics.clone();
+    routes
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            move |panic: Box<dyn std::any::Any + Send>| panicked(&metrics, panic.as_ref()),
+        ))
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves.
+/// The answer for a request whose handler panicked: logged with the panic message, counted,
+/// and a short 500 without the message.
+fn panicked(metrics: &Metrics, panic: &(dyn std::any::Any + Send)) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a string)");
+    tracing::error!(panic = message, "HTTP handler panicked");
+    metrics.panicked("http");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "internal error\n",
+    )
+        .into_response()
+}
+
+/// Connections the kernel completes and queues for [`serve`] to accept. A burst of slow clients
+/// arrives faster than it is accepted; past the queue, new connections (a health probe among
+/// them) are dropped and retried by the client a second later. Linux caps it at
+/// `net.core.somaxconn` (4096 by default since 5.4).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` for [`serve`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std's and tokio's own `bind`: a restart can listen again at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, within the `[http]` limits
+/// (header timeout, connection cap) read at the start; a reload does not change them.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let http = state.config().http.clone();
+    let file_limit = connections::file_limit();
+    let max_connections = connections::connection_cap(http.max_connections, file_limit);
+    if let (Some(wanted), Some(files)) = (http.max_connections, file_limit) {
+        if wanted > max_connections {
+            tracing::warn!(
+                max_connections = wanted,
+                file_limit = files,
+                serving = max_connections,
+                "[http] max_connections is more than half the file limit allows; serving fewer (raise LimitNOFILE)"
+            );
+        }
+    }
+    let limits = connections::Limits {
+        max_connections,
+        header_timeout: http.header_timeout,
+    };
+    tracing::info!(
+        max_connections,
+        file_limit,
+        header_timeout = %humantime::format_duration(limits.header_timeout),
+        "HTTP limits"
+    );
+    serve_router(listener, router(state), limits, shutdown).await
+}
+
+/// Serves any router (tests: [`with_layers`] around [`routes`] and a route of their own) as
+/// [`serve`] does.
+#[doc(hidden)]
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: connections::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    connections::serve(listener, router, limits, shutdown).await
 }
 
 /// What a feed shows.

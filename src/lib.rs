@@ -12,8 +12,8 @@
 //! ```
 //!
 //! One direction; each arrow is a module boundary and each foreign crate lives behind one:
-//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::parse`], rusqlite in [`store`], axum in
-//! [`http`], lettre in [`mail`].
+//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::parse`], rusqlite in [`store`], axum and
+//! hyper in [`http`], lettre in [`mail`].
 //!
 //! # Code map
 //!
@@ -34,7 +34,8 @@
 //!   windows, the outbox; retention, backup and restore).
 //! - [`publish`]: articles → RSS / Atom / JSON Feed bytes. Pure.
 //! - [`http`]: the axum server: feeds with ETag/304 and compression, index page, OPML, health,
-//!   metrics, unsubscribe pages; `export` for static hosting.
+//!   metrics, unsubscribe pages; `export` for static hosting. [`http::connections`]: the accept
+//!   loop (request-head timeout, connection cap), so slow clients cannot use up descriptors.
 //! - [`digest`]: a subscriber's window of articles → subject, text, HTML (minijinja). Pure.
 //! - [`mail`]: lettre: messages, SMTP and Maildir delivery.
 //! - [`postman`]: digests end to end: windows, outbox, retries, exactly once.

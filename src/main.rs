@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = bantin::cli::Cli::parse();
     init_logging(&cli);
+    raise_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -26,6 +27,20 @@ fn main() -> ExitCode {
             eprintln!("bantin: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: the soft default under systemd and
+/// most shells is 1024, which connections, polls and SQLite share (`bantin run` serves at most
+/// half of it as HTTP connections). The limit in force is in the daemon's "HTTP limits" line.
+fn raise_file_limit() {
+    let before = rlimit::Resource::NOFILE.get_soft().ok();
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) if before != Some(now) => {
+            tracing::debug!(from = ?before, to = now, "raised the open file limit")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
     }
 }
 
