@@ -389,6 +389,7 @@ pub async fn run_notifying(
                     prune_task = Some(tokio::spawn(prune(
                         ingestor.store.clone(),
                         ingestor.config.storage.keep_days,
+                        cancel.clone(),
                     )));
                 }
                 false
@@ -667,9 +668,9 @@ async fn database_answers(store: &Store, within: Duration) -> Result<(), String>
 
 /// Deletes articles first seen more than `keep_days` ago (`[storage] keep_days`; their keys
 /// stay as tombstones) and gives the space back.
-async fn prune(store: Store, keep_days: u32) {
+async fn prune(store: Store, keep_days: u32, stop: CancellationToken) {
     let cutoff = Utc::now() - chrono::Duration::days(i64::from(keep_days));
-    match blocking(move || store.prune(cutoff, false)).await {
+    match blocking(move || store.prune_until(cutoff, false, &|| stop.is_cancelled())).await {
         Ok(stats) => tracing::info!(
             articles = stats.articles,
             tombstones = stats.tombstones,
@@ -677,6 +678,7 @@ async fn prune(store: Store, keep_days: u32) {
             database_bytes = stats.database_bytes,
             keep_days,
             cutoff = %cutoff.to_rfc3339(),
+            interrupted = stats.interrupted,
             "pruned old articles"
         ),
         Err(e) => tracing::error!(error = %e, keep_days, "pruning old articles failed"),

@@ -21,14 +21,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bantin::cli::run(cli)) {
+    let code = match runtime.block_on(bantin::cli::run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("bantin: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Dropping the runtime would wait for every blocking task, however long (a store call
+    // stuck behind a slow disk); the daemon has already given its work its deadline.
+    runtime.shutdown_timeout(RUNTIME_GRACE);
+    code
 }
+
+/// What exit waits for blocking tasks still running after the command returned.
+const RUNTIME_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Raises the soft limit on open files to the hard limit: the soft default under systemd and
 /// most shells is 1024, which connections, polls and SQLite share (`bantin run` serves at most

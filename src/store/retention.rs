@@ -55,6 +55,8 @@ pub struct PruneStats {
     pub bytes_reclaimed: u64,
     /// Size of the database (pages in use and free) afterwards, in bytes.
     pub database_bytes: u64,
+    /// Stopped early (shutdown): whole batches are done, the rest is left for the next prune.
+    pub interrupted: bool,
 }
 
 impl PruneStats {
@@ -225,6 +227,17 @@ impl Store {
     /// Works in batches of 2,000 articles, one transaction each, so a running daemon
     /// waits at most one batch; an interrupted prune leaves whole batches done.
     pub fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneStats, StoreError> {
+        self.prune_until(cutoff, dry_run, &|| false)
+    }
+
+    /// [`Store::prune`], stopping between two batches (of deletes, or of vacuum steps) once
+    /// `stop` says so: the daemon's shutdown must not wait for a year of articles to go.
+    pub fn prune_until(
+        &self,
+        cutoff: DateTime<Utc>,
+        dry_run: bool,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<PruneStats, StoreError> {
         let cutoff = unix_ms(cutoff);
         if dry_run {
             let conn = self.lock()?;
@@ -240,6 +253,10 @@ impl Store {
         }
         let mut stats = PruneStats::default();
         loop {
+            if stop() {
+                stats.interrupted = true;
+                break;
+            }
             let mut conn = self.lock()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let batch = count_doomed(&tx, NEXT_BATCH, params![cutoff, PRUNE_BATCH])?;
@@ -256,7 +273,8 @@ impl Store {
             self.bump();
             stats.add(&batch);
         }
-        let (freed, size, after) = self.vacuum_free_pages()?;
+        let (freed, size, after) = self.vacuum_free_pages(stop)?;
+        stats.interrupted |= stop();
         stats.pages_freed = freed;
         stats.bytes_reclaimed = freed * size;
         stats.database_bytes = after * size;
@@ -265,9 +283,9 @@ impl Store {
 
     /// Gives every free page back to the file system, [`VACUUM_STEP_PAGES`] per transaction.
     /// Returns the pages freed, the page size and the page count afterwards.
-    fn vacuum_free_pages(&self) -> Result<(u64, u64, u64), StoreError> {
+    fn vacuum_free_pages(&self, stop: &dyn Fn() -> bool) -> Result<(u64, u64, u64), StoreError> {
         let (before, size) = page_counts(&*self.lock()?)?;
-        loop {
+        while !stop() {
             let conn = self.lock()?;
             let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
             let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
@@ -742,6 +760,31 @@ mod tests {
         assert_eq!(count(&store, "PRAGMA freelist_count"), 0);
         assert_eq!(store.integrity_check().unwrap(), Ok(()));
         assert_eq!(store.article_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_prune_told_to_stop_stops_between_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let n = PRUNE_BATCH * 3;
+        for id in 1..=n {
+            insert(&store, id, id, 100);
+        }
+        // Shutdown arrives while the first batch is deleted.
+        let asked = std::cell::Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 1
+        };
+        let stats = store.prune_until(at(n + 1), false, &stop).unwrap();
+        assert!(stats.interrupted);
+        assert_eq!(stats.articles as i64, PRUNE_BATCH);
+        assert_eq!(store.article_count().unwrap() as i64, n - PRUNE_BATCH);
+        assert_eq!(store.integrity_check().unwrap(), Ok(()));
+        // The next prune finishes the job.
+        let rest = store.prune(at(n + 1), false).unwrap();
+        assert!(!rest.interrupted);
+        assert_eq!(rest.articles as i64, n - PRUNE_BATCH);
     }
 
     #[test]
