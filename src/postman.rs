@@ -51,8 +51,13 @@ fn count(
     Ok(())
 }
 
-/// How long a sender owns a digest it is sending (longer than any SMTP timeout).
-const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+/// How long a claim on a digest lasts unless its sender renews it. A sender renews it every
+/// [`CLAIM_RENEW`] for as long as it is sending, however slow the server, so the lease only has
+/// to outlive a late renewal (a busy database); and a sender that was killed (a crash, the OOM
+/// killer, a power cut) stops renewing, so the next start sends its digests within the lease,
+/// not ten minutes later (a fixed lease had to outlast the slowest send).
+const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(30);
+const CLAIM_RENEW: std::time::Duration = std::time::Duration::from_secs(10);
 /// Where the secret for unsubscribe links is kept when neither a file nor BANTIN_SECRET gives one.
 const SECRET_META: &str = "unsubscribe_secret";
 
@@ -429,7 +434,10 @@ impl Postman {
             return Ok(Delivery::Skipped);
         }
         let result = match decode(&entry) {
-            Some(out) => self.mailer.send(&out).await,
+            Some(out) => {
+                let _renewing = self.renew_claim_while_sending(id, now);
+                self.mailer.send(&out).await
+            }
             None => Err(MailError::Invalid(
                 "stored message cannot be read back".into(),
             )),
@@ -457,6 +465,26 @@ impl Postman {
         }
     }
 
+    /// Renews the claim on digest `id` (made at `now`) every [`CLAIM_RENEW`] until the returned
+    /// guard is dropped: when the send ends, or is cancelled.
+    fn renew_claim_while_sending(&self, id: i64, now: DateTime<Utc>) -> AbortOnDrop {
+        let store = self.store.clone();
+        let started = std::time::Instant::now();
+        AbortOnDrop(tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + CLAIM_RENEW, CLAIM_RENEW);
+            loop {
+                tick.tick().await;
+                let elapsed = chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+                let until = now + elapsed + CLAIM_LEASE;
+                let store = store.clone();
+                if let Err(e) = blocking(move || store.renew_claim(id, until)).await {
+                    tracing::warn!(error = %e, "cannot renew the claim on a digest being sent");
+                }
+            }
+        }))
+    }
+
     /// One full round: compose what is due, then send what the outbox holds.
     pub async fn round(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         let me = self.clone();
@@ -471,6 +499,15 @@ impl Postman {
     /// The outbox, newest first.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.store.outbox(limit)
+    }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

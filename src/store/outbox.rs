@@ -238,8 +238,9 @@ impl Store {
 
     /// Claims a due digest for one sender: pushes its next attempt `lease` ahead, so another
     /// process (a `bantin digest send` beside the daemon) does not send it too. False when it is
-    /// no longer due (someone else has it, or it was sent). A sender that dies leaves the claim
-    /// to expire, and the digest is sent again later (same Message-ID).
+    /// no longer due (someone else has it, or it was sent). A live sender renews its claim
+    /// ([`Store::renew_claim`]); one that dies leaves it to expire, and the digest is sent again
+    /// then (same Message-ID).
     pub fn claim_digest(
         &self,
         id: i64,
@@ -252,6 +253,17 @@ impl Store {
             params![id, now.timestamp(), (now + lease).timestamp()],
         )?;
         Ok(n == 1)
+    }
+
+    /// Extends a claim (a sender still at it) to `until`; never shortens it. Nothing happens
+    /// when the digest is no longer pending.
+    pub fn renew_claim(&self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE outbox SET next_attempt = max(next_attempt, ?2) WHERE id = ?1 AND status = 'pending'",
+            params![id, until.timestamp()],
+        )?;
+        Ok(())
     }
 
     /// The server accepted the digest.
