@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -17,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
 use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
 use crate::mail::{self, MailError, Mailer, Outgoing};
-use crate::store::{blocking, NewDigest, OutboxEntry, Store, StoreError, StoredArticle};
+use crate::store::{blocking, Closed, NewDigest, OutboxEntry, Store, StoreError, StoredArticle};
 use crate::unsubscribe::{self, Request, Secret};
 
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
@@ -93,6 +94,8 @@ pub struct Postman {
     /// Articles per (topics, window) within one compose round: subscribers with the same topics
     /// and schedule share a window, so the query runs once for all of them.
     articles: Arc<Mutex<WindowArticles>>,
+    /// The last article id when that cache was emptied: every article it holds is at most this.
+    articles_up_to: Arc<AtomicI64>,
 }
 
 impl Postman {
@@ -139,6 +142,7 @@ impl Postman {
             templates: Arc::new(templates),
             secret,
             articles: Arc::default(),
+            articles_up_to: Arc::default(),
         })
     }
 
@@ -156,7 +160,7 @@ impl Postman {
     /// the last end to the latest tick: after downtime the missed digest covers the whole gap),
     /// and records the digests. Blocking (database).
     pub fn compose_due(&self, now: DateTime<Utc>) -> Result<usize, PostmanError> {
-        self.forget_articles();
+        self.forget_articles()?;
         let mut composed = 0;
         for s in &self.config.subscribers {
             let Some(state) = self.store.subscriber_state(&s.email)? else {
@@ -173,7 +177,7 @@ impl Postman {
 
     /// Closes the named subscriber's current window now (`bantin digest send --now`).
     pub fn compose_now(&self, email: &str, now: DateTime<Utc>) -> Result<bool, PostmanError> {
-        self.forget_articles();
+        self.forget_articles()?;
         let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
             return Ok(false);
         };
@@ -192,7 +196,7 @@ impl Postman {
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Outgoing, usize)>, PostmanError> {
-        self.forget_articles();
+        self.forget_articles()?;
         let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
             return Ok(None);
         };
@@ -210,30 +214,44 @@ impl Postman {
         end: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, PostmanError> {
-        let composed = self.compose(s, start, end)?;
-        let digest = composed.as_ref().map(|(out, articles)| NewDigest {
-            email: s.email.clone(),
-            window_start: start,
-            window_end: end,
-            message_id: out.message_id.clone(),
-            subject: out.subject.clone(),
-            message: encode(out),
-            articles: *articles as u32,
-        });
-        let closed = self
-            .store
-            .close_window(&s.email, start, end, digest.as_ref(), now)?;
-        if closed {
-            match &digest {
-                Some(d) => {
-                    tracing::info!(subscriber = %s.email, articles = d.articles, window_end = %end, "digest composed")
-                }
-                None => {
-                    tracing::debug!(subscriber = %s.email, window_end = %end, "no new articles: no digest")
-                }
+        // A poll that commits while the window is composed has the window composed again; polls
+        // after the close fall in the next window, so this settles at once.
+        for _ in 0..3 {
+            let composed = self.compose(s, start, end)?;
+            let digest = composed.as_ref().map(|(out, articles)| NewDigest {
+                email: s.email.clone(),
+                window_start: start,
+                window_end: end,
+                message_id: out.message_id.clone(),
+                subject: out.subject.clone(),
+                message: encode(out),
+                articles: *articles as u32,
+            });
+            let up_to = self.articles_up_to.load(Ordering::Acquire);
+            match self
+                .store
+                .close_window(&s.email, start, end, up_to, digest.as_ref(), now)?
+            {
+                Closed::Yes => return Ok(self.closed(s, end, digest.as_ref())),
+                Closed::Refused => return Ok(false),
+                Closed::Changed => self.forget_articles()?,
             }
         }
-        Ok(closed && digest.is_some())
+        tracing::debug!(subscriber = %s.email, window_end = %end, "articles still arriving in the window: closed at the next round");
+        Ok(false)
+    }
+
+    /// Logs a closed window; true when it had a digest.
+    fn closed(&self, s: &Subscriber, end: DateTime<Utc>, digest: Option<&NewDigest>) -> bool {
+        match digest {
+            Some(d) => {
+                tracing::info!(subscriber = %s.email, articles = d.articles, window_end = %end, "digest composed")
+            }
+            None => {
+                tracing::debug!(subscriber = %s.email, window_end = %end, "no new articles: no digest")
+            }
+        }
+        digest.is_some()
     }
 
     /// The digest for `[start, end)`, or None when there is nothing to send.
@@ -347,11 +365,16 @@ impl Postman {
         Ok(Some((out, c.articles)))
     }
 
-    fn forget_articles(&self) {
+    /// Empties the cache of window articles, and notes the last article id before any query
+    /// fills it again (what [`Store::close_window`] checks the windows against).
+    fn forget_articles(&self) -> Result<(), StoreError> {
         self.articles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        let up_to = self.store.last_article_id()?;
+        self.articles_up_to.store(up_to, Ordering::Release);
+        Ok(())
     }
 
     fn window_articles(

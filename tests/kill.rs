@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use bantin::ingest::Outcome;
 use bantin::postman::{Postman, Round};
-use bantin::store::{ArticleQuery, Store};
+use bantin::store::{ArticleQuery, Closed, Store};
 use chrono::{FixedOffset, Utc};
 use common::smtp::{SmtpOptions, SmtpServer};
 use common::*;
@@ -649,4 +649,126 @@ async fn a_slow_sender_keeps_its_claim_past_the_lease_and_the_digest_goes_out_on
         .unwrap()
         .iter()
         .all(|e| e.status == "sent"));
+}
+
+/// Found while writing the kill test: a poll that records its articles while a digest window
+/// closes (the daemon polling, `bantin digest send` beside it). The poll had read the clock
+/// before taking the write lock, so its articles were first seen before the end of a window
+/// that had closed without them: they were in no digest, ever.
+///
+/// A third connection holds the write lock (as a long transaction would), so the poll waits
+/// with its articles in hand; a schedule tick passes; the lock is released and the window closes
+/// at once, before the waiting poll's next try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_article_recorded_while_a_window_closes_is_in_the_next_digest() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let mut feeds = Feeds::new(Server::start().await);
+    feeds.add("nhandan"); // about dân vận: for Hoa and Bình
+    let env = Env::new("");
+    write_config(&env, &feeds, smtp.port(), "5s");
+    let ing = env.ingestor().await;
+    // The other process, on its own connection; the windows start now.
+    let postman =
+        Postman::new(Arc::new(env.config()), Store::open(&env.db_path()).unwrap()).unwrap();
+
+    let blocker = sqlite(&env.db_path());
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let polling = tokio::spawn({
+        let ing = ing.clone();
+        async move { poll(&ing, &["nhandan"]).await }
+    });
+    wait_until("the feed is fetched", WITHIN, || {
+        let hit = feeds.hits() == 1;
+        async move { hit }
+    })
+    .await;
+    // The subscribers' schedule ticks every even second: the first tick a second or more after
+    // the fetch, so the poll has its articles in hand before it.
+    let fetched = Utc::now().timestamp();
+    let tick = (fetched + 2) / 2 * 2;
+    wait_until("the tick passes", WITHIN, || async move {
+        Utc::now().timestamp() > tick
+    })
+    .await;
+    let p = postman.clone();
+    let composed = tokio::task::spawn_blocking(move || {
+        blocker.execute_batch("COMMIT").unwrap();
+        p.compose_due(Utc::now())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    for r in polling.await.unwrap() {
+        assert!(matches!(r.outcome, Outcome::Stored { .. }), "{r:?}");
+    }
+
+    // The article is in the window after the one that was closing, if not in that one.
+    let stored = articles(&ing);
+    assert_eq!(stored.len(), 1);
+    let seen = stored[0].first_seen.timestamp();
+    wait_until("the next tick passes", WITHIN, || async move {
+        Utc::now().timestamp() > seen + 2
+    })
+    .await;
+    let p = postman.clone();
+    let later = tokio::task::spawn_blocking(move || p.compose_due(Utc::now()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(composed + later, 2, "one digest each for Hoa and Bình");
+    let mut outbox: Vec<(String, u32)> = postman
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.email, e.articles))
+        .collect();
+    outbox.sort();
+    assert_eq!(outbox, [(BINH.to_string(), 1), (HOA.to_string(), 1)]);
+}
+
+/// The other order: a poll commits after a window was composed and before it closes. The close
+/// is refused, and the window composed again has the article.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_composed_before_a_poll_committed_is_composed_again() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let mut feeds = Feeds::new(Server::start().await);
+    feeds.add("nhandan"); // about dân vận: for Hoa and Bình
+    let env = Env::new("");
+    write_config(&env, &feeds, smtp.port(), "5s");
+    let ing = env.ingestor().await;
+    let postman =
+        Postman::new(Arc::new(env.config()), Store::open(&env.db_path()).unwrap()).unwrap();
+    let other = Store::open(&env.db_path()).unwrap();
+    let state = other.subscriber_state(HOA).unwrap().unwrap();
+
+    // Composing starts (with no article yet); a poll commits meanwhile.
+    let up_to = other.last_article_id().unwrap();
+    for r in poll(&ing, &["nhandan"]).await {
+        assert!(matches!(r.outcome, Outcome::Stored { .. }), "{r:?}");
+    }
+    let seen = articles(&ing)[0].first_seen;
+    let end = seen + chrono::Duration::seconds(1);
+    assert_eq!(
+        other
+            .close_window(HOA, state.window_end, end, up_to, None, end)
+            .unwrap(),
+        Closed::Changed
+    );
+    assert_eq!(
+        other.subscriber_state(HOA).unwrap().unwrap().window_end,
+        state.window_end,
+        "the window stays open"
+    );
+
+    wait_until("the window's end passes", WITHIN, || async move {
+        Utc::now() > end + chrono::Duration::seconds(2)
+    })
+    .await;
+    let p = postman.clone();
+    let composed = tokio::task::spawn_blocking(move || p.compose_due(Utc::now()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(composed, 2, "one digest each for Hoa and Bình");
+    assert!(postman.outbox(10).unwrap().iter().all(|e| e.articles == 1));
 }

@@ -10,7 +10,7 @@
 //!   failure stays pending with a later `next_attempt`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{from_unix, Store, StoreError, StoredArticle};
 
@@ -45,6 +45,16 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     pub reply: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What [`Store::close_window`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    Yes,
+    /// The window does not start where the last one ended (another sender closed it).
+    Refused,
+    /// Articles arrived in the window while it was composed: compose it again.
+    Changed,
 }
 
 /// A composed digest to record.
@@ -138,25 +148,51 @@ impl Store {
         })
     }
 
+    /// The highest article id so far: taken before composing a window, it tells
+    /// [`Store::close_window`] which articles the digest could not have seen.
+    pub fn last_article_id(&self) -> Result<i64, StoreError> {
+        let conn = self.lock()?;
+        Ok(
+            conn.query_row("SELECT coalesce(max(id), 0) FROM articles", [], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
     /// Closes a subscriber's window: records the digest (if it has one) and moves the window
-    /// end, in one transaction. Refuses (returns false, changes nothing) when the window does
-    /// not start where the last one ended: windows never overlap and never leave gaps.
+    /// end, in one write transaction. Refuses, changing nothing, when the window does not start
+    /// where the last one ended (windows never overlap and never leave gaps), and when an
+    /// article after `composed_up_to` (see [`Store::last_article_id`]) was first seen before
+    /// the window's end: a poll committed while the digest was being composed, and the window
+    /// must be composed again, or that article would never be in a digest.
     pub fn close_window(
         &self,
         email: &str,
         window_start: DateTime<Utc>,
         window_end: DateTime<Utc>,
+        composed_up_to: i64,
         digest: Option<&NewDigest>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Closed, StoreError> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
+        // The write lock first: every poll that committed before it is seen here, and every
+        // poll after it stamps its articles later than `window_end`
+        // ([`Store::record_poll_now`]).
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let arrived: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1 AND first_seen < ?2)",
+            params![composed_up_to, window_end.timestamp()],
+            |r| r.get(0),
+        )?;
+        if arrived {
+            return Ok(Closed::Changed);
+        }
         let moved = tx.execute(
             "UPDATE subscribers SET window_end = ?3 WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
             params![email, window_start.timestamp(), window_end.timestamp()],
         )?;
         if moved == 0 {
-            return Ok(false);
+            return Ok(Closed::Refused);
         }
         if let Some(d) = digest {
             tx.execute(
@@ -179,7 +215,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
-        Ok(true)
+        Ok(Closed::Yes)
     }
 
     /// Pending digests whose next attempt is due, oldest first.
@@ -384,17 +420,20 @@ mod tests {
             "a known subscriber keeps its window"
         );
 
-        assert!(store
-            .close_window(&e, t(1), t(7), Some(&digest(&e, t(1), t(7))), t(7))
-            .unwrap());
+        let close = |from, to, d: Option<&NewDigest>| store.close_window(&e, from, to, 0, d, to);
+        assert_eq!(
+            close(t(1), t(7), Some(&digest(&e, t(1), t(7)))).unwrap(),
+            Closed::Yes
+        );
         // The same window again, an overlapping one and one leaving a gap are refused.
-        assert!(!store
-            .close_window(&e, t(1), t(7), Some(&digest(&e, t(1), t(7))), t(7))
-            .unwrap());
-        assert!(!store.close_window(&e, t(3), t(9), None, t(9)).unwrap());
-        assert!(!store.close_window(&e, t(8), t(9), None, t(9)).unwrap());
+        assert_eq!(
+            close(t(1), t(7), Some(&digest(&e, t(1), t(7)))).unwrap(),
+            Closed::Refused
+        );
+        assert_eq!(close(t(3), t(9), None).unwrap(), Closed::Refused);
+        assert_eq!(close(t(8), t(9), None).unwrap(), Closed::Refused);
         // An empty window moves on without a message.
-        assert!(store.close_window(&e, t(7), t(8), None, t(8)).unwrap());
+        assert_eq!(close(t(7), t(8), None).unwrap(), Closed::Yes);
         assert_eq!(
             store.subscriber_state(&e).unwrap().unwrap().window_end,
             t(8)
