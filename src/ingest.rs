@@ -455,9 +455,7 @@ impl Settle {
             }
             Err(e) => self.failed(e.to_string(), None),
         };
-        let stats = self
-            .store
-            .record_poll(&self.source.id, &record, now, next)?;
+        let stats = self.store.record_poll_now(&self.source.id, &record, next)?;
         if !stats.rematch.is_empty() && !self.config.topics.is_empty() {
             // Changed articles, and articles another source carried first, were matched with
             // this source alone: match them again with every source that carries them.

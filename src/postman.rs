@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -19,7 +20,7 @@ use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
 use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
 use crate::store::{
-    blocking, NewDigest, OutboxEntry, Store, StoreError, StoredArticle, SubscriberState,
+    blocking, Closed, NewDigest, OutboxEntry, Store, StoreError, StoredArticle, SubscriberState,
 };
 use crate::unsubscribe::{self, Request, Secret};
 
@@ -62,8 +63,13 @@ fn count(
 
 /// A digest that panicked while being composed is tried again this much later.
 const COMPOSE_RETRY: chrono::Duration = chrono::Duration::minutes(15);
-/// How long a sender owns a digest it is sending (longer than any SMTP timeout).
-const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+/// How long a claim on a digest lasts unless its sender renews it. A sender renews it every
+/// [`CLAIM_RENEW`] for as long as it is sending, however slow the server, so the lease only has
+/// to outlive a late renewal (a busy database); and a sender that was killed (a crash, the OOM
+/// killer, a power cut) stops renewing, so the next start sends its digests within the lease,
+/// not ten minutes later (a fixed lease had to outlast the slowest send).
+const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(30);
+const CLAIM_RENEW: std::time::Duration = std::time::Duration::from_secs(10);
 /// Where the secret for unsubscribe links is kept when neither a file nor BANTIN_SECRET gives one.
 const SECRET_META: &str = "unsubscribe_secret";
 
@@ -101,6 +107,8 @@ pub struct Postman {
     /// Articles per (topics, window) within one compose round: subscribers with the same topics
     /// and schedule share a window, so the query runs once for all of them.
     articles: Arc<Mutex<WindowArticles>>,
+    /// The last article id when that cache was emptied: every article it holds is at most this.
+    articles_up_to: Arc<AtomicI64>,
 }
 
 impl Postman {
@@ -147,6 +155,7 @@ impl Postman {
             templates: Arc::new(templates),
             secret,
             articles: Arc::default(),
+            articles_up_to: Arc::default(),
         })
     }
 
@@ -176,7 +185,7 @@ impl Postman {
     /// is recorded on its subscriber (shown by `bantin subscribers`) and tried again after
     /// [`COMPOSE_RETRY`]; the window stays open, so nothing is skipped.
     fn compose_due_counted(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
-        self.forget_articles();
+        self.forget_articles()?;
         let mut round = Round::default();
         for s in &self.config.subscribers {
             let Some(state) = self.store.subscriber_state(&s.email)? else {
@@ -202,7 +211,7 @@ impl Postman {
 
     /// Closes the named subscriber's current window now (`bantin digest send --now`).
     pub fn compose_now(&self, email: &str, now: DateTime<Utc>) -> Result<bool, PostmanError> {
-        self.forget_articles();
+        self.forget_articles()?;
         let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
             return Ok(false);
         };
@@ -221,7 +230,7 @@ impl Postman {
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Outgoing, usize)>, PostmanError> {
-        self.forget_articles();
+        self.forget_articles()?;
         let Some(s) = self.config.subscribers.iter().find(|s| s.email == email) else {
             return Ok(None);
         };
@@ -240,30 +249,44 @@ impl Postman {
         now: DateTime<Utc>,
     ) -> Result<bool, PostmanError> {
         guard::failpoint("compose", &s.email);
-        let composed = self.compose(s, start, end)?;
-        let digest = composed.as_ref().map(|(out, articles)| NewDigest {
-            email: s.email.clone(),
-            window_start: start,
-            window_end: end,
-            message_id: out.message_id.clone(),
-            subject: out.subject.clone(),
-            message: encode(out),
-            articles: *articles as u32,
-        });
-        let closed = self
-            .store
-            .close_window(&s.email, start, end, digest.as_ref(), now)?;
-        if closed {
-            match &digest {
-                Some(d) => {
-                    tracing::info!(subscriber = %s.email, articles = d.articles, window_end = %end, "digest composed")
-                }
-                None => {
-                    tracing::debug!(subscriber = %s.email, window_end = %end, "no new articles: no digest")
-                }
+        // A poll that commits while the window is composed has the window composed again; polls
+        // after the close fall in the next window, so this settles at once.
+        for _ in 0..3 {
+            let composed = self.compose(s, start, end)?;
+            let digest = composed.as_ref().map(|(out, articles)| NewDigest {
+                email: s.email.clone(),
+                window_start: start,
+                window_end: end,
+                message_id: out.message_id.clone(),
+                subject: out.subject.clone(),
+                message: encode(out),
+                articles: *articles as u32,
+            });
+            let up_to = self.articles_up_to.load(Ordering::Acquire);
+            match self
+                .store
+                .close_window(&s.email, start, end, up_to, digest.as_ref(), now)?
+            {
+                Closed::Yes => return Ok(self.closed(s, end, digest.as_ref())),
+                Closed::Refused => return Ok(false),
+                Closed::Changed => self.forget_articles()?,
             }
         }
-        Ok(closed && digest.is_some())
+        tracing::debug!(subscriber = %s.email, window_end = %end, "articles still arriving in the window: closed at the next round");
+        Ok(false)
+    }
+
+    /// Logs a closed window; true when it had a digest.
+    fn closed(&self, s: &Subscriber, end: DateTime<Utc>, digest: Option<&NewDigest>) -> bool {
+        match digest {
+            Some(d) => {
+                tracing::info!(subscriber = %s.email, articles = d.articles, window_end = %end, "digest composed")
+            }
+            None => {
+                tracing::debug!(subscriber = %s.email, window_end = %end, "no new articles: no digest")
+            }
+        }
+        digest.is_some()
     }
 
     /// The digest for `[start, end)`, or None when there is nothing to send.
@@ -377,11 +400,16 @@ impl Postman {
         Ok(Some((out, c.articles)))
     }
 
-    fn forget_articles(&self) {
+    /// Empties the cache of window articles, and notes the last article id before any query
+    /// fills it again (what [`Store::close_window`] checks the windows against).
+    fn forget_articles(&self) -> Result<(), StoreError> {
         self.articles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        let up_to = self.store.last_article_id()?;
+        self.articles_up_to.store(up_to, Ordering::Release);
+        Ok(())
     }
 
     fn window_articles(
@@ -390,7 +418,11 @@ impl Postman {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Arc<Vec<StoredArticle>>, StoreError> {
-        let key = (topics.to_vec(), start.timestamp(), end.timestamp());
+        let key = (
+            topics.to_vec(),
+            start.timestamp_millis(),
+            end.timestamp_millis(),
+        );
         if let Some(hit) = self
             .articles
             .lock()
@@ -465,21 +497,24 @@ impl Postman {
         }
         let result = match decode(&entry) {
             // A panic while sending (a bug) is this digest's transient failure: retried later.
-            Some(out) => match guard::catch_async(async {
-                guard::failpoint("send", &entry.email);
-                self.mailer.send(&out).await
-            })
-            .await
-            {
-                Ok(sent) => sent,
-                Err(error) => {
-                    let next = now + backoff(entry.attempts);
-                    tracing::error!(subscriber = %entry.email, %error, next_attempt = %next, "sending a digest panicked; will retry");
-                    let store = self.store.clone();
-                    blocking(move || store.mark_retry(id, &error, next)).await?;
-                    return Ok(Delivery::Panicked);
+            Some(out) => {
+                let _renewing = self.renew_claim_while_sending(id, now);
+                match guard::catch_async(async {
+                    guard::failpoint("send", &entry.email);
+                    self.mailer.send(&out).await
+                })
+                .await
+                {
+                    Ok(sent) => sent,
+                    Err(error) => {
+                        let next = now + backoff(entry.attempts);
+                        tracing::error!(subscriber = %entry.email, %error, next_attempt = %next, "sending a digest panicked; will retry");
+                        let store = self.store.clone();
+                        blocking(move || store.mark_retry(id, &error, next)).await?;
+                        return Ok(Delivery::Panicked);
+                    }
                 }
-            },
+            }
             None => Err(MailError::Invalid(
                 "stored message cannot be read back".into(),
             )),
@@ -507,6 +542,26 @@ impl Postman {
         }
     }
 
+    /// Renews the claim on digest `id` (made at `now`) every [`CLAIM_RENEW`] until the returned
+    /// guard is dropped: when the send ends, or is cancelled.
+    fn renew_claim_while_sending(&self, id: i64, now: DateTime<Utc>) -> AbortOnDrop {
+        let store = self.store.clone();
+        let started = std::time::Instant::now();
+        AbortOnDrop(tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + CLAIM_RENEW, CLAIM_RENEW);
+            loop {
+                tick.tick().await;
+                let elapsed = chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+                let until = now + elapsed + CLAIM_LEASE;
+                let store = store.clone();
+                if let Err(e) = blocking(move || store.renew_claim(id, until)).await {
+                    tracing::warn!(error = %e, "cannot renew the claim on a digest being sent");
+                }
+            }
+        }))
+    }
+
     /// One full round: compose what is due, then send what the outbox holds.
     pub async fn round(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         let me = self.clone();
@@ -522,6 +577,15 @@ impl Postman {
     /// The outbox, newest first.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.store.outbox(limit)
+    }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -555,7 +619,7 @@ fn message_id(email: &str, window_end: DateTime<Utc>, from: &str) -> String {
         .rsplit_once('@')
         .map(|(_, h)| h.to_string())
         .unwrap_or_else(|| "bantin".into());
-    format!("digest.{who}.{}@{host}", window_end.timestamp())
+    format!("digest.{who}.{}@{host}", window_end.timestamp_millis())
 }
 
 fn bare_address(s: &str) -> String {
@@ -656,7 +720,7 @@ mod tests {
             message_id("hoa@example.vn", t, "bantin <tin@example.vn>")
         );
         assert!(
-            a.ends_with(&format!(".{}@example.vn", t.timestamp())),
+            a.ends_with(&format!(".{}@example.vn", t.timestamp_millis())),
             "{a}"
         );
         assert_ne!(a, message_id("an@example.vn", t, "bantin <tin@example.vn>"));

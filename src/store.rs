@@ -16,7 +16,7 @@ mod pages;
 mod retention;
 mod schema;
 
-pub use outbox::{NewDigest, OutboxEntry, SubscriberState};
+pub use outbox::{Closed, NewDigest, OutboxEntry, SubscriberState};
 pub use pages::{PageCounts, PageError, PageJob, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS};
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 
@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::article::NewArticle;
 use crate::topics::TopicMatch;
@@ -430,7 +430,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Records one poll of `source` in a single transaction and schedules the next one.
+    /// Records one poll of `source` at `now` in a single transaction and schedules the next one.
     pub fn record_poll(
         &self,
         source: &str,
@@ -438,9 +438,34 @@ impl Store {
         now: DateTime<Utc>,
         next_poll: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
+        self.record_poll_at(source, record, Some(now), next_poll)
+    }
+
+    /// [`Store::record_poll`] at the time the write lock is taken, which is how the daemon
+    /// records: a digest window closes in a write transaction too ([`Store::close_window`]), so
+    /// a window that closed before this poll ended before its articles were first seen, and
+    /// they fall in the next window. With a time read before the lock, a window could close in
+    /// between, end after the articles' `first_seen`, and never list them.
+    pub fn record_poll_now(
+        &self,
+        source: &str,
+        record: &PollRecord,
+        next_poll: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
+        self.record_poll_at(source, record, None, next_poll)
+    }
+
+    /// `now` None: when the write lock is taken.
+    fn record_poll_at(
+        &self,
+        source: &str,
+        record: &PollRecord,
+        now: Option<DateTime<Utc>>,
+        next_poll: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let now_s = unix_ms(now);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now_s = unix_ms(now.unwrap_or_else(Utc::now));
         let mut stats = IngestStats::default();
         // Starts the staleness clock of a source that never brings anything new.
         tx.prepare_cached(

@@ -10,7 +10,7 @@
 //!   failure stays pending with a later `next_attempt`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{from_unix, unix_ms, Store, StoreError, StoredArticle};
 
@@ -49,6 +49,16 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     pub reply: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What [`Store::close_window`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    Yes,
+    /// The window does not start where the last one ended (another sender closed it).
+    Refused,
+    /// Articles arrived in the window while it was composed: compose it again.
+    Changed,
 }
 
 /// A composed digest to record.
@@ -158,26 +168,52 @@ impl Store {
         })
     }
 
+    /// The highest article id so far: taken before composing a window, it tells
+    /// [`Store::close_window`] which articles the digest could not have seen.
+    pub fn last_article_id(&self) -> Result<i64, StoreError> {
+        let conn = self.lock()?;
+        Ok(
+            conn.query_row("SELECT coalesce(max(id), 0) FROM articles", [], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
     /// Closes a subscriber's window: records the digest (if it has one) and moves the window
-    /// end, in one transaction. Refuses (returns false, changes nothing) when the window does
-    /// not start where the last one ended: windows never overlap and never leave gaps.
+    /// end, in one write transaction. Refuses, changing nothing, when the window does not start
+    /// where the last one ended (windows never overlap and never leave gaps), and when an
+    /// article after `composed_up_to` (see [`Store::last_article_id`]) was first seen before
+    /// the window's end: a poll committed while the digest was being composed, and the window
+    /// must be composed again, or that article would never be in a digest.
     pub fn close_window(
         &self,
         email: &str,
         window_start: DateTime<Utc>,
         window_end: DateTime<Utc>,
+        composed_up_to: i64,
         digest: Option<&NewDigest>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Closed, StoreError> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
+        // The write lock first: every poll that committed before it is seen here, and every
+        // poll after it stamps its articles later than `window_end`
+        // ([`Store::record_poll_now`]).
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let arrived: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1 AND first_seen < ?2)",
+            params![composed_up_to, unix_ms(window_end)],
+            |r| r.get(0),
+        )?;
+        if arrived {
+            return Ok(Closed::Changed);
+        }
         let moved = tx.execute(
             "UPDATE subscribers SET window_end = ?3, compose_error = NULL, compose_retry = NULL
              WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
             params![email, unix_ms(window_start), unix_ms(window_end)],
         )?;
         if moved == 0 {
-            return Ok(false);
+            return Ok(Closed::Refused);
         }
         if let Some(d) = digest {
             tx.execute(
@@ -200,7 +236,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
-        Ok(true)
+        Ok(Closed::Yes)
     }
 
     /// Pending digests whose next attempt is due, oldest first.
@@ -259,8 +295,9 @@ impl Store {
 
     /// Claims a due digest for one sender: pushes its next attempt `lease` ahead, so another
     /// process (a `bantin digest send` beside the daemon) does not send it too. False when it is
-    /// no longer due (someone else has it, or it was sent). A sender that dies leaves the claim
-    /// to expire, and the digest is sent again later (same Message-ID).
+    /// no longer due (someone else has it, or it was sent). A live sender renews its claim
+    /// ([`Store::renew_claim`]); one that dies leaves it to expire, and the digest is sent again
+    /// then (same Message-ID).
     pub fn claim_digest(
         &self,
         id: i64,
@@ -273,6 +310,17 @@ impl Store {
             params![id, unix_ms(now), unix_ms(now + lease)],
         )?;
         Ok(n == 1)
+    }
+
+    /// Extends a claim (a sender still at it) to `until`; never shortens it. Nothing happens
+    /// when the digest is no longer pending.
+    pub fn renew_claim(&self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE outbox SET next_attempt = max(next_attempt, ?2) WHERE id = ?1 AND status = 'pending'",
+            params![id, unix_ms(until)],
+        )?;
+        Ok(())
     }
 
     /// The server accepted the digest.
@@ -393,17 +441,20 @@ mod tests {
             "a known subscriber keeps its window"
         );
 
-        assert!(store
-            .close_window(&e, t(1), t(7), Some(&digest(&e, t(1), t(7))), t(7))
-            .unwrap());
+        let close = |from, to, d: Option<&NewDigest>| store.close_window(&e, from, to, 0, d, to);
+        assert_eq!(
+            close(t(1), t(7), Some(&digest(&e, t(1), t(7)))).unwrap(),
+            Closed::Yes
+        );
         // The same window again, an overlapping one and one leaving a gap are refused.
-        assert!(!store
-            .close_window(&e, t(1), t(7), Some(&digest(&e, t(1), t(7))), t(7))
-            .unwrap());
-        assert!(!store.close_window(&e, t(3), t(9), None, t(9)).unwrap());
-        assert!(!store.close_window(&e, t(8), t(9), None, t(9)).unwrap());
+        assert_eq!(
+            close(t(1), t(7), Some(&digest(&e, t(1), t(7)))).unwrap(),
+            Closed::Refused
+        );
+        assert_eq!(close(t(3), t(9), None).unwrap(), Closed::Refused);
+        assert_eq!(close(t(8), t(9), None).unwrap(), Closed::Refused);
         // An empty window moves on without a message.
-        assert!(store.close_window(&e, t(7), t(8), None, t(8)).unwrap());
+        assert_eq!(close(t(7), t(8), None).unwrap(), Closed::Yes);
         assert_eq!(
             store.subscriber_state(&e).unwrap().unwrap().window_end,
             t(8)
