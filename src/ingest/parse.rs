@@ -166,35 +166,38 @@ fn sentinel_index(t: DateTime<Utc>) -> Option<usize> {
 /// reader decode it a second time.
 fn declare_utf8(text: &str) -> std::borrow::Cow<'_, str> {
     let t = text.trim_start_matches('\u{feff}');
-    let trimmed = t.trim_start();
-    if !trimmed.starts_with("<?xml") {
-        return t.into();
+    rewrite_encoding(t).map_or(t.into(), Into::into)
+}
+
+/// `t` with the XML declaration's encoding replaced by UTF-8; None when there is nothing to
+/// replace. Every offset comes from `find` on ASCII needles, so each is a char boundary.
+fn rewrite_encoding(t: &str) -> Option<String> {
+    let lead = t.len() - t.trim_start().len();
+    if !t.get(lead..)?.starts_with("<?xml") {
+        return None;
     }
-    let Some(end) = trimmed.find("?>") else {
-        return t.into();
+    let decl_start = lead;
+    let decl_end = decl_start + t.get(decl_start..)?.find("?>")?;
+    let decl = t.get(decl_start..decl_end)?;
+    let key = decl_start + decl.find("encoding")?;
+    let after = t.get(key..decl_end)?;
+    let q1 = after.find(['"', '\''])?;
+    let quote = if after.get(q1..)?.starts_with('"') {
+        '"'
+    } else {
+        '\''
     };
-    let decl = &trimmed[..end];
-    let Some(pos) = decl.find("encoding") else {
-        return t.into();
-    };
-    let after = &decl[pos..];
-    let Some(q1) = after.find(['"', '\'']) else {
-        return t.into();
-    };
-    let quote = after.as_bytes()[q1] as char;
-    let Some(q2) = after[q1 + 1..].find(quote) else {
-        return t.into();
-    };
-    let value = &after[q1 + 1..q1 + 1 + q2];
+    let value_start = key + q1 + 1;
+    let value_end = value_start + t.get(value_start..decl_end)?.find(quote)?;
+    let value = t.get(value_start..value_end)?;
     if value.eq_ignore_ascii_case("utf-8") {
-        return t.into();
+        return None;
     }
-    let start = t.len() - trimmed.len() + pos;
-    let mut out = String::with_capacity(t.len());
-    out.push_str(&t[..start]);
-    out.push_str("encoding=\"UTF-8\"");
-    out.push_str(&t[start + q1 + 2 + q2..]);
-    out.into()
+    Some(format!(
+        "{}encoding=\"UTF-8\"{}",
+        t.get(..key)?,
+        t.get(value_end + 1..)?
+    ))
 }
 
 /// Tells apart what servers put at feed URLs instead of a feed.
@@ -266,22 +269,26 @@ fn declares_entities(body: &str) -> bool {
 }
 
 fn html_title(body: &str) -> Option<String> {
-    let lower = body.to_lowercase();
+    // ASCII lowercasing keeps every byte offset, so offsets found in `lower` are char
+    // boundaries of `body` too (full lowercasing changes lengths: "İ" becomes three bytes).
+    let lower = body.to_ascii_lowercase();
     let start = lower.find("<title")?;
-    let open_end = start + lower[start..].find('>')? + 1;
-    let close = open_end + lower[open_end..].find("</title")?;
+    let open_end = start + lower.get(start..)?.find('>')? + 1;
+    let close = open_end + lower.get(open_end..)?.find("</title")?;
     let t = text::clean(body.get(open_end..close)?);
     (!t.is_empty()).then(|| t.chars().take(120).collect())
 }
 
 /// sy:updatePeriod (hourly, daily, weekly, monthly, yearly) divided by sy:updateFrequency.
 fn sy_update_period(body: &str) -> Option<Duration> {
-    let head = &body[..body.len().min(8192)];
+    // Only the channel's head is searched. Cut at a char boundary: real Tuổi Trẻ and Tiền Phong
+    // feeds have a multi-byte character across byte 8192.
+    let head = body.get(..body.floor_char_boundary(8192))?;
     let tag = |name: &str| -> Option<String> {
         let open = format!("<sy:{name}>");
-        let start = head.find(&open)? + open.len();
-        let end = start + head[start..].find('<')?;
-        Some(head[start..end].trim().to_string())
+        let (_, after) = head.split_once(&open)?;
+        let (value, _) = after.split_once('<')?;
+        Some(value.trim().to_string())
     };
     let period = match tag("updatePeriod")?.as_str() {
         "hourly" => 3600,
@@ -374,6 +381,46 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss/>"
         );
         assert_eq!(declare_utf8("<rss/>"), "<rss/>");
+        assert_eq!(
+            declare_utf8("\u{feff} <?xml version='1.0' encoding='TCVN3'?><rss/>"),
+            " <?xml version='1.0' encoding=\"UTF-8\"?><rss/>"
+        );
+        // Unterminated or odd declarations are left alone, whatever their bytes.
+        for odd in [
+            "<?xml version=\"1.0\" encoding=\"utf-8",
+            "<?xml encoding=\"ổ?>",
+            "<?xml encodingổ?><rss/>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+        ] {
+            assert_eq!(declare_utf8(odd), odd);
+        }
+    }
+
+    /// A multi-byte character across byte 8192 (where the channel head is cut), as in real Tuổi
+    /// Trẻ and Tiền Phong feeds, once panicked.
+    #[test]
+    fn multibyte_character_across_the_head_cut() {
+        let start = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Tuổi Trẻ</title><description>";
+        let mut body = start.to_string();
+        body.push_str(&"a".repeat(8191 - body.len()));
+        body.push_str("ổ</description><sy:updatePeriod>hourly</sy:updatePeriod>");
+        assert!(!body.is_char_boundary(8192));
+        body.push_str(
+            "<item><title>Tin</title><link>https://tuoitre.vn/a.htm</link></item></channel></rss>",
+        );
+        let f = parse(body.as_bytes(), None, &base(), ctx()).unwrap();
+        assert_eq!(f.entries.len(), 1);
+        // The hint is past the cut: not read, and nothing panics.
+        assert_eq!(f.poll_hint, None);
+    }
+
+    #[test]
+    fn html_title_survives_length_changing_case() {
+        assert_eq!(
+            html_title("<html><head><TITLE>İstanbul ổ</TITLE></head></html>"),
+            Some("İstanbul ổ".into())
+        );
+        assert_eq!(html_title("<title>İİİ"), None);
     }
 
     #[test]
