@@ -131,6 +131,9 @@ const MIGRATIONS: &[&str] = &[
     UPDATE sources SET first_attempt = coalesce(
         (SELECT min(first_seen) FROM article_sources a WHERE a.source_id = sources.id),
         last_attempt);",
+    // 7: what the last poll had to repair before the feed parsed (NULL: nothing), for
+    // `bantin sources`.
+    "ALTER TABLE sources ADD COLUMN last_note TEXT;",
 ];
 
 /// The schema version this binary writes.
