@@ -25,7 +25,7 @@ const CORPUS_VAR: &str = "BANTIN_FEEDPARSER_CORPUS";
 const DEFAULT_CORPUS: &str = "target/feedparser-corpus/feedparser-6.0.14";
 /// Agreement measured on feedparser 6.0.14's corpus (README "Feeds other tools read"), less a
 /// little: a change that makes bantin read fewer of these feeds fails here.
-const AGREEMENT_FLOOR: f64 = 0.78;
+const AGREEMENT_FLOOR: f64 = 0.90;
 
 /// A fixture under `tests/feeds`.
 fn fixture(name: &str) -> Vec<u8> {
@@ -131,6 +131,36 @@ async fn dialects_and_broken_feeds_are_read() {
     }
 }
 
+/// The shapes real Vietnamese feeds have (CDATA titles with HTML entities, links
+/// padded with newlines, a 2-digit year, `</br>`, a raw `&` inside CDATA, an empty
+/// placeholder item) are read as before: no dialect rewrite, no repair.
+#[test]
+fn vietnamese_feed_shapes_need_no_repair() {
+    let base = url::Url::parse("https://bao.example.vn/rss/tin-moi-nhat.rss").unwrap();
+    let dates = bantin::ingest::parse::DateContext {
+        tz: chrono_tz::Asia::Ho_Chi_Minh,
+        order: bantin::date::DateOrder::Dmy,
+        now: chrono::Utc::now(),
+    };
+    let f = bantin::ingest::parse::parse(&fixture("rss_vietnamese_shapes.xml"), None, &base, dates)
+        .unwrap();
+    assert!(f.repairs.is_empty(), "{:?}", f.repairs);
+    let links: Vec<Option<&str>> = f
+        .entries
+        .iter()
+        .map(|e| e.link.as_ref().map(|u| u.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            Some("https://bao.example.vn/dau-nam-1.html"),
+            Some("https://bao.example.vn/chinh-phu-2.html"),
+            None
+        ]
+    );
+    assert_eq!(f.title.as_deref(), Some("Tin mới nhất - Báo thử RSS"));
+}
+
 /// A feed that needed repair says so in `bantin sources` (text and JSON), until a poll reads
 /// it clean again.
 #[tokio::test]
@@ -208,6 +238,8 @@ struct Case {
     rel: String,
     body: Vec<u8>,
     content_type: String,
+    /// Other `Header:` lines, served as they are.
+    headers: Vec<(String, String)>,
     expect: Vec<Expectation>,
     /// `feed['title']` expectations: bantin does not store a feed's title.
     feed_title: bool,
@@ -253,6 +285,7 @@ fn read_case(root: &Path, path: &Path) -> Case {
         .map(|(c, _)| c.to_string())
         .unwrap_or_default();
     let mut content_type = "application/xml".to_string();
+    let mut headers = Vec::new();
     let mut expect = Vec::new();
     let mut feed_title = false;
     for line in comment.lines() {
@@ -261,6 +294,8 @@ fn read_case(root: &Path, path: &Path) -> Case {
             if let Some((k, v)) = h.split_once(':') {
                 if k.trim().eq_ignore_ascii_case("content-type") {
                     content_type = v.trim().to_string();
+                } else {
+                    headers.push((k.trim().to_string(), v.trim().to_string()));
                 }
             }
         }
@@ -274,6 +309,7 @@ fn read_case(root: &Path, path: &Path) -> Case {
         rel: path.strip_prefix(root).unwrap().display().to_string(),
         body,
         content_type,
+        headers,
         expect,
         feed_title,
     }
@@ -296,7 +332,7 @@ fn expectations(e: &str) -> (Vec<Expectation>, bool) {
         if kind == "title_detail" && c.get(4).is_none() {
             continue;
         }
-        let Some(value) = python_string(&e[c.get(0).unwrap().end()..]) else {
+        let Some(value) = e.get(c.get(0).unwrap().end()..).and_then(python_string) else {
             continue;
         };
         let Some(n) = c.get(2) else {
@@ -356,7 +392,9 @@ fn python_string(s: &str) -> Option<String> {
 
 /// Both sides as bantin makes a stored title: markup to text when there is a `<`, then
 /// `text::clean` (HTML entities decoded once, NFC, invisible characters dropped, whitespace
-/// collapsed and trimmed). Links are compared as parsed URLs (`http://a/` = `http://a`).
+/// collapsed and trimmed). Links are compared as parsed URLs (`http://a/` = `http://a`). An
+/// expected empty title where bantin stored nothing agrees: bantin drops an item with neither
+/// title nor link as a placeholder.
 fn like_bantin(field: &Field, s: &str) -> String {
     match field {
         Field::Title if s.contains('<') => bantin::text::html_to_text(s),
@@ -390,10 +428,11 @@ async fn feedparser_corpus() {
     let mut extra = String::new();
     for (i, c) in cases.iter().enumerate() {
         let path = format!("/{}", c.rel);
-        server.set(
-            &path,
-            Route::feed(c.body.clone()).with_content_type(&c.content_type),
-        );
+        let mut route = Route::feed(c.body.clone()).with_content_type(&c.content_type);
+        for (k, v) in &c.headers {
+            route = route.with_header(k, v);
+        }
+        server.set(&path, route);
         extra.push_str(&source(&format!("c{i:04}"), &server.url(&path), ""));
     }
     let env = Env::new(&extra);
@@ -434,17 +473,31 @@ async fn feedparser_corpus() {
         stored.sort_by_key(|a| a.id);
         for e in &case.expect {
             checked += 1;
-            let want = like_bantin(&e.field, &e.value);
+            // feedparser's own test server; the cases are served at the same paths here.
+            let value = e.value.replace("http://127.0.0.1:8097", &server.url(""));
+            let want = like_bantin(&e.field, &value);
             let got = stored.get(e.entry).map(|a| match e.field {
                 Field::Title => a.title.clone(),
                 Field::Link => like_bantin(&Field::Link, a.url.as_deref().unwrap_or("")),
             });
+            let mut got_value = String::new();
             let reason = match got {
                 Some(g) if g == want => {
                     agreeing += 1;
                     continue;
                 }
-                Some(g) => format!("{:?} differs", e.field),
+                Some(g) => {
+                    got_value = g;
+                    format!("{:?} differs", e.field)
+                }
+                // An item with neither title nor link is a placeholder bantin drops.
+                None if e.field == Field::Title
+                    && want.is_empty()
+                    && !outcome.starts_with("error") =>
+                {
+                    agreeing += 1;
+                    continue;
+                }
                 None if outcome.starts_with("error") => {
                     format!(
                         "source failed: {}",
@@ -457,7 +510,7 @@ async fn feedparser_corpus() {
                     outcome.split(':').next().unwrap_or_default()
                 ),
             };
-            let detail = format!("{}: want {want:?}", case.rel);
+            let detail = format!("{}: want {want:?}, stored {got_value:?}", case.rel);
             disagreeing.entry(reason).or_default().push(detail);
         }
     }

@@ -376,7 +376,11 @@ fn html_title(body: &str) -> Option<String> {
 fn sy_update_period(body: &str) -> Option<Duration> {
     // Only the channel's head is searched. Cut at a char boundary: real Tuổi Trẻ and Tiền Phong
     // feeds have a multi-byte character across byte 8192.
-    let head = body.get(..body.floor_char_boundary(8192))?;
+    let cut = (0..=body.len().min(8192))
+        .rev()
+        .find(|i| body.is_char_boundary(*i))
+        .unwrap_or(0);
+    let head = body.get(..cut)?;
     let tag = |name: &str| -> Option<String> {
         let open = format!("<sy:{name}>");
         let (_, after) = head.split_once(&open)?;

@@ -87,6 +87,9 @@ pub(super) fn rewrite(text: &str) -> Option<Rewritten> {
         if name == "item" && is_rss(node) && root.tag_name().name() == "RDF" {
             rss1_item_link(text, node, &mut e);
         }
+        if name == "item" && is_rss(node) && root.tag_name().name() == "rss" {
+            permalink_guid(text, node, &mut e);
+        }
         if name == "entry" && node.tag_name().namespace() == Some(ATOM03) {
             dc_title(text, node, &mut e);
         }
@@ -226,6 +229,35 @@ fn rss1_item_link(text: &str, node: Node, e: &mut Edits) {
         .filter(|a| a.starts_with("http://") || a.starts_with("https://"))
         .unwrap_or("about:invalid");
     e.append_child(text, node, &format!("<link>{}</link>", escape(about)));
+}
+
+/// RSS 2.0: a `<guid>` is a permalink unless `isPermaLink="false"`; an item with no `<link>`
+/// is linked to it, as feedparser and the spec's readers do.
+fn permalink_guid(text: &str, node: Node, e: &mut Edits) {
+    let own_ns = node.tag_name().namespace();
+    let child = |name: &str| {
+        node.children().find(|c| {
+            c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == own_ns
+        })
+    };
+    if child("link").is_some() {
+        return;
+    }
+    let Some(guid) = child("guid") else {
+        return;
+    };
+    if guid
+        .attribute("isPermaLink")
+        .is_some_and(|p| p.trim() == "false")
+    {
+        return;
+    }
+    let Some(url) = guid.text().map(str::trim) else {
+        return;
+    };
+    if url.starts_with("http://") || url.starts_with("https://") {
+        e.append_child(text, node, &format!("<link>{}</link>", escape(url)));
+    }
 }
 
 fn has_sibling(node: Node, ns: &str, name: &str) -> bool {
@@ -499,6 +531,10 @@ mod tests {
         check(
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"\">a</title></entry></feed>",
             Some("<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"text\">a</title></entry></feed>"),
+        );
+        check(
+            "<rss version=\"2.0\"><channel><item><guid>http://a.vn/1</guid></item><item><guid isPermaLink=\"false\">http://a.vn/2</guid></item></channel></rss>",
+            Some("<rss version=\"2.0\"><channel><item><guid>http://a.vn/1</guid><link>http://a.vn/1</link></item><item><guid isPermaLink=\"false\">http://a.vn/2</guid></item></channel></rss>"),
         );
         // Not XML roxmltree reads, or not a feed: untouched.
         check("<rss><channel><title>a & b</title></channel></rss>", None);
