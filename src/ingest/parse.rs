@@ -123,6 +123,12 @@ pub fn parse(
             None => strict?,
         },
     };
+    let cut = repair::Repair::UnfinishedItem.describe();
+    if feed.entries.is_empty() && feed.repairs.iter().any(|r| r == cut) {
+        return Err(ParseError::NoItems(
+            "the document is cut off inside its first item".into(),
+        ));
+    }
     if feed.entries.is_empty() && items > 0 {
         return Err(ParseError::NoItems(format!(
             "the document has {items} <item> or <entry> elements but none where its {} has them",
@@ -137,11 +143,21 @@ pub fn parse(
 
 /// One strict read: dialects rewritten, then feed-rs.
 fn read(text: &str, base: &Url, dates: DateContext) -> Result<ParsedFeed, ParseError> {
-    let rewritten = dialect::rewrite(text);
-    let (text, repairs) = match rewritten {
-        Some(r) => (std::borrow::Cow::Owned(r.text), r.repairs),
-        None => (std::borrow::Cow::Borrowed(text), Vec::new()),
-    };
+    match dialect::rewrite(text) {
+        // Should a rewrite ever break what feed-rs read before, the original is read instead.
+        Some(r) => read_as_is(&r.text, r.repairs, base, dates)
+            .or_else(|_| read_as_is(text, Vec::new(), base, dates)),
+        None => read_as_is(text, Vec::new(), base, dates),
+    }
+}
+
+/// feed-rs on `text` as it is.
+fn read_as_is(
+    text: &str,
+    repairs: Vec<String>,
+    base: &Url,
+    dates: DateContext,
+) -> Result<ParsedFeed, ParseError> {
     let raw_dates: Arc<Mutex<Vec<String>>> = Arc::default();
     let hook_dates = raw_dates.clone();
     let parser = feed_rs::parser::Builder::new()
@@ -158,7 +174,7 @@ fn read(text: &str, base: &Url, dates: DateContext) -> Result<ParsedFeed, ParseE
     let feed = parser.parse(text.as_bytes()).map_err(|e| match e {
         feed_rs::parser::ParseFeedError::ParseError(
             feed_rs::parser::ParseErrorKind::NoFeedRoot,
-        ) => ParseError::NoItems(match root_name(&text) {
+        ) => ParseError::NoItems(match root_name(text) {
             Some("rss") => "<rss> without <channel>".to_string(),
             Some(root) => format!("the document's root is <{root}>, not a feed's"),
             None => "no root element".to_string(),
@@ -481,8 +497,8 @@ mod tests {
         );
         check(
             "<rss version=\"2.0\"><channel><item><title>a</title></item><item><title>b</titl",
-            &["a", "b"],
-            &["truncated tail closed"],
+            &["a"],
+            &["truncated tail closed", "unfinished last item dropped"],
         );
         check(
             "<rss version=\"2.0\"><channel><item><title>Q&A&nbsp;x</title><link>https://a.vn/?a=1&b=2</link></item></channel></rss>",
@@ -510,6 +526,10 @@ mod tests {
             "the document's root is <foo>, not a feed's",
         );
         check("<rss version=\"2.0\"/>", "<rss> without <channel>");
+        check(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title><![CD",
+            "the document is cut off inside its first item",
+        );
         check(
             "<rss version=\"2.0\"><channel><title>t</title></channel><item><title>a</title></item></rss>",
             "the document has 1 <item> or <entry> elements but none where its <rss> has them",

@@ -15,7 +15,9 @@ pub(super) enum Repair {
     ControlCharacter,
     StrayEndTag,
     UnclosedElement,
+    MisspeltEndTag,
     TruncatedTail,
+    UnfinishedItem,
 }
 
 impl Repair {
@@ -27,7 +29,9 @@ impl Repair {
             Repair::ControlCharacter => "control characters removed",
             Repair::StrayEndTag => "end tags that closed nothing removed",
             Repair::UnclosedElement => "unclosed elements closed",
+            Repair::MisspeltEndTag => "misspelt end tags read as the open element's",
             Repair::TruncatedTail => "truncated tail closed",
+            Repair::UnfinishedItem => "unfinished last item dropped",
         }
     }
 }
@@ -36,7 +40,8 @@ impl Repair {
 pub(super) fn repair(text: &str) -> Option<(String, Vec<Repair>)> {
     let mut done = BTreeSet::new();
     let mut out = String::with_capacity(text.len() + 64);
-    let mut open: Vec<&str> = Vec::new();
+    // Open elements, each with where its start tag begins in `out`.
+    let mut open: Vec<(&str, usize)> = Vec::new();
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         if c == '<' {
@@ -50,7 +55,14 @@ pub(super) fn repair(text: &str) -> Option<(String, Vec<Repair>)> {
     }
     if !open.is_empty() {
         done.insert(Repair::TruncatedTail);
-        for name in open.iter().rev() {
+        // A document cut inside an item: the item is dropped, not kept half-read (a title cut
+        // mid-word, no link).
+        if let Some(at) = open.iter().position(|(n, _)| is_item(n)) {
+            out.truncate(open[at].1);
+            open.truncate(at);
+            done.insert(Repair::UnfinishedItem);
+        }
+        for (name, _) in open.iter().rev() {
             out.push_str("</");
             out.push_str(name);
             out.push('>');
@@ -76,7 +88,7 @@ fn is_xml_char(c: char) -> bool {
 fn markup<'t>(
     rest: &'t str,
     out: &mut String,
-    open: &mut Vec<&'t str>,
+    open: &mut Vec<(&'t str, usize)>,
     done: &mut BTreeSet<Repair>,
 ) -> &'t str {
     for (start, end) in [("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>")] {
@@ -108,16 +120,23 @@ fn markup<'t>(
     let after = rest.get(tag_end..).unwrap_or_default();
     if let Some(body) = tag.strip_prefix("</") {
         let name = body.trim_end_matches('>').trim();
-        match open.iter().rposition(|n| *n == name) {
+        let matching = open.iter().rposition(|(n, _)| *n == name);
+        // `</titel>` for `<title>`: a typo closes the element it was meant for. Anything else
+        // that closes nothing (an HTML `</br>` outside CDATA) is dropped.
+        let misspelt = matching.is_none()
+            && open
+                .last()
+                .is_some_and(|(n, _)| strsim::levenshtein(n, name) <= 2 && n.len() > 3);
+        match matching {
             Some(at) => {
                 if at + 1 < open.len() {
                     done.insert(Repair::UnclosedElement);
                 }
-                for inner in open.drain(at..).rev() {
-                    out.push_str("</");
-                    out.push_str(inner);
-                    out.push('>');
-                }
+                close(open, at, out);
+            }
+            None if misspelt => {
+                done.insert(Repair::MisspeltEndTag);
+                close(open, open.len() - 1, out);
             }
             None => {
                 done.insert(Repair::StrayEndTag);
@@ -130,6 +149,7 @@ fn markup<'t>(
         .and_then(|t| t.find(|c: char| c.is_whitespace() || c == '/' || c == '>'))
         .unwrap_or(0);
     let name = tag.get(1..1 + name_len).unwrap_or_default();
+    let start = out.len();
     // Attribute values: the same entity repair as text.
     let mut t = tag;
     while let Some(c) = t.chars().next() {
@@ -141,9 +161,23 @@ fn markup<'t>(
         }
     }
     if !tag.ends_with("/>") {
-        open.push(name);
+        open.push((name, start));
     }
     after
+}
+
+/// Closes `open[at..]`, innermost first.
+fn close(open: &mut Vec<(&str, usize)>, at: usize, out: &mut String) {
+    for (inner, _) in open.drain(at..).rev() {
+        out.push_str("</");
+        out.push_str(inner);
+        out.push('>');
+    }
+}
+
+/// An RSS item or Atom entry, with any prefix.
+fn is_item(qname: &str) -> bool {
+    matches!(qname.rsplit(':').next(), Some("item" | "entry"))
 }
 
 /// The end of the tag at the start of `rest` (after its `>`), skipping `>` inside quotes.
@@ -290,17 +324,38 @@ mod tests {
             Some(("<rss><t>ab</t></rss>", &[ControlCharacter])),
         );
         check(
-            "<rss><channel><item><title>Tin</title><description><![CDATA[<p>a & b",
+            "<rss><channel><item><title>A</title></item><item><title>Tin</title><description><![CDATA[<p>a & b",
             Some((
-                "<rss><channel><item><title>Tin</title><description><![CDATA[<p>a & b]]></description></item></channel></rss>",
+                "<rss><channel><item><title>A</title></item></channel></rss>",
+                &[TruncatedTail, UnfinishedItem],
+            )),
+        );
+        check(
+            "<rss><channel><title>T</title><ti",
+            Some((
+                "<rss><channel><title>T</title></channel></rss>",
                 &[TruncatedTail],
             )),
         );
         check(
-            "<rss><channel><item><ti",
+            "<rss><channel><description><![CDATA[<p>a",
             Some((
-                "<rss><channel><item></item></channel></rss>",
+                "<rss><channel><description><![CDATA[<p>a]]></description></channel></rss>",
                 &[TruncatedTail],
+            )),
+        );
+        check(
+            "<rss><channel><item><title>Bài mới</titel><link>x</link></item></channel></rss>",
+            Some((
+                "<rss><channel><item><title>Bài mới</title><link>x</link></item></channel></rss>",
+                &[MisspeltEndTag],
+            )),
+        );
+        check(
+            "<rss><channel><description>a</br>b</description></channel></rss>",
+            Some((
+                "<rss><channel><description>ab</description></channel></rss>",
+                &[StrayEndTag],
             )),
         );
         check(
