@@ -310,6 +310,7 @@ fn main() {
         last_modified: None,
         moved_to: None,
         pages: false,
+        note: None,
     };
     let stats = store
         .record_poll(SOURCE_ID, &record, now, now)

@@ -105,6 +105,7 @@ fn run_pass(store: &Store, docs: &[String], now: chrono::DateTime<Utc>) -> Pass 
             last_modified: None,
             moved_to: None,
             pages: false,
+            note: None,
         };
         let stats = store
             .record_poll("bench", &record, now, now)

@@ -71,6 +71,7 @@ fn main() {
             last_modified: None,
             moved_to: None,
             pages: false,
+            note: None,
         };
         store.record_poll("bao", &record, old, old).expect("store");
     }

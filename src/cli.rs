@@ -414,6 +414,8 @@ struct SourceView {
     last_success: Option<String>,
     last_attempt: Option<String>,
     last_error: Option<String>,
+    /// What the last parsed feed needed, e.g. "feed needed repair (bare \"&\" escaped)".
+    note: Option<String>,
     failures: u32,
     next_poll: Option<String>,
     articles: u64,
@@ -472,6 +474,7 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
                 last_success: s.last_success.map(local),
                 last_attempt: s.last_attempt.map(local),
                 last_error: s.last_error.clone(),
+                note: s.last_note.clone(),
                 failures: s.failures,
                 next_poll: (s.health != SourceHealth::Gone)
                     .then_some(s.next_poll.map(local))
@@ -523,6 +526,9 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
         }
         if let Some(e) = &v.last_error {
             writeln!(out, "{:w$}  last error: {e}", "")?;
+        }
+        if let Some(n) = &v.note {
+            writeln!(out, "{:w$}  note: {n}", "")?;
         }
         if let Some(days) = v.stale_days {
             writeln!(out, "{:w$}  stale: no new articles for {days} days", "")?;

@@ -389,6 +389,8 @@ struct Read {
     seen: Vec<Vec<String>>,
     dropped: usize,
     hint: Option<Duration>,
+    /// What the feed needed before it parsed, for the source's row.
+    note: Option<String>,
 }
 
 /// The blocking half of a poll: parse, normalize, decide the next poll, record it all in one
@@ -420,6 +422,7 @@ impl Settle {
                     seen,
                     dropped,
                     hint,
+                    note,
                 }) => {
                     let outcome = if articles.is_empty() && seen.is_empty() {
                         Outcome::Empty
@@ -437,6 +440,7 @@ impl Settle {
                         last_modified: body.last_modified,
                         moved_to: body.moved_to.map(String::from),
                         pages: self.source.fetches_pages(),
+                        note,
                     };
                     (record, outcome, next_poll(&self.schedule, now, hint, 0))
                 }
@@ -504,6 +508,8 @@ impl Settle {
             seen: p.seen,
             dropped: p.dropped,
             hint: feed.poll_hint.max(body.max_age),
+            note: (!feed.repairs.is_empty())
+                .then(|| format!("feed needed repair ({})", feed.repairs.join(", "))),
         })
     }
 

@@ -154,6 +154,8 @@ pub struct SourceState {
     pub last_new: Option<DateTime<Utc>>,
     /// Its first poll at its current URL (reset when the configured URL changes).
     pub first_attempt: Option<DateTime<Utc>>,
+    /// What the last parsed feed needed ("feed needed repair (…)"), if anything.
+    pub last_note: Option<String>,
 }
 
 impl SourceState {
@@ -195,6 +197,9 @@ pub enum PollRecord {
         /// Queue the page of every article this source carries for the first time (and again
         /// for changed ones): the source's article pages are fetched.
         pages: bool,
+        /// What the feed needed before it parsed ("feed needed repair (…)"); None clears the
+        /// previous poll's note.
+        note: Option<String>,
     },
     /// 304: nothing changed.
     NotModified { moved_to: Option<String> },
@@ -398,7 +403,7 @@ impl Store {
                     -- an article for the first time. Found in its covering index.
                     (SELECT first_seen FROM article_sources WHERE rowid =
                        (SELECT max(rowid) FROM article_sources a WHERE a.source_id = s.id)),
-                    first_attempt
+                    first_attempt, last_note
              FROM sources s WHERE id = ?1",
         )?;
         let mut out = Vec::new();
@@ -422,6 +427,7 @@ impl Store {
                             .max(r.get::<_, Option<i64>>(12)?)
                             .and_then(from_unix),
                         first_attempt: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+                        last_note: r.get(14)?,
                     })
                 })
                 .optional()?;
@@ -480,6 +486,7 @@ impl Store {
                 last_modified,
                 moved_to,
                 pages,
+                note,
             } => {
                 for a in articles {
                     ingest_one(&tx, source, a, now_s, &mut stats)?;
@@ -499,9 +506,9 @@ impl Store {
                     "UPDATE sources SET etag = ?2, last_modified = ?3, health = ?4, last_attempt = ?5,
                        last_success = ?5, last_error = NULL, failures = 0, next_poll = ?6,
                        current_url = coalesce(?7, current_url),
-                       last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END
+                       last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END, last_note = ?9
                      WHERE id = ?1",
-                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new],
+                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new, note],
                 )?;
             }
             PollRecord::NotModified { moved_to } => {
@@ -1063,6 +1070,7 @@ mod tests {
                 articles: 0,
                 last_new: new.and_then(day),
                 first_attempt: first.and_then(day),
+                last_note: None,
             };
             assert_eq!(s.stale_days(now, 7), want, "{health:?} {first:?} {new:?}");
         };

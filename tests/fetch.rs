@@ -520,7 +520,22 @@ async fn broken_feeds_are_errors_and_keep_stored_articles() {
     let start = Instant::now();
     let r = poll(&ing, &[]).await;
     let elapsed = start.elapsed();
-    for id in ids {
+    // A misspelt end tag and a truncated tail are repaired (the cut item is dropped, not stored
+    // half-read) and noted on the row; an entity bomb stays refused.
+    assert_eq!(line(&r, "malformed"), "new: 1 new, 0 updated, 0 unchanged");
+    assert_eq!(
+        line(&r, "truncated"),
+        "unchanged: 0 new, 0 updated, 1 unchanged"
+    );
+    assert_eq!(
+        state(&ing, "truncated").await.last_note.as_deref(),
+        Some("feed needed repair (truncated tail closed, unfinished last item dropped)")
+    );
+    assert_eq!(
+        state(&ing, "malformed").await.last_note.as_deref(),
+        Some("feed needed repair (misspelt end tags read as the open element's)")
+    );
+    for id in ["entity-bomb"] {
         let l = line(&r, id);
         assert!(
             l.starts_with("error: malformed feed"),
@@ -541,6 +556,7 @@ async fn broken_feeds_are_errors_and_keep_stored_articles() {
             "Bài cũ của entity-bomb",
             "Bài cũ của malformed",
             "Bài cũ của truncated",
+            "Bài mới",
             "Tin khác 1",
             "Tin khác 2"
         ]

@@ -21,6 +21,9 @@ use url::Url;
 use crate::date::{self, DateOrder};
 use crate::text;
 
+mod dialect;
+mod repair;
+
 /// A feed as parsed, before normalization.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedFeed {
@@ -28,6 +31,9 @@ pub struct ParsedFeed {
     /// `<ttl>` or `sy:updatePeriod`/`sy:updateFrequency`: how often the publisher says to poll.
     pub poll_hint: Option<Duration>,
     pub entries: Vec<RawEntry>,
+    /// What had to be repaired before the document parsed (empty for a well-formed feed), in
+    /// words for `bantin sources`: `bare "&" escaped`, `truncated tail closed`.
+    pub repairs: Vec<String>,
 }
 
 /// One item as the feed carried it (text not yet cleaned, HTML not yet sanitized).
@@ -72,9 +78,16 @@ pub enum ParseError {
     NotAFeed(String),
     #[error("malformed feed: {0}")]
     Malformed(String),
+    #[error("no items: {0}")]
+    NoItems(String),
 }
 
 /// Parses a fetched body. `charset` is the HTTP charset; `base` resolves relative links.
+///
+/// Old dialects are rewritten first ([`dialect`]). When the strict parse fails, or reads no
+/// item from a document that has some, the known breakage is repaired ([`repair`]) and the
+/// document parsed again; [`ParsedFeed::repairs`] says what was repaired. A document that still
+/// yields no item is an error naming why, unless it is a valid feed with no items.
 pub fn parse(
     bytes: &[u8],
     charset: Option<&str>,
@@ -85,6 +98,66 @@ pub fn parse(
     let body = declare_utf8(&decoded.text);
     check_payload(bytes, &body)?;
 
+    let strict = read(&body, base, dates);
+    let items = item_elements(&body);
+    let needs_repair = match &strict {
+        Ok(f) => f.entries.is_empty() && items > 0,
+        Err(_) => true,
+    };
+    let mut feed = match (needs_repair, strict) {
+        (false, strict) => strict?,
+        (true, strict) => match repair::repair(&body) {
+            Some((fixed, what)) => match (read(&fixed, base, dates), strict) {
+                (Ok(mut f), Err(_)) => {
+                    f.repairs
+                        .extend(what.iter().map(|r| r.describe().to_string()));
+                    f
+                }
+                (Ok(mut f), Ok(_)) if !f.entries.is_empty() => {
+                    f.repairs
+                        .extend(what.iter().map(|r| r.describe().to_string()));
+                    f
+                }
+                (_, strict) => strict?,
+            },
+            None => strict?,
+        },
+    };
+    let cut = repair::Repair::UnfinishedItem.describe();
+    if feed.entries.is_empty() && feed.repairs.iter().any(|r| r == cut) {
+        return Err(ParseError::NoItems(
+            "the document is cut off inside its first item".into(),
+        ));
+    }
+    if feed.entries.is_empty() && items > 0 {
+        return Err(ParseError::NoItems(format!(
+            "the document has {items} <item> or <entry> elements but none where its {} has them",
+            root_name(&body).map_or("root".to_string(), |r| format!("<{r}>"))
+        )));
+    }
+    if feed.poll_hint.is_none() {
+        feed.poll_hint = sy_update_period(&body);
+    }
+    Ok(feed)
+}
+
+/// One strict read: dialects rewritten, then feed-rs.
+fn read(text: &str, base: &Url, dates: DateContext) -> Result<ParsedFeed, ParseError> {
+    match dialect::rewrite(text) {
+        // Should a rewrite ever break what feed-rs read before, the original is read instead.
+        Some(r) => read_as_is(&r.text, r.repairs, base, dates)
+            .or_else(|_| read_as_is(text, Vec::new(), base, dates)),
+        None => read_as_is(text, Vec::new(), base, dates),
+    }
+}
+
+/// feed-rs on `text` as it is.
+fn read_as_is(
+    text: &str,
+    repairs: Vec<String>,
+    base: &Url,
+    dates: DateContext,
+) -> Result<ParsedFeed, ParseError> {
     let raw_dates: Arc<Mutex<Vec<String>>> = Arc::default();
     let hook_dates = raw_dates.clone();
     let parser = feed_rs::parser::Builder::new()
@@ -98,9 +171,16 @@ pub fn parse(
             sentinel(v.len() - 1)
         })
         .build();
-    let feed = parser
-        .parse(body.as_bytes())
-        .map_err(|e| ParseError::Malformed(e.to_string()))?;
+    let feed = parser.parse(text.as_bytes()).map_err(|e| match e {
+        feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::NoFeedRoot,
+        ) => ParseError::NoItems(match root_name(text) {
+            Some("rss") => "<rss> without <channel>".to_string(),
+            Some(root) => format!("the document's root is <{root}>, not a feed's"),
+            None => "no root element".to_string(),
+        }),
+        e => ParseError::Malformed(e.to_string()),
+    })?;
     let raw_dates = raw_dates.lock().unwrap_or_else(|p| p.into_inner());
     let date_of = |t: Option<DateTime<Utc>>| -> Option<RawDate> {
         let raw = raw_dates.get(sentinel_index(t?)?)?.clone();
@@ -134,11 +214,9 @@ pub fn parse(
         .collect();
     Ok(ParsedFeed {
         title: feed.title.map(|t| text::clean(&t.content)),
-        poll_hint: feed
-            .ttl
-            .map(|m| Duration::from_secs(u64::from(m) * 60))
-            .or_else(|| sy_update_period(&body)),
+        poll_hint: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
         entries,
+        repairs,
     })
 }
 
@@ -166,35 +244,38 @@ fn sentinel_index(t: DateTime<Utc>) -> Option<usize> {
 /// reader decode it a second time.
 fn declare_utf8(text: &str) -> std::borrow::Cow<'_, str> {
     let t = text.trim_start_matches('\u{feff}');
-    let trimmed = t.trim_start();
-    if !trimmed.starts_with("<?xml") {
-        return t.into();
+    rewrite_encoding(t).map_or(t.into(), Into::into)
+}
+
+/// `t` with the XML declaration's encoding replaced by UTF-8; None when there is nothing to
+/// replace. Every offset comes from `find` on ASCII needles, so each is a char boundary.
+fn rewrite_encoding(t: &str) -> Option<String> {
+    let lead = t.len() - t.trim_start().len();
+    if !t.get(lead..)?.starts_with("<?xml") {
+        return None;
     }
-    let Some(end) = trimmed.find("?>") else {
-        return t.into();
+    let decl_start = lead;
+    let decl_end = decl_start + t.get(decl_start..)?.find("?>")?;
+    let decl = t.get(decl_start..decl_end)?;
+    let key = decl_start + decl.find("encoding")?;
+    let after = t.get(key..decl_end)?;
+    let q1 = after.find(['"', '\''])?;
+    let quote = if after.get(q1..)?.starts_with('"') {
+        '"'
+    } else {
+        '\''
     };
-    let decl = &trimmed[..end];
-    let Some(pos) = decl.find("encoding") else {
-        return t.into();
-    };
-    let after = &decl[pos..];
-    let Some(q1) = after.find(['"', '\'']) else {
-        return t.into();
-    };
-    let quote = after.as_bytes()[q1] as char;
-    let Some(q2) = after[q1 + 1..].find(quote) else {
-        return t.into();
-    };
-    let value = &after[q1 + 1..q1 + 1 + q2];
+    let value_start = key + q1 + 1;
+    let value_end = value_start + t.get(value_start..decl_end)?.find(quote)?;
+    let value = t.get(value_start..value_end)?;
     if value.eq_ignore_ascii_case("utf-8") {
-        return t.into();
+        return None;
     }
-    let start = t.len() - trimmed.len() + pos;
-    let mut out = String::with_capacity(t.len());
-    out.push_str(&t[..start]);
-    out.push_str("encoding=\"UTF-8\"");
-    out.push_str(&t[start + q1 + 2 + q2..]);
-    out.into()
+    Some(format!(
+        "{}encoding=\"UTF-8\"{}",
+        t.get(..key)?,
+        t.get(value_end + 1..)?
+    ))
 }
 
 /// Tells apart what servers put at feed URLs instead of a feed.
@@ -265,23 +346,62 @@ fn declares_entities(body: &str) -> bool {
         .is_some_and(|prolog| prolog.contains("<!ENTITY") || prolog.contains("<!entity"))
 }
 
+/// How many `<item>` and `<entry>` elements (any prefix) the text has: a document with some
+/// that yields no item was misread, not empty.
+fn item_elements(text: &str) -> usize {
+    static ITEM: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]").ok()
+    });
+    ITEM.as_ref().map_or(0, |re| re.find_iter(text).count())
+}
+
+/// The name of the first element (prefix dropped), skipping the prolog.
+fn root_name(text: &str) -> Option<&str> {
+    let mut rest = text;
+    loop {
+        let at = rest.find('<')?;
+        rest = rest.get(at..)?;
+        if let Some(r) = rest.strip_prefix("<!--") {
+            rest = r.split_once("-->")?.1;
+            continue;
+        }
+        if rest.starts_with("<?") || rest.starts_with("<!") {
+            rest = rest.get(1..)?;
+            rest = rest.get(rest.find('>')?..)?;
+            continue;
+        }
+        let name = rest.get(1..)?;
+        let end = name.find(|c: char| c.is_whitespace() || c == '/' || c == '>')?;
+        let qname = name.get(..end)?;
+        return Some(qname.rsplit(':').next().unwrap_or(qname));
+    }
+}
+
 fn html_title(body: &str) -> Option<String> {
-    let lower = body.to_lowercase();
+    // ASCII lowercasing keeps every byte offset, so offsets found in `lower` are char
+    // boundaries of `body` too (full lowercasing changes lengths: "İ" becomes three bytes).
+    let lower = body.to_ascii_lowercase();
     let start = lower.find("<title")?;
-    let open_end = start + lower[start..].find('>')? + 1;
-    let close = open_end + lower[open_end..].find("</title")?;
+    let open_end = start + lower.get(start..)?.find('>')? + 1;
+    let close = open_end + lower.get(open_end..)?.find("</title")?;
     let t = text::clean(body.get(open_end..close)?);
     (!t.is_empty()).then(|| t.chars().take(120).collect())
 }
 
 /// sy:updatePeriod (hourly, daily, weekly, monthly, yearly) divided by sy:updateFrequency.
 fn sy_update_period(body: &str) -> Option<Duration> {
-    let head = &body[..body.len().min(8192)];
+    // Only the channel's head is searched. Cut at a char boundary: real Tuổi Trẻ and Tiền Phong
+    // feeds have a multi-byte character across byte 8192.
+    let cut = (0..=body.len().min(8192))
+        .rev()
+        .find(|i| body.is_char_boundary(*i))
+        .unwrap_or(0);
+    let head = body.get(..cut)?;
     let tag = |name: &str| -> Option<String> {
         let open = format!("<sy:{name}>");
-        let start = head.find(&open)? + open.len();
-        let end = start + head[start..].find('<')?;
-        Some(head[start..end].trim().to_string())
+        let (_, after) = head.split_once(&open)?;
+        let (value, _) = after.split_once('<')?;
+        Some(value.trim().to_string())
     };
     let period = match tag("updatePeriod")?.as_str() {
         "hourly" => 3600,
@@ -343,8 +463,86 @@ mod tests {
 
     #[test]
     fn malformed_xml_is_an_error() {
-        let err = parse(b"<rss><channel><item><title>a</titl", None, &base(), ctx()).unwrap_err();
+        let err = parse(
+            b"<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title>a</title><content src=\"/a\" type=\"text/html\">b</content></entry></feed>",
+            None,
+            &base(),
+            ctx(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ParseError::Malformed(_)), "{err:?}");
+    }
+
+    #[test]
+    fn repaired_feeds_say_what_was_repaired() {
+        let check = |body: &str, titles: &[&str], repairs: &[&str]| {
+            let f = parse(body.as_bytes(), None, &base(), ctx())
+                .unwrap_or_else(|e| panic!("{body}: {e}"));
+            let got: Vec<&str> = f
+                .entries
+                .iter()
+                .filter_map(|e| e.title.as_deref())
+                .collect();
+            let repaired: Vec<&str> = f.repairs.iter().map(String::as_str).collect();
+            assert_eq!(
+                (got.as_slice(), repaired.as_slice()),
+                (titles, repairs),
+                "{body}"
+            );
+        };
+        check(
+            "<rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>",
+            &["a"],
+            &[],
+        );
+        check(
+            "<rss version=\"2.0\"><channel><item><title>a</title></item><item><title>b</titl",
+            &["a"],
+            &["truncated tail closed", "unfinished last item dropped"],
+        );
+        check(
+            "<rss version=\"2.0\"><channel><item><title>Q&A&nbsp;x</title><link>https://a.vn/?a=1&b=2</link></item></channel></rss>",
+            &["Q&A\u{a0}x"],
+            &["bare \"&\" escaped", "HTML entities made character references"],
+        );
+        check(
+            "<rss><channel><item><title>a</title></item></channel></rss>",
+            &["a"],
+            &["rss version missing (read as 2.0)"],
+        );
+    }
+
+    #[test]
+    fn no_items_is_an_error_naming_why() {
+        let check = |body: &str, why: &str| {
+            assert_eq!(
+                parse(body.as_bytes(), None, &base(), ctx()).unwrap_err(),
+                ParseError::NoItems(why.to_string()),
+                "{body}"
+            );
+        };
+        check(
+            "<?xml version=\"1.0\"?><!-- c --><foo><bar/></foo>",
+            "the document's root is <foo>, not a feed's",
+        );
+        check("<rss version=\"2.0\"/>", "<rss> without <channel>");
+        check(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title><![CD",
+            "the document is cut off inside its first item",
+        );
+        check(
+            "<rss version=\"2.0\"><channel><title>t</title></channel><item><title>a</title></item></rss>",
+            "the document has 1 <item> or <entry> elements but none where its <rss> has them",
+        );
+        // A valid feed with no items is no error.
+        let f = parse(
+            b"<rss version=\"2.0\"><channel><title>t</title></channel></rss>",
+            None,
+            &base(),
+            ctx(),
+        )
+        .unwrap();
+        assert!(f.entries.is_empty() && f.repairs.is_empty());
     }
 
     #[test]
@@ -374,6 +572,46 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss/>"
         );
         assert_eq!(declare_utf8("<rss/>"), "<rss/>");
+        assert_eq!(
+            declare_utf8("\u{feff} <?xml version='1.0' encoding='TCVN3'?><rss/>"),
+            " <?xml version='1.0' encoding=\"UTF-8\"?><rss/>"
+        );
+        // Unterminated or odd declarations are left alone, whatever their bytes.
+        for odd in [
+            "<?xml version=\"1.0\" encoding=\"utf-8",
+            "<?xml encoding=\"ổ?>",
+            "<?xml encodingổ?><rss/>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+        ] {
+            assert_eq!(declare_utf8(odd), odd);
+        }
+    }
+
+    /// A multi-byte character across byte 8192 (where the channel head is cut), as in real Tuổi
+    /// Trẻ and Tiền Phong feeds, once panicked.
+    #[test]
+    fn multibyte_character_across_the_head_cut() {
+        let start = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Tuổi Trẻ</title><description>";
+        let mut body = start.to_string();
+        body.push_str(&"a".repeat(8191 - body.len()));
+        body.push_str("ổ</description><sy:updatePeriod>hourly</sy:updatePeriod>");
+        assert!(!body.is_char_boundary(8192));
+        body.push_str(
+            "<item><title>Tin</title><link>https://tuoitre.vn/a.htm</link></item></channel></rss>",
+        );
+        let f = parse(body.as_bytes(), None, &base(), ctx()).unwrap();
+        assert_eq!(f.entries.len(), 1);
+        // The hint is past the cut: not read, and nothing panics.
+        assert_eq!(f.poll_hint, None);
+    }
+
+    #[test]
+    fn html_title_survives_length_changing_case() {
+        assert_eq!(
+            html_title("<html><head><TITLE>İstanbul ổ</TITLE></head></html>"),
+            Some("İstanbul ổ".into())
+        );
+        assert_eq!(html_title("<title>İİİ"), None);
     }
 
     #[test]

@@ -199,6 +199,7 @@ pub fn parse_list(
         title,
         poll_hint: None,
         entries,
+        repairs: Vec::new(),
     })
 }
 

@@ -149,6 +149,9 @@ const MIGRATIONS: &[&str] = &[
     UPDATE pages SET next_try = next_try * 1000, fetched_at = fetched_at * 1000;
     ALTER TABLE subscribers ADD COLUMN compose_error TEXT;
     ALTER TABLE subscribers ADD COLUMN compose_retry INTEGER;",
+    // 8: what the last poll had to repair before the feed parsed (NULL: nothing), for
+    // `bantin sources`.
+    "ALTER TABLE sources ADD COLUMN last_note TEXT;",
 ];
 
 /// The schema version this binary writes.
