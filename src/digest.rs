@@ -526,12 +526,14 @@ fn cut_at_word(text: &str, max: usize) -> String {
     let Some((end, _)) = text.char_indices().nth(max) else {
         return text.to_owned();
     };
-    let head = &text[..end];
-    let cut = if text[end..].starts_with(char::is_whitespace) {
+    let Some((head, tail)) = text.split_at_checked(end) else {
+        return text.to_owned();
+    };
+    let cut = if tail.starts_with(char::is_whitespace) {
         head
     } else {
-        match head.rfind(char::is_whitespace) {
-            Some(i) if head[..i].chars().count() >= max / 2 => &head[..i],
+        match head.rfind(char::is_whitespace).and_then(|i| head.get(..i)) {
+            Some(before) if before.chars().count() >= max / 2 => before,
             _ => head,
         }
     };

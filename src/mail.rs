@@ -421,10 +421,14 @@ fn header(name: &'static str, value: String) -> HeaderValue {
 /// needed; the address must be valid as is.
 fn mailbox(field: &str, raw: &str) -> Result<Mailbox, MailError> {
     let flat = one_line(raw);
-    let (name, address) = match flat.rfind('<') {
-        Some(open) if flat.ends_with('>') => (&flat[..open], &flat[open + 1..flat.len() - 1]),
-        _ => ("", flat.as_str()),
-    };
+    let bracketed = flat
+        .rfind('<')
+        .filter(|_| flat.ends_with('>'))
+        .and_then(|open| {
+            // `<` and `>` are one byte each: open + 1 and len - 1 are char boundaries.
+            Some((flat.get(..open)?, flat.get(open + 1..flat.len() - 1)?))
+        });
+    let (name, address) = bracketed.unwrap_or(("", flat.as_str()));
     let address: Address = address
         .trim()
         .parse()

@@ -340,7 +340,7 @@ impl MatchInput {
                     exact.push_str(SEGMENT_BREAK);
                     folded.push_str(SEGMENT_BREAK);
                 }
-                let syllable = &key[range.clone()];
+                let syllable = key.get(range.clone()).unwrap_or_default();
                 syllables.push(Syllable {
                     exact: exact.len(),
                     folded: folded.len(),
@@ -501,7 +501,7 @@ fn pattern_of(key: &str) -> Option<(String, usize)> {
         if break_before {
             pattern.push_str(SEGMENT_BREAK);
         }
-        pattern.push_str(&key[range]);
+        pattern.push_str(key.get(range).unwrap_or_default());
         pattern.push(' ');
         count += 1;
     });

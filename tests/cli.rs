@@ -226,7 +226,7 @@ async fn fetch_prints_one_line_per_source_and_names_the_failed_ones() {
     let line = |id: &str| -> String {
         out.lines()
             .find(|l| l.split_whitespace().next() == Some(id))
-            .map(|l| l[id.len()..].trim().to_string())
+            .map(|l| l.get(id.len()..).unwrap().trim().to_string())
             .unwrap_or_else(|| panic!("no line for {id}\n{}", shown(&o)))
     };
     assert_eq!(line("nhandan"), "new: 2 new, 0 updated, 0 unchanged");

@@ -428,7 +428,14 @@ async fn converse(server: &SmtpServer, steps: &[(Option<&str>, u16)]) -> Vec<Str
                 break;
             }
         }
-        let got: u16 = reply.lines().last().unwrap()[..3].parse().unwrap();
+        let got: u16 = reply
+            .lines()
+            .last()
+            .unwrap()
+            .get(..3)
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(got, *want, "after {send:?}: {reply}");
         replies.push(reply);
     }

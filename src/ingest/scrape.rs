@@ -349,7 +349,7 @@ pub fn article_id(url: &Url) -> Option<String> {
     let start = stem
         .rfind(|c: char| !c.is_ascii_digit())
         .map_or(0, |i| i + 1);
-    numeric_id(&stem[start..])
+    numeric_id(stem.get(start..).unwrap_or_default())
 }
 
 fn numeric_id(s: &str) -> Option<String> {
@@ -528,12 +528,12 @@ fn is_feed(body: &str) -> bool {
             let Some(end) = comment.find("-->") else {
                 return false;
             };
-            rest = comment[end + 3..].trim_start();
+            rest = comment.get(end + 3..).unwrap_or_default().trim_start();
         } else if after.starts_with('?') || after.starts_with('!') {
             let Some(end) = after.find('>') else {
                 return false;
             };
-            rest = after[end + 1..].trim_start();
+            rest = after.get(end + 1..).unwrap_or_default().trim_start();
         } else {
             let name: String = after
                 .chars()
@@ -899,10 +899,12 @@ fn article_authors(page: &Page, rule: Option<&Css>, json_ld: &[serde_json::Value
 /// "Tác giả: Minh Anh" → "Minh Anh". Only that label: "Theo", "PV" and the like stay.
 fn without_author_label(s: &str) -> &str {
     let label_end = s.char_indices().nth(7).map_or(s.len(), |(i, _)| i);
-    if text::fold(&s[..label_end]) != "tac gia" {
+    let Some((label, rest)) = s.split_at_checked(label_end) else {
+        return s;
+    };
+    if text::fold(label) != "tac gia" {
         return s;
     }
-    let rest = &s[label_end..];
     if rest.starts_with(|c: char| c.is_alphanumeric()) {
         return s;
     }

@@ -637,9 +637,9 @@ fn path(arg: &str, keyword: &str) -> Option<String> {
     if !head.eq_ignore_ascii_case(keyword) {
         return None;
     }
-    let rest = arg[keyword.len()..].trim_start().strip_prefix('<')?;
+    let rest = arg.get(keyword.len()..)?.trim_start().strip_prefix('<')?;
     let end = rest.find('>')?;
-    Some(rest[..end].to_string())
+    Some(rest.get(..end)?.to_string())
 }
 
 /// One line without its line ending; `None` when the client has closed.
