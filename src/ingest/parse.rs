@@ -276,7 +276,13 @@ fn html_title(body: &str) -> Option<String> {
 
 /// sy:updatePeriod (hourly, daily, weekly, monthly, yearly) divided by sy:updateFrequency.
 fn sy_update_period(body: &str) -> Option<Duration> {
-    let head = &body[..body.len().min(8192)];
+    // The first 8 KiB, cut back to a character boundary (a Tuổi Trẻ feed has a multi-byte
+    // character across byte 8192).
+    let mut cut = body.len().min(8192);
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = body.get(..cut).unwrap_or_default();
     let tag = |name: &str| -> Option<String> {
         let open = format!("<sy:{name}>");
         let start = head.find(&open)? + open.len();
