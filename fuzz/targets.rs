@@ -20,7 +20,7 @@ use bantin::ingest::parse::{self, DateContext};
 use bantin::ingest::{normalize, scrape};
 use bantin::store::{ArticleQuery, PollRecord, SourceSpec, Store};
 use bantin::text;
-use bantin::topics::{Matcher, MatchInput, SourceRef, TopicSpec};
+use bantin::topics::{MatchInput, Matcher, SourceRef, TopicSpec};
 use bantin::unsubscribe::{self, Request, Secret};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -124,12 +124,22 @@ pub fn feed(data: &[u8]) {
     );
     let mut idents = HashSet::new();
     for a in &stored {
-        assert!(idents.insert(a.ident.as_str()), "two articles are {:?}", a.ident);
+        assert!(
+            idents.insert(a.ident.as_str()),
+            "two articles are {:?}",
+            a.ident
+        );
         assert_clean(&a.title);
-        assert!(!a.title.is_empty() || a.url.is_some(), "an article with neither title nor link");
+        assert!(
+            !a.title.is_empty() || a.url.is_some(),
+            "an article with neither title nor link"
+        );
     }
     let second = poll(now() + chrono::Duration::minutes(15));
-    assert_eq!(second.new, 0, "the same feed polled again stored new articles");
+    assert_eq!(
+        second.new, 0,
+        "the same feed polled again stored new articles"
+    );
     assert_eq!(store.article_count().unwrap(), stored.len() as u64);
 }
 
@@ -143,7 +153,8 @@ fn assert_clean(s: &str) {
         "control character: {s:?}"
     );
     assert!(
-        !s.chars().any(|c| matches!(c, '\u{D0}' | '\u{F0}' | '\u{189}' | '\u{256}')),
+        !s.chars()
+            .any(|c| matches!(c, '\u{D0}' | '\u{F0}' | '\u{189}' | '\u{256}')),
         "Đ impostor: {s:?}"
     );
     if !s.contains('&') {
@@ -214,7 +225,9 @@ pub fn html_list(data: &[u8]) {
             key.set_fragment(None);
             assert!(links.insert(key), "{link} twice");
             assert!(
-                e.title.as_deref().is_some_and(|t| !text::clean(t).is_empty()),
+                e.title
+                    .as_deref()
+                    .is_some_and(|t| !text::clean(t).is_empty()),
                 "an item without a title: {e:?}"
             );
         }
@@ -322,7 +335,11 @@ pub fn text(data: &[u8]) {
     assert_eq!(key, text::match_key_of_clean(&c));
     if !c.contains('&') {
         // "match_key and fold accept raw or already-cleaned text".
-        assert_eq!(text::match_key(&c), key, "match_key(clean(x)) != match_key(x)");
+        assert_eq!(
+            text::match_key(&c),
+            key,
+            "match_key(clean(x)) != match_key(x)"
+        );
         assert_eq!(text::fold(&c), text::fold(&s), "fold(clean(x)) != fold(x)");
     }
     let folded = text::fold(&s);
@@ -376,7 +393,11 @@ fn load_files(files: &[(&str, &str)]) -> Result<bantin::config::Config, bantin::
 }
 
 /// Every problem names one of the files and a position inside it.
-fn assert_problems_located(problems: &bantin::config::Problems, dir: &Path, files: &[(&str, &str)]) {
+fn assert_problems_located(
+    problems: &bantin::config::Problems,
+    dir: &Path,
+    files: &[(&str, &str)],
+) {
     assert!(!problems.0.is_empty(), "Err with no problem");
     assert!(!problems.to_string().is_empty());
     for p in &problems.0 {
@@ -386,7 +407,10 @@ fn assert_problems_located(problems: &bantin::config::Problems, dir: &Path, file
         let lines = text.split('\n').count();
         assert!(p.line >= 1 && p.line <= lines, "line out of the file: {p}");
         assert!(p.col >= 1, "column 0: {p}");
-        assert!(!p.message.trim().is_empty() || p.to_string().contains(':'), "{p}");
+        assert!(
+            !p.message.trim().is_empty() || p.to_string().contains(':'),
+            "{p}"
+        );
     }
 }
 
@@ -437,7 +461,9 @@ pub fn topics(data: &[u8]) {
                 assert!(!m.phrases.is_empty(), "{} matched by no phrase", m.topic);
             }
             for id in &ids {
-                let e = matcher.explain(id, input, sources).expect("explain a known topic");
+                let e = matcher
+                    .explain(id, input, sources)
+                    .expect("explain a known topic");
                 let matched = found.iter().any(|m| m.topic == *id);
                 assert_eq!(e.matched(), matched, "explain and matches disagree on {id}");
             }
@@ -450,10 +476,12 @@ fn reads_other_files(main: &str) -> bool {
     let Ok(table) = toml::from_str::<toml::Table>(main) else {
         return true;
     };
-    ["topics_file", "subscribers_file"].iter().any(|k| match table.get(*k) {
-        None => false,
-        Some(v) => !matches!(v.as_str(), Some("topics.toml" | "subscribers.toml")),
-    })
+    ["topics_file", "subscribers_file"]
+        .iter()
+        .any(|k| match table.get(*k) {
+            None => false,
+            Some(v) => !matches!(v.as_str(), Some("topics.toml" | "subscribers.toml")),
+        })
 }
 
 /// The main config, topics and subscribers files from the input (split at NUL bytes), read
@@ -472,9 +500,11 @@ pub fn config(data: &[u8]) {
                 assert!(bantin::config::is_slug(&s.id), "source id {:?}", s.id);
             }
         }
-        Err(problems) => {
-            assert_problems_located(&problems, Path::new("/etc/bantin"), &[("bantin.toml", &main)])
-        }
+        Err(problems) => assert_problems_located(
+            &problems,
+            Path::new("/etc/bantin"),
+            &[("bantin.toml", &main)],
+        ),
     }
     if reads_other_files(&main) {
         return;
@@ -488,7 +518,11 @@ pub fn config(data: &[u8]) {
         let ids: Vec<&str> = c.topics.topics().map(|(id, _)| id).collect();
         for s in &c.subscribers {
             for t in &s.topics {
-                assert!(ids.contains(&t.as_str()), "{} wants unknown topic {t}", s.email);
+                assert!(
+                    ids.contains(&t.as_str()),
+                    "{} wants unknown topic {t}",
+                    s.email
+                );
             }
         }
         let _ = c.topics_fingerprint();
@@ -526,7 +560,8 @@ pub fn unsubscribe(data: &[u8]) {
     };
     let t = unsubscribe::token(&secret, &req);
     assert!(
-        t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
         "{t}"
     );
     if t.len() <= 1024 {
@@ -535,7 +570,10 @@ pub fn unsubscribe(data: &[u8]) {
         assert_eq!(back.topic, req.topic);
     }
     let other = Secret::from_text("another-installation-secret").unwrap();
-    assert!(unsubscribe::verify(&other, &t).is_err(), "verified under another secret");
+    assert!(
+        unsubscribe::verify(&other, &t).is_err(),
+        "verified under another secret"
+    );
 
     // Signed by us, with the key `Secret::from_text` derives.
     let key = Sha256::digest(SECRET_TEXT.as_bytes());

@@ -39,7 +39,10 @@ fn saved_inputs() -> usize {
 }
 
 /// The targets with saved inputs, and the function that replays them.
-const TARGETS: [(&str, fn(&[u8])); 8] = [
+/// A target's body: bytes in, a panic on a defect.
+type Target = fn(&[u8]);
+
+const TARGETS: [(&str, Target); 8] = [
     ("feed", targets::feed),
     ("html_list", targets::html_list),
     ("html_article", targets::html_article),
@@ -55,5 +58,9 @@ fn every_saved_crash_replays_without_panicking() {
     let replayed: usize = TARGETS.iter().map(|(name, run)| replay(name, *run)).sum();
     assert!(replayed > 0, "no saved input found under tests/fuzz/");
     // A file saved under a misspelt target directory would otherwise never run.
-    assert_eq!(replayed, saved_inputs(), "files under tests/fuzz/ outside the eight targets");
+    assert_eq!(
+        replayed,
+        saved_inputs(),
+        "files under tests/fuzz/ outside the eight targets"
+    );
 }
