@@ -300,9 +300,11 @@ pub fn date(data: &[u8]) {
                 if let Some(t) = date::parse(&raw, tz, order, n) {
                     let utc = t.with_timezone(&Utc);
                     let _ = date::is_plausible(utc, n);
-                    // The instant can be written back out as RFC 3339 and read again.
+                    // The instant can be written back out as RFC 3339 and read again (which
+                    // has no seconds in offsets: before 1906, Asia/Ho_Chi_Minh was +07:06:40).
                     let again = DateTime::parse_from_rfc3339(&t.to_rfc3339());
-                    if (0..=9999).contains(&chrono::Datelike::year(&t)) {
+                    let whole_minutes = t.offset().local_minus_utc() % 60 == 0;
+                    if (0..=9999).contains(&chrono::Datelike::year(&t)) && whole_minutes {
                         assert_eq!(again.ok(), Some(t), "{raw:?}");
                     }
                 }
