@@ -613,10 +613,7 @@ impl Fields {
         }
         let date = match (self.date, self.days_back) {
             (Some(date), None) => date,
-            (None, Some(back)) => now
-                .with_timezone(&tz)
-                .date_naive()
-                .checked_sub_days(Days::new(back))?,
+            (None, Some(back)) => local_date(now, tz)?.checked_sub_days(Days::new(back))?,
             _ => return None,
         };
         let naive = date.and_time(self.time.unwrap_or(NaiveTime::MIN));
@@ -897,6 +894,13 @@ fn local(naive: NaiveDateTime, tz: Tz) -> Option<DateTime<FixedOffset>> {
     }
     let offset = tz.offset_from_utc_datetime(&naive).fix();
     offset.from_local_datetime(&naive).single()
+}
+
+/// Today in `tz`; None at the ends of chrono's range, where the local date does not exist
+/// (`date_naive` would panic there).
+fn local_date(now: DateTime<Utc>, tz: Tz) -> Option<NaiveDate> {
+    let offset = tz.offset_from_utc_datetime(&now.naive_utc()).fix();
+    Some(now.naive_utc().checked_add_offset(offset)?.date())
 }
 
 fn before_now(now: DateTime<Utc>, tz: Tz, count: u64, span: Span) -> Option<DateTime<FixedOffset>> {

@@ -109,7 +109,10 @@ pub fn clean_html(html: &str) -> String {
     };
     let needs_filter =
         unusual().any(|c| is_invisible(c) && !c.is_whitespace() || replace_d_impostor(c) != c);
-    let nfc = is_nfc_quick(unusual()) == IsNormalized::Yes;
+    // Checked on what stays: an invisible character dropped from between two combining marks
+    // leaves them side by side, possibly out of canonical order.
+    let nfc = is_nfc_quick(unusual().filter(|&c| c.is_whitespace() || !is_invisible(c)))
+        == IsNormalized::Yes;
     if !needs_filter && nfc {
         // The common case: nothing to change.
         return html.to_owned();

@@ -178,10 +178,12 @@ fn decode(message: &[u8]) -> Option<Request> {
         (&ONE_TOPIC, topic) => Some(std::str::from_utf8(topic).ok()?.to_owned()),
         _ => return None,
     };
-    Some(Request {
+    let req = Request {
         email: std::str::from_utf8(email).ok()?.to_owned(),
         topic,
-    })
+    };
+    // Only the one encoding `encode` gives: an upper-case email or a padded length is not ours.
+    (encode(&req) == message).then_some(req)
 }
 
 /// Unsigned LEB128: one byte for lengths under 128, and no upper limit, so [`token`] never
