@@ -22,7 +22,8 @@
 //!   tone-mark style, folding). Pure.
 //! - [`date`]: lenient date parsing for every form Vietnamese outlets publish. Pure.
 //! - [`ingest`]: one poll of one source; [`ingest::fetch`] (HTTP, politeness, conditional GET),
-//!   [`ingest::parse`] (payload check, decoding, feed-rs), [`ingest::normalize`] (entries →
+//!   [`ingest::parse`] (payload check, decoding, old dialects rewritten for feed-rs, broken
+//!   feeds repaired and noted), [`ingest::normalize`] (entries →
 //!   [`article::NewArticle`], canonical URLs, identity keys), [`ingest::scrape`] (HTML list
 //!   pages and article pages with CSS selectors or a readability extractor; scraper and
 //!   dom_smoothie live here), [`ingest::pages`] (each new article's page, fetched after the
