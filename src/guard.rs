@@ -44,7 +44,7 @@ pub fn is_panic(error: &str) -> bool {
 }
 
 /// A test hook: panics at `point` for `key` (a source id, a subscriber's address) once a test
-/// armed it with [`fail_on`], so the tests can prove that a panic at each edge is contained.
+/// armed it with `fail_on` (test builds only), so the tests can prove that a panic at each edge is contained.
 /// Without the `failpoints` feature (enabled only for this crate's own tests) it is empty.
 #[inline]
 pub fn failpoint(point: &str, key: &str) {

@@ -84,8 +84,8 @@ pub enum ParseError {
 
 /// Parses a fetched body. `charset` is the HTTP charset; `base` resolves relative links.
 ///
-/// Old dialects are rewritten first ([`dialect`]). When the strict parse fails, or reads no
-/// item from a document that has some, the known breakage is repaired ([`repair`]) and the
+/// Old dialects are rewritten first (`parse::dialect`). When the strict parse fails, or reads no
+/// item from a document that has some, the known breakage is repaired (`parse::repair`) and the
 /// document parsed again; [`ParsedFeed::repairs`] says what was repaired. A document that still
 /// yields no item is an error naming why, unless it is a valid feed with no items.
 pub fn parse(
