@@ -105,7 +105,9 @@ impl Ingestor {
         blocking(move || store.source_states(&ids)).await
     }
 
-    /// Polls one source now (gone sources are skipped) and records the result.
+    /// Polls one source now (gone sources are skipped) and records the result. This is the
+    /// poll's task edge: a panic anywhere in it is recorded as the source's failure
+    /// ([`ingest::record_panic`]), and the scheduler goes on polling the source.
     pub async fn poll(&self, id: &str, cancel: &CancellationToken) -> Result<Report, StoreError> {
         let Some(source) = self.config.sources.iter().find(|s| s.id == id) else {
             return Ok(Report {
@@ -118,46 +120,33 @@ impl Ingestor {
         let Ok(_slot) = self.slots.acquire().await else {
             return Err(StoreError::Task("poll slots closed".into()));
         };
-        let (store, ids) = (self.store.clone(), vec![id.to_string()]);
-        let state = blocking(move || store.source_states(&ids))
-            .await?
-            .into_iter()
-            .next();
-        if let Some(s) = state.as_ref().filter(|s| s.health == SourceHealth::Gone) {
-            return Ok(Report {
-                source: id.to_string(),
-                outcome: Outcome::Gone,
-                next_poll: s.next_poll.unwrap_or_else(Utc::now),
-            });
-        }
-        ingest::poll_source(
-            &self.fetcher,
-            &self.store,
-            &self.config,
-            source,
-            state.as_ref(),
-            cancel,
-        )
-        .await
-    }
-
-    /// [`Ingestor::poll`], with a panic outside the poll itself (which records its own, see
-    /// [`ingest::poll_source`]) turned into the source's failed report.
-    async fn poll_guarded(
-        &self,
-        id: &str,
-        cancel: &CancellationToken,
-    ) -> Result<Report, StoreError> {
-        match crate::guard::catch_async(self.poll(id, cancel)).await {
-            Ok(r) => r,
-            Err(error) => {
-                tracing::error!(source = %id, %error, "poll panicked");
-                Ok(Report {
+        let polled = crate::guard::catch_async(async {
+            let (store, ids) = (self.store.clone(), vec![id.to_string()]);
+            let state = blocking(move || store.source_states(&ids))
+                .await?
+                .into_iter()
+                .next();
+            if let Some(s) = state.as_ref().filter(|s| s.health == SourceHealth::Gone) {
+                return Ok(Report {
                     source: id.to_string(),
-                    outcome: Outcome::Failed(error),
-                    next_poll: Utc::now(),
-                })
+                    outcome: Outcome::Gone,
+                    next_poll: s.next_poll.unwrap_or_else(Utc::now),
+                });
             }
+            ingest::poll_source(
+                &self.fetcher,
+                &self.store,
+                &self.config,
+                source,
+                state.as_ref(),
+                cancel,
+            )
+            .await
+        })
+        .await;
+        match polled {
+            Ok(report) => report,
+            Err(error) => ingest::record_panic(&self.store, &self.config, source, error).await,
         }
     }
 
@@ -180,7 +169,7 @@ impl Ingestor {
             let id = id.clone();
             let cancel = cancel.clone();
             set.spawn(async move {
-                let r = me.poll_guarded(&id, &cancel).await;
+                let r = me.poll(&id, &cancel).await;
                 (id, r)
             });
         }
@@ -322,7 +311,7 @@ pub async fn run_notifying(
                     let id = state.id.clone();
                     let cancel = cancel.clone();
                     tasks.spawn(async move {
-                        let r = me.poll_guarded(&id, &cancel).await;
+                        let r = me.poll(&id, &cancel).await;
                         (id, r)
                     });
                 }

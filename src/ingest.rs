@@ -106,34 +106,26 @@ pub struct Report {
     pub next_poll: DateTime<Utc>,
 }
 
-/// Polls `source` once and records the result. Only a database failure is an error; everything
-/// the source does wrong is an [`Outcome`]. `cancel` interrupts the fetch, never the store.
-///
-/// A panic anywhere in the poll (a bug meeting input nobody foresaw) is the source's failure
-/// like any other: recorded on its row, retried with backoff ([`crate::guard`]).
-pub async fn poll_source(
-    fetcher: &Fetcher,
+/// Records a poll of `source` that panicked (a bug meeting input nobody foresaw) as the
+/// source's failure like any other: on its row, retried with backoff ([`crate::guard`]).
+pub async fn record_panic(
     store: &Store,
-    config: &Arc<Config>,
+    config: &Config,
     source: &Source,
-    state: Option<&SourceState>,
-    cancel: &CancellationToken,
+    error: String,
 ) -> Result<Report, StoreError> {
-    let polled = crate::guard::catch_async(poll_unguarded(
-        fetcher, store, config, source, state, cancel,
-    ))
-    .await;
-    let error = match polled {
-        Ok(report) => return report,
-        Err(error) => error,
-    };
     tracing::error!(source = %source.id, %error, "poll panicked; recorded as the source's error");
+    let (st, ids) = (store.clone(), vec![source.id.clone()]);
+    let failures = crate::store::blocking(move || st.source_states(&ids))
+        .await?
+        .first()
+        .map_or(0, |s| s.failures);
     let now = Utc::now();
     let schedule = source
         .schedule
         .clone()
         .unwrap_or_else(|| config.poll.schedule.clone());
-    let next = next_poll(&schedule, now, None, state.map_or(0, |s| s.failures) + 1);
+    let next = next_poll(&schedule, now, None, failures + 1);
     let (st, id, record) = (
         store.clone(),
         source.id.clone(),
@@ -150,7 +142,10 @@ pub async fn poll_source(
     })
 }
 
-async fn poll_unguarded(
+/// Polls `source` once and records the result. Only a database failure is an error; everything
+/// the source does wrong is an [`Outcome`]. `cancel` interrupts the fetch, never the store.
+/// A panic goes up to the caller's task edge ([`record_panic`]).
+pub async fn poll_source(
     fetcher: &Fetcher,
     store: &Store,
     config: &Arc<Config>,
