@@ -98,25 +98,36 @@ pub async fn fetch_due(
                     st.page_done(job.article_id, &update, now)?;
                     let candidates = st.match_candidates_for(&[job.article_id])?;
                     super::rematch_candidates(&st, &cf, &candidates, now)?;
-                    Ok(Ok(()))
+                    Ok(PageOutcome::Fetched)
                 }
                 Err(error) => {
                     tracing::warn!(source = %src.id, url = %job.url, attempt = job.attempts + 1, %error, "article page failed");
                     st.page_failed(job.article_id, &error, now + retry_delay(job.attempts))?;
-                    Ok(Err(crate::guard::is_panic(&error)))
+                    Ok(PageOutcome::Failed {
+                        panicked: crate::guard::is_panic(&error),
+                    })
                 }
             }
         })
         .await?;
         match ok {
-            Ok(()) => round.fetched += 1,
-            Err(panicked) => {
+            PageOutcome::Fetched => round.fetched += 1,
+            PageOutcome::Failed { panicked } => {
                 round.failed += 1;
                 round.panicked += usize::from(panicked);
             }
         }
     }
     Ok(round)
+}
+
+/// How one page job ended.
+enum PageOutcome {
+    Fetched,
+    /// Recorded on the page row, retried later; `panicked` when the failure was a bug.
+    Failed {
+        panicked: bool,
+    },
 }
 
 /// The article's body, date and authors from its fetched page.
