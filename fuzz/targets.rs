@@ -1,5 +1,5 @@
 //! The body of every fuzz target, shared by the cargo-fuzz binaries (`fuzz/fuzz_targets/`) and
-//! by `tests/fuzz_regressions.rs`, which replays every saved crash under plain `cargo test`.
+//! by `tests/it/fuzz_regressions.rs`, which replays every saved crash under plain `cargo test`.
 //!
 //! Each function takes arbitrary bytes, drives one public entry point of bantin the way ingest
 //! or the CLI does, and checks what a user would: nothing panics, and the output keeps the

@@ -13,6 +13,9 @@
 //! polled, one source per file, into one SQLite file. Each must end with a recorded state. The
 //! cases whose `Expect:` line asks for an entry's title or link are compared with what bantin
 //! stored, both sides normalized the way bantin normalizes a title (see [`like_bantin`]).
+// The whole harness is shared with tests/it; this binary uses a part of it.
+#[allow(dead_code)]
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,14 +1,12 @@
-//! Self-tests of the SMTP test server in `common::smtp`, driven by lettre's async SMTP client as
+//! Self-tests of the SMTP test server in `crate::common::smtp`, driven by lettre's async SMTP client as
 //! the daemon's mail module will drive it: one pooled `AsyncSmtpTransport` on tokio with rustls,
 //! trusting only the server's self-signed certificate. Each failure mode is checked from the
 //! client's side (which lettre error it becomes) and the server's (what was recorded), and a raw
 //! TCP conversation pins the protocol details a client library never exercises.
 
-mod common;
-
 use std::time::Duration;
 
-use common::smtp::{Mode, Received, SmtpOptions, SmtpServer, Tls};
+use crate::common::smtp::{Mode, Received, SmtpOptions, SmtpServer, Tls};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
@@ -552,7 +550,7 @@ async fn down_greets_no_one_but_counts_the_connection() {
     .unwrap()
     .unwrap_or(0);
     assert_eq!(n, 0, "{buf:?}");
-    common::wait_until("the connection is counted", WITHIN, || async {
+    crate::common::wait_until("the connection is counted", WITHIN, || async {
         server.connections() == 1
     })
     .await;

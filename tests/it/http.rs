@@ -6,17 +6,15 @@
 //! The fixture is two outlets carrying short Vietnamese news items, two of them about "dân vận"
 //! and one story syndicated by both; titles name what each item is there for.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::common::*;
 use bantin::daemon::{self, DaemonError, Ingestor};
 use bantin::store::{SourceHealth, Store};
 use chrono::{DateTime, FixedOffset, Utc};
-use common::*;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::sync::oneshot;

@@ -13,12 +13,12 @@
 //! is syndicated); each item's link slug names what it is there for, and its title is what the
 //! subscriber must (or must not) read.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::smtp::{Mode, Parsed, Received, SmtpOptions, SmtpServer, Tls};
+use crate::common::*;
 use bantin::daemon::{self, DaemonError, Ingestor};
 use bantin::ingest::Outcome;
 use bantin::mail::{Mailer, Security, SmtpSettings, Transport};
@@ -26,8 +26,6 @@ use bantin::postman::{Postman, Round};
 use bantin::store::{OutboxEntry, Store, SubscriberState};
 use bantin::unsubscribe::{self, Request, Secret};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-use common::smtp::{Mode, Parsed, Received, SmtpOptions, SmtpServer, Tls};
-use common::*;
 use mail_parser::MimeHeaders;
 use serde_json::Value;
 use tokio::sync::oneshot;

@@ -4,13 +4,11 @@
 //! Without `NOTIFY_SOCKET` the binary runs unchanged: every other test that starts `bantin run`
 //! shows that.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{feed_of, source, wait_until, Env, Route, Running, Server};
+use crate::common::{feed_of, source, wait_until, Env, Route, Running, Server};
 use tokio::net::UnixDatagram;
 
 const WITHIN: Duration = Duration::from_secs(20);
@@ -19,7 +17,7 @@ const WITHIN: Duration = Duration::from_secs(20);
 /// temp dir.
 fn start(env: &Env, vars: &[(&str, &str)]) -> Running {
     let log = env.dir.path().join("bantin.log");
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = Command::new(crate::common::bin());
     for v in [
         "BANTIN_CONFIG",
         "RUST_LOG",

@@ -4,17 +4,15 @@
 //! server on loopback, a config and database in a temp dir; the database is aged or inspected
 //! directly with SQLite where a test needs time to have passed.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::common::*;
 use bantin::http::{self, AppState};
 use bantin::metrics::Metrics;
 use chrono::Utc;
-use common::*;
 use rusqlite::Connection;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! one file each, named for what they exercise; the targets are in `fuzz/targets.rs` (README,
 //! "Fuzzing").
 
-#[path = "../fuzz/targets.rs"]
+#[path = "../../fuzz/targets.rs"]
 mod targets;
 
 use std::path::PathBuf;

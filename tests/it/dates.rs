@@ -1,11 +1,9 @@
 //! Publication dates as Vietnamese outlets write them (README, "Vietnamese text and dates"), through the whole
 //! pipeline: fetched, parsed with the source's zone and day/month order, stored, read back.
 
-mod common;
-
+use crate::common::*;
 use bantin::store::StoredArticle;
 use chrono::{Duration as Span, FixedOffset, TimeZone, Utc};
-use common::*;
 
 /// (raw pubDate, stored `published.to_rfc3339()`) for a source with the default day-first order.
 const DMY: &[(&str, &str)] = &[

@@ -131,7 +131,6 @@ struct Inner {
     auth: Option<(String, String)>,
     acceptor: TlsAcceptor,
     cert_der: Vec<u8>,
-    cert_pem: String,
     shared: Mutex<Shared>,
 }
 
@@ -156,7 +155,7 @@ impl SmtpServer {
 
     /// Starts a server on `addr` (port 0 for a free one).
     pub async fn start_on(opts: SmtpOptions, addr: SocketAddr) -> SmtpServer {
-        let (acceptor, cert_der, cert_pem) = self_signed_acceptor();
+        let (acceptor, cert_der) = self_signed_acceptor();
         let listener = TcpListener::bind(addr)
             .await
             .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
@@ -167,7 +166,6 @@ impl SmtpServer {
             auth: opts.auth,
             acceptor,
             cert_der,
-            cert_pem,
             shared: Mutex::new(Shared {
                 mode: opts.mode,
                 messages: Vec::new(),
@@ -193,17 +191,8 @@ impl SmtpServer {
         &self.inner.cert_der
     }
 
-    /// The server certificate, PEM, to write where a config's CA file setting can point.
-    pub fn cert_pem(&self) -> &str {
-        &self.inner.cert_pem
-    }
-
     pub fn set_mode(&self, mode: Mode) {
         self.inner.shared.lock().unwrap().mode = mode;
-    }
-
-    pub fn mode(&self) -> Mode {
-        self.inner.shared.lock().unwrap().mode
     }
 
     /// Every accepted message, oldest first.
@@ -268,14 +257,13 @@ impl SmtpServer {
 }
 
 /// A TLS acceptor on a fresh self-signed certificate for `localhost` and `127.0.0.1`, and the
-/// certificate as DER and PEM. The ring provider is named here rather than installed as the
+/// certificate as DER. The ring provider is named here rather than installed as the
 /// process default, so the server does not depend on what the code under test installs.
-fn self_signed_acceptor() -> (TlsAcceptor, Vec<u8>, String) {
+fn self_signed_acceptor() -> (TlsAcceptor, Vec<u8>) {
     let certified =
         rcgen::generate_simple_self_signed(vec![HOSTNAME.to_string(), "127.0.0.1".to_string()])
             .unwrap();
     let cert_der = certified.cert.der().to_vec();
-    let cert_pem = certified.cert.pem();
     let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -287,7 +275,7 @@ fn self_signed_acceptor() -> (TlsAcceptor, Vec<u8>, String) {
             key.into(),
         )
         .unwrap();
-    (TlsAcceptor::from(Arc::new(config)), cert_der, cert_pem)
+    (TlsAcceptor::from(Arc::new(config)), cert_der)
 }
 
 fn listen(inner: &Arc<Inner>, listener: TcpListener) {

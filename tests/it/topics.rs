@@ -5,19 +5,17 @@
 //! Fixture items are short Vietnamese news items; each one's link slug names the property it
 //! exercises, and assertions compare those slugs.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::*;
 use bantin::daemon::{self, Ingestor};
 use bantin::ingest::{self, Outcome};
 use bantin::store::{ArticleQuery, Store, StoredArticle};
 use chrono::{DateTime, Utc};
-use common::*;
 use serde_json::Value;
 use tokio::sync::oneshot;
 

@@ -2,11 +2,9 @@
 //! missing guids; text normalized once at ingest; syndicated copies linked into one story;
 //! pruned articles never come back.
 
-mod common;
-
+use crate::common::*;
 use bantin::store::StoredArticle;
 use chrono::{Duration as Days, Utc};
-use common::*;
 
 #[tokio::test]
 async fn same_feed_twice_stores_each_article_once() {

@@ -1,6 +1,5 @@
 //! Test harness: a fixture HTTP server on 127.0.0.1:0 whose routes the tests set and change,
 //! temp config files, and helpers to open the daemon's parts in process.
-#![allow(dead_code)]
 pub mod smtp;
 
 use std::collections::HashMap;

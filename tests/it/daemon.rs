@@ -1,14 +1,12 @@
 //! The daemon: in process through `bantin::daemon::run` with a shutdown future the test drives,
 //! and as a real `bantin run` process stopped by SIGTERM or SIGINT.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bantin::daemon::{self, SHUTDOWN_GRACE};
 use bantin::store::{SourceHealth, Store};
-use common::*;
 use tokio::sync::oneshot;
 
 /// Long enough for a loaded CI machine, short enough to fail fast.

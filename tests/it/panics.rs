@@ -3,15 +3,13 @@
 //! retried with backoff, counted in `/metrics`, and every other source goes on. Failpoints are
 //! armed per source id, so these tests do not disturb each other.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use bantin::daemon;
 use bantin::guard;
 use bantin::ingest::Outcome;
 use chrono::Utc;
-use common::*;
 use tokio::sync::oneshot;
 
 const WITHIN: Duration = Duration::from_secs(15);

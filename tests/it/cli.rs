@@ -1,13 +1,11 @@
 //! The `bantin` binary as an admin uses it: `check`, `fetch`, `sources`, `articles`, against a
 //! fixture server on loopback and a config and database in a temp dir.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::common::*;
 use chrono::DateTime;
-use common::*;
 use serde_json::Value;
 
 fn stdout(o: &Output) -> String {

@@ -1,15 +1,13 @@
-//! `bantin::mail` against the loopback SMTP server of `common::smtp` and a temp Maildir: what a
+//! `bantin::mail` against the loopback SMTP server of `crate::common::smtp` and a temp Maildir: what a
 //! reader's mail client decodes, how each relay failure is classified, and that neither a subject
 //! nor a display name can add a header or a recipient.
-
-mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::smtp::{Mode, Received, SmtpOptions, SmtpServer, Tls};
 use bantin::mail::{self, MailError, Mailer, Outgoing, Security, SmtpSettings, Transport};
 use chrono::{TimeZone, Utc};
-use common::smtp::{Mode, Received, SmtpOptions, SmtpServer, Tls};
 use mail_parser::MimeHeaders as _;
 
 /// Long enough for a loaded CI machine, short enough to fail fast.

@@ -4,16 +4,14 @@
 //! checks what `bantin fetch` prints (the outcome line), what `bantin sources` shows
 //! (`source_states`) and what got stored.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bantin::daemon::Ingestor;
 use bantin::ingest::{Outcome, Report};
 use bantin::store::{SourceHealth, SourceState};
 use chrono::Utc;
-use common::*;
 
 const DATE: &str = "Sat, 22 Aug 2026 20:00:00 +0700";
 

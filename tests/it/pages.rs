@@ -1,11 +1,9 @@
 //! Sources without feeds: HTML list pages, article pages and full text, over loopback with
 //! fixture pages modelled on thanhuytphcm.vn, dangcongsan.vn and mattran.org.vn.
 
-mod common;
-
+use crate::common::*;
 use bantin::ingest::Outcome;
 use bantin::store::StoredArticle;
-use common::*;
 
 /// The list page of a Party committee's site: relative links ending in a 10-digit id,
 /// Vietnamese date lines, a sapo, and page chrome around the list.

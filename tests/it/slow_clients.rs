@@ -6,18 +6,16 @@
 //! Clients here speak HTTP/1.1 by hand over TCP, so that each test controls exactly what is
 //! sent and when, and no client-side connection pool hides what the server does.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::*;
 use axum::routing::get;
 use bantin::daemon::{self, DaemonError, Ingestor};
 use bantin::http::{self, connections::Limits, AppState};
 use bantin::metrics::Metrics;
-use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};

@@ -19,20 +19,18 @@
 //!   Message-ID, which a receiving mail system drops as a duplicate. Such re-deliveries must
 //!   carry the same articles; they are counted and printed.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::smtp::{SmtpOptions, SmtpServer};
+use crate::common::*;
 use bantin::ingest::Outcome;
 use bantin::postman::{Postman, Round};
 use bantin::store::{ArticleQuery, Closed, Store};
 use chrono::{FixedOffset, Utc};
-use common::smtp::{SmtpOptions, SmtpServer};
-use common::*;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
