@@ -1,5 +1,10 @@
 //! `[mail]` in the main file and `subscribers.toml`: who gets which digests, and how mail leaves.
 //!
+//! Keys of `[mail]`: `from`, `reply_to`, `secret_file`, `outbox` (the Maildir, the default
+//! transport) and `[mail.smtp]` (`host`, `port`, `security`, `username`, `password_file`,
+//! `password_env`, `timeout`). Keys of a `[[subscribers]]` entry: `email`, `name`, `topics`,
+//! `schedule`, `timezone`, `max_items`.
+//!
 //! Passwords are never read from the config file itself: only from a file or an environment
 //! variable named there, resolved when mail is sent (so the value is never in a `Config`).
 
@@ -10,7 +15,8 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use toml::Spanned;
 
-use super::{is_plausible_email, parse_toml, suggest, Problem, Reporter, Schedule, Section};
+use super::reader::{parse_toml, suggest, Problem, Reporter, Section};
+use super::Schedule;
 
 /// Digests are sent daily at 07:00 unless a subscriber says otherwise.
 pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 7 * * *";
@@ -101,6 +107,22 @@ fn expand_credentials(p: &Path, dir: Option<std::ffi::OsString>) -> Result<PathB
             p.display()
         )),
     }
+}
+
+/// Enough of an address to deliver to: one '@', something on both sides, no spaces or angle
+/// brackets (a bare host such as localhost is fine). The SMTP server has the last word.
+pub fn is_plausible_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
+        && !domain.contains('@')
 }
 
 /// A subscriber, validated.
@@ -262,7 +284,7 @@ pub(super) fn parse_subscribers(
                 );
             }
         }
-        let schedule = t.schedule(&mut r, "schedule");
+        let schedule = t.parsed(&mut r, "schedule", Schedule::parse);
         let timezone = t.parsed(&mut r, "timezone", |s| {
             Tz::from_str(s).map_err(|_| {
                 format!("unknown time zone {s:?} (an IANA name such as \"Asia/Ho_Chi_Minh\")")
@@ -325,6 +347,9 @@ pub(super) fn parse_subscribers(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::config::tests::load_files;
+
     #[test]
     fn credential_paths_expand_the_systemd_credentials_directory() {
         let dir = Some(std::ffi::OsString::from("/run/credentials/bantin.service"));
@@ -345,31 +370,15 @@ mod tests {
         assert!(err.contains("not set"), "{err}");
     }
 
-    use super::super::load;
-    use super::*;
-
     fn load_with(main: &str, subscribers: &str) -> Result<crate::config::Config, Vec<String>> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("bantin.toml"), main).unwrap();
-        std::fs::write(
-            dir.path().join("topics.toml"),
-            "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\"]\n",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("subscribers.toml"), subscribers).unwrap();
-        load(&dir.path().join("bantin.toml")).map_err(|p| {
-            p.0.iter()
-                .map(|p| {
-                    format!(
-                        "{}:{}:{}: {}",
-                        p.file.file_name().unwrap().to_string_lossy(),
-                        p.line,
-                        p.col,
-                        p.message
-                    )
-                })
-                .collect()
-        })
+        load_files(&[
+            ("bantin.toml", main),
+            (
+                "topics.toml",
+                "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\"]\n",
+            ),
+            ("subscribers.toml", subscribers),
+        ])
     }
 
     #[test]
