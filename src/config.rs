@@ -30,12 +30,12 @@ mod topics;
 pub use http::{base_url_for, Http, DEFAULT_HEADER_TIMEOUT};
 pub use log::{Log, LogFormat};
 pub use mail::{
-    credential_path, is_plausible_email, Mail, MailTransport, PasswordSource, SmtpConfig,
-    SmtpSecurity, Subscriber,
+    credential_path, is_plausible_email, CredentialError, Mail, MailTransport, PasswordSource,
+    SmtpConfig, SmtpSecurity, Subscriber,
 };
-pub use poll::{Poll, Schedule, DEFAULT_SCHEDULE};
+pub use poll::{Poll, Schedule, ScheduleError, DEFAULT_SCHEDULE};
 pub use reader::{is_slug, Problem, Problems};
-pub use sources::{ArticleRules, Css, ListRules, Source, SourceKind};
+pub use sources::{ArticleRules, Css, CssError, ListRules, Source, SourceKind};
 pub use storage::Storage;
 
 use crate::topics::Matcher;

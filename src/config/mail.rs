@@ -65,20 +65,44 @@ pub enum PasswordSource {
     Env(String),
 }
 
+/// Why a secret named in the config cannot be had. No message carries the secret itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error(
+        "{} names $CREDENTIALS_DIRECTORY, which is not set: systemd sets it for the service \
+         (LoadCredential=); outside it, name the file itself",
+        path.display()
+    )]
+    CredentialsDirectoryUnset { path: PathBuf },
+    // The io error is part of the message, not a `source`: shown through a chain it would
+    // be said twice.
+    #[error("cannot read the SMTP password file {}: {error}", path.display())]
+    PasswordFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("the SMTP password variable {variable} is not set")]
+    PasswordVariable { variable: String },
+}
+
 impl PasswordSource {
     /// Reads the password now (trailing newline trimmed).
-    pub fn resolve(&self) -> Result<Option<String>, String> {
+    pub fn resolve(&self) -> Result<Option<String>, CredentialError> {
         match self {
             PasswordSource::None => Ok(None),
             PasswordSource::File(p) => {
                 let p = credential_path(p)?;
                 std::fs::read_to_string(&p)
                     .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
-                    .map_err(|e| format!("cannot read the SMTP password file {}: {e}", p.display()))
+                    .map_err(|error| CredentialError::PasswordFile { path: p, error })
             }
-            PasswordSource::Env(v) => std::env::var(v)
-                .map(Some)
-                .map_err(|_| format!("the SMTP password variable {v} is not set")),
+            PasswordSource::Env(v) => {
+                std::env::var(v)
+                    .map(Some)
+                    .map_err(|_| CredentialError::PasswordVariable {
+                        variable: v.clone(),
+                    })
+            }
         }
     }
 }
@@ -87,11 +111,14 @@ impl PasswordSource {
 /// expanded from the environment: systemd sets it for a service with `LoadCredential=`, so the
 /// config names a credential without hard-coding the unit's name. Expanded when the file is
 /// read, so `bantin check` outside the service accepts it.
-pub fn credential_path(p: &Path) -> Result<PathBuf, String> {
+pub fn credential_path(p: &Path) -> Result<PathBuf, CredentialError> {
     expand_credentials(p, std::env::var_os("CREDENTIALS_DIRECTORY"))
 }
 
-fn expand_credentials(p: &Path, dir: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+fn expand_credentials(
+    p: &Path,
+    dir: Option<std::ffi::OsString>,
+) -> Result<PathBuf, CredentialError> {
     let text = p.to_string_lossy();
     let rest = ["$CREDENTIALS_DIRECTORY", "${CREDENTIALS_DIRECTORY}"]
         .iter()
@@ -101,11 +128,9 @@ fn expand_credentials(p: &Path, dir: Option<std::ffi::OsString>) -> Result<PathB
     };
     match dir {
         Some(dir) => Ok(PathBuf::from(dir).join(rest.trim_start_matches('/'))),
-        None => Err(format!(
-            "{} names $CREDENTIALS_DIRECTORY, which is not set: systemd sets it for the service \
-             (LoadCredential=); outside it, name the file itself",
-            p.display()
-        )),
+        None => Err(CredentialError::CredentialsDirectoryUnset {
+            path: p.to_path_buf(),
+        }),
     }
 }
 
@@ -366,8 +391,15 @@ mod tests {
             expand_credentials(Path::new("/etc/bantin/secret"), None).unwrap(),
             Path::new("/etc/bantin/secret")
         );
-        let err = expand_credentials(Path::new("$CREDENTIALS_DIRECTORY/x"), None).unwrap_err();
+        let err = expand_credentials(Path::new("$CREDENTIALS_DIRECTORY/x"), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not set"), "{err}");
+        assert_eq!(
+            err,
+            "$CREDENTIALS_DIRECTORY/x names $CREDENTIALS_DIRECTORY, which is not set: systemd sets \
+             it for the service (LoadCredential=); outside it, name the file itself"
+        );
     }
 
     fn load_with(main: &str, subscribers: &str) -> Result<crate::config::Config, Vec<String>> {

@@ -47,16 +47,35 @@ pub struct Schedule {
     pub cron: cron::Schedule,
 }
 
+/// Why a schedule's text is not a [`Schedule`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("invalid cron schedule {text:?}: {reason} (6 fields: sec min hour day month weekday, e.g. \"0 */15 * * * *\")")]
+    Invalid { text: String, reason: String },
+    /// Valid cron, but no time ever matches it (February 30th).
+    #[error("cron schedule {text:?} never fires")]
+    NeverFires { text: String },
+}
+
 impl Schedule {
-    pub fn parse(text: &str) -> Result<Schedule, String> {
+    pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
         let cron = cron::Schedule::from_str(text).map_err(|e| {
             // The cron crate's messages span several lines (with a caret); keep the last one.
             let e = e.to_string();
-            let reason = e.lines().map(str::trim).rfind(|l| !l.is_empty() && *l != "^").unwrap_or("");
-            format!("invalid cron schedule {text:?}: {reason} (6 fields: sec min hour day month weekday, e.g. \"0 */15 * * * *\")")
+            let reason = e
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty() && *l != "^")
+                .unwrap_or("");
+            ScheduleError::Invalid {
+                text: text.to_string(),
+                reason: reason.to_string(),
+            }
         })?;
         if cron.upcoming(chrono::Utc).next().is_none() {
-            return Err(format!("cron schedule {text:?} never fires"));
+            return Err(ScheduleError::NeverFires {
+                text: text.to_string(),
+            });
         }
         Ok(Schedule {
             text: text.to_string(),

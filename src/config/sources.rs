@@ -69,10 +69,19 @@ pub struct Css {
     pub selector: scraper::Selector,
 }
 
+/// Why a selector's text is not a [`Css`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CssError {
+    #[error("empty CSS selector")]
+    Empty,
+    #[error("invalid CSS selector {text:?}: {reason}")]
+    Invalid { text: String, reason: String },
+}
+
 impl Css {
-    pub fn parse(text: &str) -> Result<Css, String> {
+    pub fn parse(text: &str) -> Result<Css, CssError> {
         if text.trim().is_empty() {
-            return Err("empty CSS selector".into());
+            return Err(CssError::Empty);
         }
         scraper::Selector::parse(text)
             .map(|selector| Css {
@@ -87,7 +96,10 @@ impl Css {
                     Some(line) if !reason.contains("report this") => line.to_string(),
                     _ => "not valid CSS selector syntax".to_string(),
                 };
-                format!("invalid CSS selector {text:?}: {reason}")
+                CssError::Invalid {
+                    text: text.to_string(),
+                    reason,
+                }
             })
     }
 }
