@@ -404,34 +404,38 @@ impl Digest {
     }
 }
 
-/// Articles of one story → one [`Story`]: the first in input order is kept; sources and topics
-/// are united in first-seen order. The same article passed twice (once per topic) merges too.
+/// Articles of one story → one [`Story`] ([`crate::stories::merge`]: the first in input order
+/// is kept; sources and topics are united in first-seen order), with each source name made
+/// one line and empty ones left out.
 fn merge_stories(articles: &[DigestArticle]) -> Vec<Story<'_>> {
-    let mut stories: Vec<Story> = Vec::new();
-    let mut index: HashMap<i64, usize> = HashMap::new();
-    for a in articles {
-        let i = *index.entry(a.story).or_insert_with(|| {
-            stories.push(Story {
-                first: a,
-                sources: Vec::new(),
-                topics: Vec::new(),
-            });
-            stories.len() - 1
-        });
-        let story = &mut stories[i];
-        for s in &a.sources {
-            let s = one_line(s);
-            if !s.is_empty() && !story.sources.contains(&s) {
-                story.sources.push(s);
+    crate::stories::merge(articles)
+        .into_iter()
+        .map(|story| {
+            let mut sources: Vec<String> = Vec::new();
+            for s in story.sources.iter().map(|s| one_line(s)) {
+                if !s.is_empty() && !sources.contains(&s) {
+                    sources.push(s);
+                }
             }
-        }
-        for t in &a.topics {
-            if !story.topics.contains(&t.as_str()) {
-                story.topics.push(t);
+            Story {
+                first: story.lead,
+                sources,
+                topics: story.topics,
             }
-        }
+        })
+        .collect()
+}
+
+impl crate::stories::Syndicated for DigestArticle {
+    fn story(&self) -> i64 {
+        self.story
     }
-    stories
+    fn sources(&self) -> &[String] {
+        &self.sources
+    }
+    fn topics(&self) -> &[String] {
+        &self.topics
+    }
 }
 
 fn entry(story: &Story, also_in: Vec<String>, tz: Tz) -> Entry {

@@ -19,6 +19,9 @@ use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
 use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
 use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
+use crate::publish::Format;
+use crate::site::paths::{self, Links};
+use crate::site::Scope;
 use crate::store::{
     blocking, Closed, NewDigest, OutboxEntry, Store, StoreError, StoredArticle, SubscriberState,
 };
@@ -319,9 +322,7 @@ impl Postman {
                     topic: topic.map(String::from),
                 },
             );
-            base.join(&format!("unsubscribe?token={token}"))
-                .map(|u| u.to_string())
-                .ok()
+            paths::absolute(base, &paths::unsubscribe(&token))
         };
         let names: std::collections::HashMap<&str, &str> = self.config.topics.topics().collect();
         let input = DigestInput {
@@ -333,10 +334,10 @@ impl Postman {
                     id: id.clone(),
                     name: names.get(id.as_str()).copied().unwrap_or(id).to_string(),
                     unsubscribe_url: link(Some(id)),
-                    feed_url: base
-                        .join(&format!("topics/{id}.rss"))
-                        .map(|u| u.to_string())
-                        .ok(),
+                    feed_url: paths::absolute(
+                        base,
+                        &paths::feed(&Scope::Topic(id.clone()), Format::DEFAULT, Links::Live),
+                    ),
                 })
                 .collect(),
             articles: articles
