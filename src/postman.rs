@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
 
 use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
-use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
+use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, TemplateError, Templates};
 use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
 use crate::publish::Format;
@@ -25,7 +25,7 @@ use crate::site::Scope;
 use crate::store::{
     blocking, Closed, NewDigest, OutboxEntry, Store, StoreError, StoredArticle, SubscriberState,
 };
-use crate::unsubscribe::{self, Request, Secret};
+use crate::unsubscribe::{self, Request, Secret, SecretError};
 
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
 const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
@@ -80,12 +80,25 @@ const SECRET_META: &str = "unsubscribe_secret";
 pub enum PostmanError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The transport cannot be set up.
     #[error("mail: {0}")]
-    Mail(String),
+    Mail(#[from] MailError),
+    /// The SMTP password cannot be read (`password_file`, `password_env`).
+    #[error("mail: {0}")]
+    Password(String),
     #[error("templates: {0}")]
-    Templates(String),
+    Templates(#[from] TemplateError),
+    /// The secret's text or stored key is not usable.
     #[error("unsubscribe secret: {0}")]
-    Secret(String),
+    Secret(#[from] SecretError),
+    /// `[mail] secret_file` names no usable path.
+    #[error("unsubscribe secret: {0}")]
+    SecretPath(String),
+    #[error("unsubscribe secret: cannot read {}: {source}", path.display())]
+    SecretFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a send round did.
@@ -130,18 +143,18 @@ impl Postman {
                     SmtpSecurity::None => mail::Security::None,
                 },
                 username: s.username.clone(),
-                password: s.password.resolve().map_err(PostmanError::Mail)?,
+                password: s.password.resolve().map_err(PostmanError::Password)?,
                 timeout: s.timeout,
                 extra_root_der: None,
             }),
         };
-        let mailer = Mailer::new(&transport).map_err(|e| PostmanError::Mail(e.to_string()))?;
+        let mailer = Mailer::new(&transport)?;
         let dir = config
             .path
             .parent()
             .unwrap_or(Path::new(""))
             .join("templates");
-        let templates = Templates::load(&dir).map_err(PostmanError::Templates)?;
+        let templates = Templates::load(&dir)?;
         let secret = load_secret(&config, &store)?;
         store.sync_subscribers(
             &config
@@ -683,16 +696,16 @@ fn decode(e: &OutboxEntry) -> Option<Outgoing> {
 /// and kept in the database.
 fn load_secret(config: &Config, store: &Store) -> Result<Secret, PostmanError> {
     if let Some(f) = &config.mail.secret_file {
-        let f = crate::config::credential_path(f).map_err(PostmanError::Secret)?;
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| PostmanError::Secret(format!("cannot read {}: {e}", f.display())))?;
-        return Secret::from_text(&text).map_err(PostmanError::Secret);
+        let path = crate::config::credential_path(f).map_err(PostmanError::SecretPath)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| PostmanError::SecretFile { path, source })?;
+        return Ok(Secret::from_text(&text)?);
     }
     if let Ok(text) = std::env::var("BANTIN_SECRET") {
-        return Secret::from_text(&text).map_err(PostmanError::Secret);
+        return Ok(Secret::from_text(&text)?);
     }
     if let Some(hex) = store.meta(SECRET_META)? {
-        return Secret::from_hex(&hex).map_err(PostmanError::Secret);
+        return Ok(Secret::from_hex(&hex)?);
     }
     let secret = Secret::generate();
     store.set_meta(SECRET_META, &secret.to_hex())?;
