@@ -395,7 +395,8 @@ struct JsonAuthor<'a> {
 /// `s` without the characters XML 1.0 cannot represent, even escaped (§2.2 `Char`): C0 controls
 /// other than tab, newline and carriage return, and U+FFFE/U+FFFF. Text is cleaned at ingest, so
 /// this rarely drops anything; it guards the feed, which one stray byte would make unparsable.
-fn xml_text(s: &str) -> String {
+/// The OPML writer ([`crate::site::opml`]) guards its attributes with it too.
+pub fn xml_text(s: &str) -> String {
     s.chars()
         .filter(|&c| {
             matches!(c, '\t' | '\n' | '\r') || !(c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}')

@@ -7,10 +7,11 @@
 //! host. Anything else in the file is ignored, and the file is outside input: the reader never
 //! panics on it (fuzz target `opml`).
 
-use html_escape::encode_double_quoted_attribute as attr;
+use html_escape::encode_double_quoted_attribute;
 use url::Url;
 
 use crate::config::Config;
+use crate::publish::xml_text;
 
 /// One feed to list.
 #[derive(Debug, Clone, Copy)]
@@ -31,8 +32,12 @@ pub fn sources(config: &Config) -> String {
     }))
 }
 
-/// `feeds` as OPML 2.0, one `rss` outline each, in the order given.
+/// `feeds` as OPML 2.0, one `rss` outline each, in the order given. Characters XML cannot
+/// carry are left out ([`xml_text`]): a title read from another OPML file may hold one (an
+/// entity such as `&#xFFFE;` decoded by [`crate::text::clean`]), and one would make the whole
+/// list unreadable.
 pub fn write<'a>(feeds: impl IntoIterator<Item = Feed<'a>>) -> String {
+    let attr = |s: &str| encode_double_quoted_attribute(&xml_text(s)).into_owned();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head>\n    <title>bantin – nguồn tin</title>\n  </head>\n  <body>\n");
     for feed in feeds {
         let tags = feed.tags.join(",");
@@ -190,5 +195,14 @@ mod tests {
         let want: Vec<(&str, &str, &[String])> =
             feeds.iter().map(|f| (f.name, f.url, f.tags)).collect();
         assert_eq!(got, want);
+
+        // A character XML cannot carry is left out rather than make the list unreadable.
+        let odd = Feed {
+            id: "odd",
+            name: "Tin\u{FFFE}\u{1} mới",
+            url: "https://example.vn/rss",
+            tags: &[],
+        };
+        assert_eq!(parse(&write([odd])).unwrap()[0].title, "Tin mới");
     }
 }
