@@ -2,12 +2,12 @@
 //! the route table, the layers every request goes through, binding and serving); each route's
 //! handlers live in a module of their own.
 //!
-//! - [`feeds`]: merged and per-topic feeds in every [`Format`], and `/sources.opml`;
-//! - [`index`]: the index page;
-//! - [`health`]: `/healthz` and `/metrics`;
-//! - [`unsubscribe`]: the unsubscribe pages;
-//! - [`cache`]: rendered bodies kept with their gzip and brotli forms and a strong ETag per
-//!   encoding, answered with 304 when the client's validators match;
+//! - `feeds`: merged and per-topic feeds in every [`Format`], and `/sources.opml`;
+//! - `index`: the index page;
+//! - `health`: `/healthz` and `/metrics`;
+//! - `unsubscribe`: the unsubscribe pages;
+//! - `cache`: rendered bodies kept with their gzip and brotli forms and a strong ETag per
+//!   encoding ([`CACHE_MAX_AGE`]), answered with 304 when the client's validators match;
 //! - [`connections`]: the accept loop: a deadline for each request head and a cap on
 //!   connections at once, so slow clients cannot take the descriptors everything else needs.
 //!
