@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")"
 samples=${SAMPLES:-/work/shared/samples}
-for t in feed html_list html_article date text topics config unsubscribe; do
+for t in feed html_list html_article date text topics config unsubscribe opml; do
     mkdir -p "corpus/$t"
 done
 cp seeds/feed/* corpus/feed/
@@ -20,6 +20,7 @@ cp seeds/feed/* corpus/html_article/
 cp seeds/topics/* corpus/topics/
 cp seeds/config/* corpus/config/
 cp seeds/unsubscribe/* corpus/unsubscribe/
+cp seeds/opml/* corpus/opml/
 for t in date text; do
     n=0
     while IFS= read -r line; do
@@ -27,6 +28,6 @@ for t in date text; do
         printf '%s' "$line" > "corpus/$t/seed-$n"
     done < "seeds/$t.txt"
 done
-for t in feed html_list html_article date text topics config unsubscribe; do
+for t in feed html_list html_article date text topics config unsubscribe opml; do
     echo "$t: $(ls "corpus/$t" | wc -l) files"
 done

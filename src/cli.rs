@@ -307,7 +307,7 @@ async fn export(config: Config, dir: &std::path::Path) -> Result<ExitCode> {
     let store = open_store(&config).await?;
     let dir = dir.to_path_buf();
     let files =
-        tokio::task::spawn_blocking(move || crate::http::export(&config, &store, &dir)).await??;
+        tokio::task::spawn_blocking(move || crate::export::write(&config, &store, &dir)).await??;
     println!("wrote {} files", files.len());
     Ok(ExitCode::SUCCESS)
 }
@@ -465,6 +465,7 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
         .filter_map(|(id, name, url)| {
             let s = states.iter().find(|s| s.id == id)?;
             let info = page_info.get(&id);
+            let stale_days = s.stale_days(now, config.poll.stale_days);
             Some(SourceView {
                 id,
                 name,
@@ -481,8 +482,8 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
                     .flatten(),
                 articles: s.articles,
                 last_new: s.last_new.map(local),
-                stale: s.stale_days(now, config.poll.stale_days).is_some(),
-                stale_days: s.stale_days(now, config.poll.stale_days),
+                stale: stale_days.is_some(),
+                stale_days,
                 pages: info.map(|(c, _)| *c),
                 page_errors: info
                     .map(|(_, e)| e.iter().map(|e| (e.url.clone(), e.error.clone())).collect())

@@ -28,7 +28,9 @@ use crate::ingest::{self, Outcome, Report};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::postman::Postman;
-use crate::store::{blocking, SourceHealth, SourceSpec, SourceState, Store, StoreError};
+use crate::store::{
+    blocking, HealthSummary, SourceHealth, SourceSpec, SourceState, Store, StoreError,
+};
 
 /// How long shutdown waits for work in flight before giving up on it.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -274,7 +276,11 @@ pub async fn run_notifying(
         let states = ingestor.states().await?;
         let now = Utc::now();
         metrics.beat(now.timestamp());
-        summary.observe(&states);
+        summary.observe(&HealthSummary::of(
+            &states,
+            now,
+            ingestor.config.poll.stale_days,
+        ));
         if !ready {
             // Config, database and listener are up, and the scheduler has turned once (so
             // /healthz says ok from now on). `shutdown` is polled once first: a signal handler
@@ -581,11 +587,10 @@ struct Summary {
 }
 
 impl Summary {
-    fn observe(&mut self, states: &[SourceState]) {
-        let health = |h: SourceHealth| states.iter().filter(|s| s.health == h).count();
-        self.sources = states.len();
-        self.failing = health(SourceHealth::Failing);
-        self.gone = health(SourceHealth::Gone);
+    fn observe(&mut self, health: &HealthSummary) {
+        self.sources = health.sources;
+        self.failing = health.count(SourceHealth::Failing);
+        self.gone = health.count(SourceHealth::Gone);
     }
 
     /// No poll is in flight any more: what they stored is one round.

@@ -148,15 +148,15 @@ impl Templates {
     ///
     /// Both templates are also rendered once on a sample digest, so a misspelled variable or an
     /// unknown filter is reported here (same format), not when the first digest goes out.
-    pub fn load(dir: &Path) -> Result<Templates, String> {
-        let read = |name: &str, embedded: &str| -> Result<(String, String), String> {
+    pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        let read = |name: &str, embedded: &str| -> Result<(String, String), TemplateError> {
             let path = dir.join(name);
             match std::fs::read_to_string(&path) {
                 Ok(source) => Ok((source, path.display().to_string())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     Ok((embedded.to_owned(), format!("(built-in) {name}")))
                 }
-                Err(e) => Err(format!("{}: {e}", path.display())),
+                Err(source) => Err(TemplateError::Read { path, source }),
             }
         };
         Templates::parse(
@@ -166,20 +166,22 @@ impl Templates {
     }
 
     /// Parse both templates (source, origin for messages), then render them on a sample digest.
-    fn parse(text: (String, String), html: (String, String)) -> Result<Templates, String> {
+    fn parse(text: (String, String), html: (String, String)) -> Result<Templates, TemplateError> {
         let mut env = environment();
         let (text_source, text_origin) = text;
         let (html_source, html_origin) = html;
+        let invalid = |origin: &str| {
+            let origin = origin.to_owned();
+            move |error| TemplateError::Invalid { origin, error }
+        };
         env.add_template_owned(TEXT_TEMPLATE, text_source)
-            .map_err(|e| located(&text_origin, &e))?;
+            .map_err(invalid(&text_origin))?;
         env.add_template_owned(HTML_TEMPLATE, html_source)
-            .map_err(|e| located(&html_origin, &e))?;
+            .map_err(invalid(&html_origin))?;
         let templates = Templates { env };
         if let Some(digest) = Digest::build(&sample_input()) {
             for (name, origin) in [(TEXT_TEMPLATE, &text_origin), (HTML_TEMPLATE, &html_origin)] {
-                templates
-                    .render(name, &digest)
-                    .map_err(|e| located(origin, &e))?;
+                templates.render(name, &digest).map_err(invalid(origin))?;
             }
         }
         Ok(templates)
@@ -195,6 +197,24 @@ impl Templates {
             self.render(HTML_TEMPLATE, digest)?,
         ))
     }
+}
+
+/// Why the digest templates cannot be used; one line, naming the file (and line) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// A template file that exists but cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// A syntax error, or an error rendering the sample digest (an undefined variable, an
+    /// unknown filter), in the template from `origin` (a path, or "(built-in) NAME").
+    #[error("{}", located(origin, error))]
+    Invalid {
+        origin: String,
+        error: minijinja::Error,
+    },
 }
 
 /// Compose one subscriber's digest; `None` when none of the articles matches their topics.
@@ -404,34 +424,38 @@ impl Digest {
     }
 }
 
-/// Articles of one story → one [`Story`]: the first in input order is kept; sources and topics
-/// are united in first-seen order. The same article passed twice (once per topic) merges too.
+/// Articles of one story → one [`Story`] ([`crate::stories::merge`]: the first in input order
+/// is kept; sources and topics are united in first-seen order), with each source name made
+/// one line and empty ones left out.
 fn merge_stories(articles: &[DigestArticle]) -> Vec<Story<'_>> {
-    let mut stories: Vec<Story> = Vec::new();
-    let mut index: HashMap<i64, usize> = HashMap::new();
-    for a in articles {
-        let i = *index.entry(a.story).or_insert_with(|| {
-            stories.push(Story {
-                first: a,
-                sources: Vec::new(),
-                topics: Vec::new(),
-            });
-            stories.len() - 1
-        });
-        let story = &mut stories[i];
-        for s in &a.sources {
-            let s = one_line(s);
-            if !s.is_empty() && !story.sources.contains(&s) {
-                story.sources.push(s);
+    crate::stories::merge(articles)
+        .into_iter()
+        .map(|story| {
+            let mut sources: Vec<String> = Vec::new();
+            for s in story.sources.iter().map(|s| one_line(s)) {
+                if !s.is_empty() && !sources.contains(&s) {
+                    sources.push(s);
+                }
             }
-        }
-        for t in &a.topics {
-            if !story.topics.contains(&t.as_str()) {
-                story.topics.push(t);
+            Story {
+                first: story.lead,
+                sources,
+                topics: story.topics,
             }
-        }
+        })
+        .collect()
+}
+
+impl crate::stories::Syndicated for DigestArticle {
+    fn story(&self) -> i64 {
+        self.story
     }
-    stories
+    fn sources(&self) -> &[String] {
+        &self.sources
+    }
+    fn topics(&self) -> &[String] {
+        &self.topics
+    }
 }
 
 fn entry(story: &Story, also_in: Vec<String>, tz: Tz) -> Entry {
@@ -1233,7 +1257,7 @@ mod tests {
         for (file, content, expected) in cases {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join(file), content).unwrap();
-            let err = Templates::load(dir.path()).unwrap_err();
+            let err = Templates::load(dir.path()).unwrap_err().to_string();
             let path = dir.path().join(file).display().to_string();
             assert!(err.starts_with(&format!("{path}:")), "{err}");
             assert!(err.contains(expected), "{err}");

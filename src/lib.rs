@@ -34,14 +34,25 @@
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
 //! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'
-//!   windows, the outbox; retention, backup and restore).
-//! - [`publish`]: articles → RSS / Atom / JSON Feed bytes. Pure.
-//! - [`http`]: the axum server: feeds with ETag/304 and compression, index page, OPML, health,
-//!   metrics, unsubscribe pages; `export` for static hosting. [`http::connections`]: the accept
-//!   loop (request-head timeout, connection cap), so slow clients cannot use up descriptors.
+//!   windows, the outbox; retention, backup and restore). [`store::HealthSummary`] counts the
+//!   sources' health once for `/healthz`, `/metrics` and the status line.
+//! - [`stories`]: syndicated copies merged into one story, for feeds, pages and digests alike.
+//!   Pure.
+//! - [`publish`]: entries → RSS / Atom / JSON Feed bytes; [`publish::Format::ALL`] lists the
+//!   formats, and routes, page links and the export follow it. Pure.
+//! - [`site`]: what bantin publishes, whoever serves it: [`site::paths`] (every path, built
+//!   once: routes, links, export file names, digest links), [`site::feeds`] (a scope → its
+//!   stories → entries and channel), [`site::index`] (the index page), [`site::opml`] (the
+//!   sources as OPML, and the OPML reader of `opml import`). No axum.
+//! - [`http`]: the axum server, one module per route (feeds, index, health and metrics,
+//!   unsubscribe pages) and the render cache (ETag/304, compression). [`http::connections`]:
+//!   the accept loop (request-head timeout, connection cap), so slow clients cannot use up
+//!   descriptors.
+//! - [`export`]: `bantin export`: the same feeds, index page and OPML as files.
 //! - [`digest`]: a subscriber's window of articles → subject, text, HTML (minijinja). Pure.
 //! - [`mail`]: lettre: messages, SMTP and Maildir delivery.
-//! - [`postman`]: digests end to end: windows, outbox, retries, exactly once.
+//! - [`postman`]: digests end to end: windows, outbox, retries, exactly once; links from
+//!   [`site::paths`].
 //! - [`unsubscribe`]: HMAC-signed unsubscribe tokens. Pure.
 //! - [`guard`]: task edges: a panic in a poll, a page, a digest or a request becomes that
 //!   unit's recorded error.
@@ -76,6 +87,7 @@ pub mod config;
 pub mod daemon;
 pub mod date;
 pub mod digest;
+pub mod export;
 pub mod guard;
 pub mod http;
 pub mod ingest;
@@ -84,7 +96,9 @@ pub mod metrics;
 pub mod notify;
 pub mod postman;
 pub mod publish;
+pub mod site;
 pub mod store;
+pub mod stories;
 pub mod text;
 pub mod topics;
 pub mod unsubscribe;

@@ -23,8 +23,9 @@ pub const FETCH_OUTCOMES: [&str; 6] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     fetches: [AtomicU64; FETCH_OUTCOMES.len()],
-    /// (route, status) → requests.
-    http: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// (route, status) → requests. Routes are the router's paths ([`crate::site::paths`]),
+    /// built at run time from the formats, so they are owned.
+    http: Mutex<BTreeMap<(String, u16), u64>>,
     /// Unix time of the scheduler loop's last turn (0: never).
     heartbeat: AtomicI64,
     /// Caught panics, by unit ([`PANIC_UNITS`]).
@@ -47,14 +48,14 @@ impl Metrics {
             .collect()
     }
 
-    pub fn request(&self, route: &'static str, status: u16) {
+    pub fn request(&self, route: &str, status: u16) {
         let mut m = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry((route, status)).or_default() += 1;
+        *m.entry((route.to_owned(), status)).or_default() += 1;
     }
 
-    pub fn request_counts(&self) -> Vec<((&'static str, u16), u64)> {
+    pub fn request_counts(&self) -> Vec<((String, u16), u64)> {
         let m = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        m.iter().map(|(k, v)| (*k, *v)).collect()
+        m.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// Counts a caught panic of a unit of work (one of [`PANIC_UNITS`]; others are ignored).

@@ -16,13 +16,16 @@ use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
 
 use crate::config::{Config, CredentialError, MailTransport, SmtpSecurity, Subscriber};
-use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
+use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, TemplateError, Templates};
 use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
+use crate::publish::Format;
+use crate::site::paths::{self, Links};
+use crate::site::Scope;
 use crate::store::{
     blocking, Closed, NewDigest, OutboxEntry, Store, StoreError, StoredArticle, SubscriberState,
 };
-use crate::unsubscribe::{self, Request, Secret};
+use crate::unsubscribe::{self, Request, Secret, SecretError};
 
 /// First retry after a transient failure; doubles up to [`RETRY_MAX`].
 const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
@@ -77,18 +80,26 @@ const SECRET_META: &str = "unsubscribe_secret";
 pub enum PostmanError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The transport cannot be set up.
     #[error("mail: {0}")]
-    Mail(String),
-    /// The SMTP password named in `[mail.smtp]` cannot be read.
+    Mail(#[from] MailError),
+    /// The SMTP password named in `[mail.smtp]` cannot be read (`password_file`,
+    /// `password_env`).
     #[error("mail: {0}")]
     Password(CredentialError),
     #[error("templates: {0}")]
-    Templates(String),
+    Templates(#[from] TemplateError),
+    /// The secret's text or stored key is not usable.
     #[error("unsubscribe secret: {0}")]
-    Secret(String),
+    Secret(#[from] SecretError),
     /// `[mail] secret_file` names a systemd credential outside the service.
     #[error("unsubscribe secret: {0}")]
     SecretPath(CredentialError),
+    #[error("unsubscribe secret: cannot read {}: {source}", path.display())]
+    SecretFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a send round did.
@@ -138,13 +149,13 @@ impl Postman {
                 extra_root_der: None,
             }),
         };
-        let mailer = Mailer::new(&transport).map_err(|e| PostmanError::Mail(e.to_string()))?;
+        let mailer = Mailer::new(&transport)?;
         let dir = config
             .path
             .parent()
             .unwrap_or(Path::new(""))
             .join("templates");
-        let templates = Templates::load(&dir).map_err(PostmanError::Templates)?;
+        let templates = Templates::load(&dir)?;
         let secret = load_secret(&config, &store)?;
         store.sync_subscribers(
             &config
@@ -325,9 +336,7 @@ impl Postman {
                     topic: topic.map(String::from),
                 },
             );
-            base.join(&format!("unsubscribe?token={token}"))
-                .map(|u| u.to_string())
-                .ok()
+            paths::absolute(base, &paths::unsubscribe(&token))
         };
         let names: std::collections::HashMap<&str, &str> = self.config.topics.topics().collect();
         let input = DigestInput {
@@ -339,10 +348,10 @@ impl Postman {
                     id: id.clone(),
                     name: names.get(id.as_str()).copied().unwrap_or(id).to_string(),
                     unsubscribe_url: link(Some(id)),
-                    feed_url: base
-                        .join(&format!("topics/{id}.rss"))
-                        .map(|u| u.to_string())
-                        .ok(),
+                    feed_url: paths::absolute(
+                        base,
+                        &paths::feed(&Scope::Topic(id.clone()), Format::DEFAULT, Links::Live),
+                    ),
                 })
                 .collect(),
             articles: articles
@@ -688,16 +697,16 @@ fn decode(e: &OutboxEntry) -> Option<Outgoing> {
 /// and kept in the database.
 fn load_secret(config: &Config, store: &Store) -> Result<Secret, PostmanError> {
     if let Some(f) = &config.mail.secret_file {
-        let f = crate::config::credential_path(f).map_err(PostmanError::SecretPath)?;
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| PostmanError::Secret(format!("cannot read {}: {e}", f.display())))?;
-        return Secret::from_text(&text).map_err(PostmanError::Secret);
+        let path = crate::config::credential_path(f).map_err(PostmanError::SecretPath)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| PostmanError::SecretFile { path, source })?;
+        return Ok(Secret::from_text(&text)?);
     }
     if let Ok(text) = std::env::var("BANTIN_SECRET") {
-        return Secret::from_text(&text).map_err(PostmanError::Secret);
+        return Ok(Secret::from_text(&text)?);
     }
     if let Some(hex) = store.meta(SECRET_META)? {
-        return Secret::from_hex(&hex).map_err(PostmanError::Secret);
+        return Ok(Secret::from_hex(&hex)?);
     }
     let secret = Secret::generate();
     store.set_meta(SECRET_META, &secret.to_hex())?;

@@ -27,7 +27,10 @@ const GENERATOR: &str = "bantin";
 /// inherit this. Always written, so the feed stays valid whichever entries it holds.
 const FEED_AUTHOR: &str = "bantin";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An output format. A new one is a variant here, its entry in [`Format::ALL`] and its
+/// renderer in [`render`]: the HTTP routes, the index page's links and the static export all
+/// follow [`Format::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Rss,
     Atom,
@@ -35,6 +38,12 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order pages list them.
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// The format of the one feed link a digest or a table row shows.
+    pub const DEFAULT: Format = Format::Rss;
+
     pub fn extension(self) -> &'static str {
         match self {
             Format::Rss => "rss",
@@ -53,20 +62,25 @@ impl Format {
 
     /// The inverse of [`Format::extension`]; exact (lowercase) so each feed has one URL.
     pub fn from_extension(ext: &str) -> Option<Format> {
-        match ext {
-            "rss" => Some(Format::Rss),
-            "atom" => Some(Format::Atom),
-            "json" => Some(Format::Json),
-            _ => None,
-        }
+        Format::ALL.into_iter().find(|f| f.extension() == ext)
     }
 
-    /// The media type without parameters, as RSS `atom:link type` and Atom `link type` want it.
-    fn media_type(self) -> &'static str {
+    /// The media type without parameters, as RSS `atom:link type`, Atom `link type` and HTML
+    /// `<link rel="alternate" type>` want it.
+    pub fn media_type(self) -> &'static str {
         match self {
             Format::Rss => "application/rss+xml",
             Format::Atom => "application/atom+xml",
             Format::Json => "application/feed+json",
+        }
+    }
+
+    /// What a person calls it: the text of its links on the index page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Rss => "RSS",
+            Format::Atom => "Atom",
+            Format::Json => "JSON Feed",
         }
     }
 }
@@ -381,7 +395,8 @@ struct JsonAuthor<'a> {
 /// `s` without the characters XML 1.0 cannot represent, even escaped (§2.2 `Char`): C0 controls
 /// other than tab, newline and carriage return, and U+FFFE/U+FFFF. Text is cleaned at ingest, so
 /// this rarely drops anything; it guards the feed, which one stray byte would make unparsable.
-fn xml_text(s: &str) -> String {
+/// The OPML writer ([`crate::site::opml`]) guards its attributes with it too.
+pub fn xml_text(s: &str) -> String {
     s.chars()
         .filter(|&c| {
             matches!(c, '\t' | '\n' | '\r') || !(c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}')
@@ -768,5 +783,19 @@ mod tests {
         for unknown in ["", "xml", "RSS", "html"] {
             assert_eq!(Format::from_extension(unknown), None, "{unknown:?}");
         }
+    }
+
+    #[test]
+    fn all_lists_every_format_once() {
+        // A new variant fails to compile here until it has its place in `Format::ALL`.
+        let place = |f: Format| match f {
+            Format::Rss => 0,
+            Format::Atom => 1,
+            Format::Json => 2,
+        };
+        for (i, format) in Format::ALL.into_iter().enumerate() {
+            assert_eq!(place(format), i, "{format:?}");
+        }
+        assert!(Format::ALL.contains(&Format::DEFAULT));
     }
 }

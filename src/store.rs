@@ -11,11 +11,13 @@
 //!
 //! All calls block; async callers run them in `spawn_blocking`.
 
+mod health;
 mod outbox;
 mod pages;
 mod retention;
 mod schema;
 
+pub use health::HealthSummary;
 pub use outbox::{Closed, NewDigest, OutboxEntry, SubscriberState};
 pub use pages::{PageCounts, PageError, PageJob, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS};
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
@@ -112,6 +114,15 @@ pub enum SourceHealth {
 }
 
 impl SourceHealth {
+    /// Every state, in the order counts are listed (`/metrics`).
+    pub const ALL: [SourceHealth; 5] = [
+        SourceHealth::Pending,
+        SourceHealth::Ok,
+        SourceHealth::Failing,
+        SourceHealth::Gone,
+        SourceHealth::Empty,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SourceHealth::Pending => "pending",

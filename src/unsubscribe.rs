@@ -65,21 +65,18 @@ impl fmt::Debug for Secret {
     }
 }
 
-// The error messages below deliberately do not quote the offending value: it is a secret.
+// Errors (`SecretError`) deliberately do not quote the offending value: it is a secret.
 impl Secret {
     /// From text (a secret file's content or BANTIN_SECRET): trimmed; at least 16 characters,
     /// else Err with a clear message.
     ///
     /// The key is the SHA-256 of the trimmed text, so every secret is 32 bytes whatever its
     /// text, and a trailing newline in the file does not change it.
-    pub fn from_text(s: &str) -> Result<Secret, String> {
+    pub fn from_text(s: &str) -> Result<Secret, SecretError> {
         let text = s.trim();
         let chars = text.chars().count();
         if chars < MIN_TEXT_CHARS {
-            return Err(format!(
-                "secret is too short: {chars} characters (after trimming whitespace), \
-                 at least {MIN_TEXT_CHARS} needed"
-            ));
+            return Err(SecretError::TooShort { chars });
         }
         Ok(Secret(Sha256::digest(text.as_bytes()).to_vec()))
     }
@@ -96,17 +93,28 @@ impl Secret {
         hex::encode(&self.0)
     }
 
-    pub fn from_hex(s: &str) -> Result<Secret, String> {
-        let key = hex::decode(s.trim())
-            .map_err(|_| "stored secret is not a hexadecimal string".to_string())?;
+    /// A key [`Secret::to_hex`] wrote (surrounding whitespace ignored).
+    pub fn from_hex(s: &str) -> Result<Secret, SecretError> {
+        let key = hex::decode(s.trim()).map_err(|_| SecretError::NotHex)?;
         if key.len() < KEY_LEN {
-            return Err(format!(
-                "stored secret is {} bytes, at least {KEY_LEN} needed",
-                key.len()
-            ));
+            return Err(SecretError::TooFewBytes { bytes: key.len() });
         }
         Ok(Secret(key))
     }
+}
+
+/// Why a text or a stored key is not a usable secret. Never quotes the value: it is a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "secret is too short: {chars} characters (after trimming whitespace), \
+         at least {MIN_TEXT_CHARS} needed"
+    )]
+    TooShort { chars: usize },
+    #[error("stored secret is not a hexadecimal string")]
+    NotHex,
+    #[error("stored secret is {bytes} bytes, at least {KEY_LEN} needed")]
+    TooFewBytes { bytes: usize },
 }
 
 /// A token is not one we signed: altered, truncated, made with another secret, or garbage.
@@ -420,7 +428,8 @@ mod tests {
         fn check(text: &str, ok: bool) {
             let got = Secret::from_text(text);
             assert_eq!(got.is_ok(), ok, "{text:?}: {got:?}");
-            if let Err(message) = got {
+            if let Err(error) = got {
+                let message = error.to_string();
                 assert!(message.contains("at least 16"), "{message}");
                 // Never echo the secret.
                 if !text.trim().is_empty() {

@@ -13,6 +13,7 @@ use clap::Subcommand;
 
 use super::EXIT_CONFIG;
 use crate::config::{self, Config};
+use crate::site::opml::{self, Outline};
 
 #[derive(Debug, Subcommand)]
 pub enum OpmlAction {
@@ -34,19 +35,11 @@ pub fn run(config: &Config, action: OpmlAction) -> Result<ExitCode> {
         OpmlAction::Export => {
             std::io::stdout()
                 .lock()
-                .write_all(crate::http::sources_opml(config).as_bytes())?;
+                .write_all(opml::sources(config).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         OpmlAction::Import { file, into } => import(&file, &into),
     }
-}
-
-/// One feed of an OPML file.
-#[derive(Debug, Clone, PartialEq)]
-struct Outline {
-    title: String,
-    url: url::Url,
-    tags: Vec<String>,
 }
 
 pub fn import(file: &Path, into: &Path) -> Result<ExitCode> {
@@ -60,8 +53,8 @@ pub fn import(file: &Path, into: &Path) -> Result<ExitCode> {
     };
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let outlines =
-        parse_opml(&text).with_context(|| format!("{}: not a usable OPML file", file.display()))?;
+    let outlines: Vec<Outline> = opml::parse(&text)
+        .with_context(|| format!("{}: not a usable OPML file", file.display()))?;
 
     let mut ids: Vec<String> = target.sources.iter().map(|s| s.id.clone()).collect();
     let mut added = Vec::new();
@@ -147,56 +140,6 @@ pub fn import(file: &Path, into: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every outline with an http(s) `xmlUrl`, at any depth; a parent outline's title becomes a tag.
-fn parse_opml(text: &str) -> Result<Vec<Outline>> {
-    let doc = roxmltree::Document::parse(text)?;
-    if !doc.root_element().has_tag_name("opml") {
-        bail!(
-            "the root element is <{}>, not <opml>",
-            doc.root_element().tag_name().name()
-        );
-    }
-    let mut out = Vec::new();
-    for node in doc.descendants().filter(|n| n.has_tag_name("outline")) {
-        let Some(raw) = node.attribute("xmlUrl") else {
-            continue;
-        };
-        let Ok(url) = url::Url::parse(raw.trim()) else {
-            continue;
-        };
-        if !matches!(url.scheme(), "http" | "https") {
-            continue;
-        }
-        let title = node
-            .attribute("title")
-            .or(node.attribute("text"))
-            .map(crate::text::clean)
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| url.host_str().unwrap_or("feed").to_string());
-        let mut tags: Vec<String> = node
-            .attribute("category")
-            .unwrap_or("")
-            .split([',', '/'])
-            .map(slug_text)
-            .filter(|t| !t.is_empty())
-            .collect();
-        if let Some(parent) = node.parent_element().filter(|p| p.has_tag_name("outline")) {
-            if let Some(t) = parent
-                .attribute("title")
-                .or(parent.attribute("text"))
-                .map(slug_text)
-            {
-                if !t.is_empty() {
-                    tags.push(t);
-                }
-            }
-        }
-        tags.dedup();
-        out.push(Outline { title, url, tags });
-    }
-    Ok(out)
-}
-
 fn same_feed(a: &url::Url, b: &url::Url) -> bool {
     let key = |u: &url::Url| {
         let host = u
@@ -213,29 +156,10 @@ fn same_feed(a: &url::Url, b: &url::Url) -> bool {
     key(a) == key(b)
 }
 
-/// "Báo Quảng Ninh – Kinh tế" → "bao-quang-ninh-kinh-te".
-fn slug_text(s: &str) -> String {
-    let folded = crate::text::fold(s);
-    let mut out = String::new();
-    for c in folded.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-')
-        .chars()
-        .take(40)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_string()
-}
-
 fn slug(title: &str, url: &url::Url) -> String {
-    let s = slug_text(title);
+    let s = opml::slug(title);
     if s.is_empty() {
-        slug_text(url.host_str().unwrap_or("feed"))
+        opml::slug(url.host_str().unwrap_or("feed"))
     } else {
         s
     }
@@ -262,21 +186,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outlines_with_titles_tags_and_nesting() {
-        let o = parse_opml(
-            r#"<?xml version="1.0"?><opml version="2.0"><head/><body>
-<outline text="Báo Đảng"><outline type="rss" text="Nhân Dân" xmlUrl="https://nhandan.vn/rss/home.rss" category="dang"/></outline>
-<outline text="no feed"/>
-<outline title="Báo Quảng Ninh – Kinh tế" xmlUrl="https://baoquangninh.vn/rss/kinh-te.rss"/>
-<outline text="bad" xmlUrl="javascript:alert(1)"/>
-</body></opml>"#,
-        )
-        .unwrap();
-        assert_eq!(o.len(), 2);
-        assert_eq!(o[0].title, "Nhân Dân");
-        assert_eq!(o[0].tags, vec!["dang", "bao-dang"]);
-        assert_eq!(slug(&o[1].title, &o[1].url), "bao-quang-ninh-kinh-te");
-        assert!(parse_opml("<rss/>").is_err());
+    fn ids_are_slugs_of_titles_or_hosts() {
+        let url = url::Url::parse("https://baoquangninh.vn/rss/kinh-te.rss").unwrap();
+        assert_eq!(
+            slug("Báo Quảng Ninh – Kinh tế", &url),
+            "bao-quang-ninh-kinh-te"
+        );
+        assert_eq!(slug("–", &url), "baoquangninh-vn");
     }
 
     #[test]
@@ -284,7 +200,7 @@ mod tests {
         let taken = vec!["nhan-dan".to_string(), "nhan-dan-2".to_string()];
         assert_eq!(unique_id("nhan-dan", &taken), "nhan-dan-3");
         assert_eq!(unique_id("vov", &taken), "vov");
-        assert!(config::is_slug(&slug_text("Đài Tiếng nói Việt Nam (VOV)")));
+        assert!(config::is_slug(&opml::slug("Đài Tiếng nói Việt Nam (VOV)")));
         assert_eq!(quote("a \"b\" \\ c"), r#""a \"b\" \\ c""#);
     }
 }

@@ -1499,7 +1499,7 @@ async fn export_writes_every_feed_the_server_serves_as_static_files() {
     let d2 = dir.clone();
     let written: Vec<PathBuf> = tokio::task::spawn_blocking(move || {
         let store = Store::open(&db).unwrap();
-        bantin::http::export(&config, &store, &d2).unwrap()
+        bantin::export::write(&config, &store, &d2).unwrap()
     })
     .await
     .unwrap();

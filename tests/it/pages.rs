@@ -370,7 +370,7 @@ async fn a_summary_only_feed_with_full_text_matches_a_phrase_found_only_in_the_b
 
     // The republished feed carries the full text.
     let dir = tempfile::tempdir().unwrap();
-    bantin::http::export(&ing.config, &ing.store, dir.path()).unwrap();
+    bantin::export::write(&ing.config, &ing.store, dir.path()).unwrap();
     let served = std::fs::read_to_string(dir.path().join("topics/dan-van.rss")).unwrap();
     assert!(served.contains("thi đua dân vận khéo"), "{served}");
 }

@@ -1,0 +1,221 @@
+//! Rendered bodies, kept and answered from: each with its gzip and brotli forms and a strong
+//! ETag per encoding, and a 304 when the client's validators match.
+//!
+//! A body is reused until the store's generation changes (ingest or re-matching committed
+//! something readers see), the configuration is reloaded, or [`CACHE_MAX_AGE`] passes (another
+//! process, such as `bantin fetch`, may have written to the database). A busy feed therefore
+//! costs a lookup and a copy, not a query.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{plain, AppState};
+use crate::site::index::IndexError;
+use crate::store::StoreError;
+
+/// A cached body is rendered again after this long even if nothing in this process changed.
+pub const CACHE_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// A rendered body with everything needed to answer for it.
+pub(super) struct Rendered {
+    made: Instant,
+    generation: (u64, u64),
+    status: StatusCode,
+    content_type: &'static str,
+    /// Strong validator of the identity body (hex); encodings get a suffix.
+    hash: String,
+    last_modified: Option<DateTime<Utc>>,
+    max_age: u64,
+    body: Vec<u8>,
+    gzip: Vec<u8>,
+    brotli: Vec<u8>,
+}
+
+/// What a renderer returns.
+pub(super) struct Page {
+    pub status: StatusCode,
+    /// Cache-Control max-age, seconds.
+    pub max_age: u64,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// Why a body could not be rendered (logged; the client gets a short 500).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RenderError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("rendering task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The cached rendering under `key`, or a fresh one (rendered on a blocking thread).
+pub(super) async fn cached(
+    app: &AppState,
+    key: String,
+    render: impl FnOnce(&AppState) -> Result<Page, RenderError> + Send + 'static,
+) -> Result<Arc<Rendered>, RenderError> {
+    let generation = app.generation();
+    if let Some(hit) = app
+        .0
+        .cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        if hit.generation == generation && hit.made.elapsed() < CACHE_MAX_AGE {
+            return Ok(hit.clone());
+        }
+    }
+    let me = app.clone();
+    let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, RenderError> {
+        let page = render(&me)?;
+        let hash = hex::encode(&Sha256::digest(&page.body)[..16]);
+        Ok(Rendered {
+            made: Instant::now(),
+            generation,
+            status: page.status,
+            content_type: page.content_type,
+            hash,
+            last_modified: page.last_modified,
+            max_age: page.max_age,
+            gzip: gzip(&page.body),
+            brotli: brotli(&page.body),
+            body: page.body,
+        })
+    })
+    .await??;
+    let rendered = Arc::new(rendered);
+    app.0
+        .cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, rendered.clone());
+    Ok(rendered)
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(body);
+    e.finish().unwrap_or_default()
+}
+
+fn brotli(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        // Writing to a Vec cannot fail.
+        let _ = w.write_all(body);
+    }
+    out
+}
+
+/// Answers with a cached rendering: 304 when the client's validators match, the best encoding
+/// the client accepts otherwise.
+pub(super) fn respond(
+    app: &AppState,
+    route: &str,
+    rendered: Result<Arc<Rendered>, RenderError>,
+    headers: &HeaderMap,
+) -> Response {
+    let r = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, route, "cannot render");
+            return plain(
+                app,
+                route,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server log",
+            );
+        }
+    };
+    let accepts = |enc: &str| {
+        headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|item| {
+                let mut parts = item.split(';');
+                let name = parts.next().unwrap_or("").trim();
+                let refused =
+                    parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+                name.eq_ignore_ascii_case(enc) && !refused
+            })
+    };
+    let (body, encoding, tag) = if accepts("br") {
+        (&r.brotli, Some("br"), format!("\"{}-br\"", r.hash))
+    } else if accepts("gzip") {
+        (&r.gzip, Some("gzip"), format!("\"{}-gz\"", r.hash))
+    } else {
+        (&r.body, None, format!("\"{}\"", r.hash))
+    };
+    let mut h = HeaderMap::new();
+    let set = |h: &mut HeaderMap, name: header::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set(&mut h, header::ETAG, &tag);
+    set(
+        &mut h,
+        header::CACHE_CONTROL,
+        &format!("public, max-age={}", r.max_age),
+    );
+    set(&mut h, header::VARY, "Accept-Encoding");
+    if let Some(lm) = r.last_modified {
+        set(&mut h, header::LAST_MODIFIED, &http_date(lm));
+    }
+    if r.status == StatusCode::OK && not_modified(headers, &r) {
+        app.0.metrics.request(route, 304);
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    set(&mut h, header::CONTENT_TYPE, r.content_type);
+    if let Some(enc) = encoding {
+        set(&mut h, header::CONTENT_ENCODING, enc);
+    }
+    app.0.metrics.request(route, r.status.as_u16());
+    (r.status, h, Body::from(body.clone())).into_response()
+}
+
+/// If-None-Match (any encoding's tag of this body, or `*`) wins over If-Modified-Since.
+fn not_modified(headers: &HeaderMap, r: &Rendered) -> bool {
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return inm
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+            .any(|t| {
+                t == "*"
+                    || t == r.hash
+                    || t.strip_suffix("-gz").or_else(|| t.strip_suffix("-br"))
+                        == Some(r.hash.as_str())
+            });
+    }
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok());
+    match (since, r.last_modified) {
+        (Some(since), Some(lm)) => lm.timestamp() <= since.timestamp(),
+        _ => false,
+    }
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
