@@ -143,7 +143,7 @@ impl Ingestor {
         .await;
         match polled {
             Ok(report) => report,
-            Err(error) => ingest::record_panic(&self.store, &self.config, source, error).await,
+            Err(panic) => ingest::record_panic(&self.store, &self.config, source, panic).await,
         }
     }
 

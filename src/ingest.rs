@@ -112,8 +112,9 @@ pub async fn record_panic(
     store: &Store,
     config: &Config,
     source: &Source,
-    error: String,
+    panic: crate::guard::Panic,
 ) -> Result<Report, StoreError> {
+    let error = panic.to_string();
     tracing::error!(source = %source.id, %error, "poll panicked; recorded as the source's error");
     let (st, ids) = (store.clone(), vec![source.id.clone()]);
     let failures = crate::store::blocking(move || st.source_states(&ids))

@@ -205,8 +205,11 @@ impl Postman {
                     Ok(closed) => round.composed += usize::from(closed?),
                     Err(error) => {
                         tracing::error!(subscriber = %s.email, %error, "composing a digest panicked; recorded, tried again later");
-                        self.store
-                            .compose_failed(&s.email, &error, now + COMPOSE_RETRY)?;
+                        self.store.compose_failed(
+                            &s.email,
+                            &error.to_string(),
+                            now + COMPOSE_RETRY,
+                        )?;
                         round.panicked += 1;
                     }
                 }
@@ -516,7 +519,7 @@ impl Postman {
                         let next = now + backoff(entry.attempts);
                         tracing::error!(subscriber = %entry.email, %error, next_attempt = %next, "sending a digest panicked; will retry");
                         let store = self.store.clone();
-                        blocking(move || store.mark_retry(id, &error, next)).await?;
+                        blocking(move || store.mark_retry(id, &error.to_string(), next)).await?;
                         return Ok(Delivery::Panicked);
                     }
                 }
