@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::ingest::fetch::Fetcher;
+use crate::ingest::fetch::{FetchError, Fetcher};
 use crate::ingest::{self, Outcome, Report};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
@@ -43,7 +43,7 @@ pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("http client: {0}")]
-    Client(String),
+    Client(#[source] FetchError),
 }
 
 /// The config, the database and the HTTP client: what polling needs.
@@ -86,7 +86,7 @@ impl Ingestor {
                 "topics changed: recent articles re-matched"
             );
         }
-        let fetcher = Fetcher::new(&config.poll).map_err(|e| DaemonError::Client(e.to_string()))?;
+        let fetcher = Fetcher::new(&config.poll).map_err(DaemonError::Client)?;
         Ok(Ingestor {
             slots: Arc::new(tokio::sync::Semaphore::new(config.poll.concurrency)),
             config,
@@ -113,9 +113,14 @@ impl Ingestor {
                 next_poll: Utc::now(),
             });
         };
-        // Closed only when the Ingestor is gone, which cannot happen while `self` is borrowed.
+        // A closed semaphore admits no more polls: the poll is cancelled, as at shutdown, and
+        // its source stays due. Nothing closes it today; it is not the store's failure.
         let Ok(_slot) = self.slots.acquire().await else {
-            return Err(StoreError::Task("poll slots closed".into()));
+            return Ok(Report {
+                source: id.to_string(),
+                outcome: Outcome::Cancelled,
+                next_poll: Utc::now(),
+            });
         };
         let polled = crate::guard::catch_async(async {
             let (store, ids) = (self.store.clone(), vec![id.to_string()]);
@@ -181,7 +186,7 @@ impl Ingestor {
                     outcome: Outcome::Failed(format!("database error: {e}")),
                     next_poll: Utc::now(),
                 },
-                Err(e) => return Err(StoreError::Task(e.to_string())),
+                Err(e) => return Err(StoreError::Task(e)),
             };
             on_report(&report);
             reports.push(report);

@@ -576,12 +576,21 @@ struct Page {
     last_modified: Option<DateTime<Utc>>,
 }
 
+/// Why a page could not be rendered.
+#[derive(Debug, thiserror::Error)]
+enum RenderError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("index template: {0}")]
+    Template(#[from] minijinja::Error),
+}
+
 /// The cached rendering under `key`, or a fresh one (rendered on a blocking thread).
 async fn cached(
     app: &AppState,
     key: String,
-    render: impl FnOnce(&AppState) -> Result<Page, StoreError> + Send + 'static,
-) -> Result<Arc<Rendered>, StoreError> {
+    render: impl FnOnce(&AppState) -> Result<Page, RenderError> + Send + 'static,
+) -> Result<Arc<Rendered>, RenderError> {
     let generation = app.generation();
     if let Some(hit) = app
         .0
@@ -595,7 +604,7 @@ async fn cached(
         }
     }
     let me = app.clone();
-    let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
+    let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, RenderError> {
         let page = render(&me)?;
         let hash = hex::encode(&Sha256::digest(&page.body)[..16]);
         Ok(Rendered {
@@ -612,7 +621,7 @@ async fn cached(
         })
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))??;
+    .map_err(StoreError::Task)??;
     let rendered = Arc::new(rendered);
     app.0
         .cache
@@ -644,7 +653,7 @@ fn brotli(body: &[u8]) -> Vec<u8> {
 fn respond(
     app: &AppState,
     route: &'static str,
-    rendered: Result<Arc<Rendered>, StoreError>,
+    rendered: Result<Arc<Rendered>, RenderError>,
     headers: &HeaderMap,
 ) -> Response {
     let r = match rendered {
@@ -802,7 +811,7 @@ struct IndexArticle {
     sources: String,
 }
 
-fn render_index(config: &Config, store: &Store, links: Links) -> Result<String, StoreError> {
+fn render_index(config: &Config, store: &Store, links: Links) -> Result<String, RenderError> {
     let name_of = |id: &String| {
         config
             .source(id)
@@ -871,17 +880,14 @@ fn render_index(config: &Config, store: &Store, links: Links) -> Result<String, 
         .collect();
     let mut env = minijinja::Environment::new();
     // Autoescaping follows the template name: ".html" escapes every value.
-    env.add_template("index.html", INDEX_TEMPLATE)
-        .map_err(|e| StoreError::Task(format!("index template: {e}")))?;
-    let tmpl = env
-        .get_template("index.html")
-        .map_err(|e| StoreError::Task(format!("index template: {e}")))?;
+    env.add_template("index.html", INDEX_TEMPLATE)?;
+    let tmpl = env.get_template("index.html")?;
     tmpl.render(minijinja::context! {
         base => config.http.public_url.to_string(),
         merged => feed_links("feed"),
         topics, latest, sources,
     })
-    .map_err(|e| StoreError::Task(format!("index template: {e}")))
+    .map_err(RenderError::Template)
 }
 
 async fn opml(State(app): State<AppState>, headers: HeaderMap) -> Response {
@@ -925,7 +931,7 @@ async fn healthz(State(app): State<AppState>) -> Response {
         Ok((store.article_count()?, store.source_states(&ids)?))
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))
+    .map_err(StoreError::Task)
     .and_then(|r| r);
     let beat = app.0.metrics.last_beat();
     let scheduler = beat > 0 && Utc::now().timestamp() - beat <= HEARTBEAT_MAX_AGE;
@@ -1005,7 +1011,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
         ))
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))
+    .map_err(StoreError::Task)
     .and_then(|r| r);
     let Ok((articles, topics, states)) = db else {
         return plain(
@@ -1197,7 +1203,7 @@ async fn unsubscribe_post(State(app): State<AppState>, Query(q): Params) -> Resp
         store.unsubscribe(&email, topic.as_deref(), Utc::now())
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))
+    .map_err(StoreError::Task)
     .and_then(|r| r);
     match done {
         Ok(true) => {

@@ -48,7 +48,7 @@ fn count(
     round: &mut Round,
     done: Result<Result<Delivery, PostmanError>, tokio::task::JoinError>,
 ) -> Result<(), PostmanError> {
-    match done.map_err(|e| StoreError::Task(e.to_string()))?? {
+    match done.map_err(StoreError::Task)?? {
         Delivery::Sent => round.sent += 1,
         Delivery::Retrying => round.retrying += 1,
         Delivery::Failed => round.failed += 1,
@@ -454,7 +454,7 @@ impl Postman {
         let store = self.store.clone();
         let due = tokio::task::spawn_blocking(move || store.due_digests(now))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+            .map_err(StoreError::Task)??;
         let mut round = Round::default();
         // A few deliveries in flight at once: each costs several SMTP round trips.
         let mut tasks = tokio::task::JoinSet::new();
@@ -576,7 +576,7 @@ impl Postman {
         let me = self.clone();
         let composed = tokio::task::spawn_blocking(move || me.compose_due_counted(now))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+            .map_err(StoreError::Task)??;
         let mut r = self.send_due(now).await?;
         r.composed = composed.composed;
         r.panicked += composed.panicked;

@@ -430,13 +430,22 @@ async fn send_digests(postman: Postman, metrics: Arc<Metrics>) {
     }
 }
 
+/// Why the database did not answer the watchdog's query.
+#[derive(Debug, thiserror::Error)]
+enum NoAnswer {
+    #[error(transparent)]
+    Failed(StoreError),
+    #[error("no answer within {}s", .0.as_secs_f32())]
+    TimedOut(Duration),
+}
+
 /// A query through the store (its lock, its connection), answered within `within`.
-async fn database_answers(store: &Store, within: Duration) -> Result<(), String> {
+async fn database_answers(store: &Store, within: Duration) -> Result<(), NoAnswer> {
     let store = store.clone();
     match tokio::time::timeout(within, blocking(move || store.article_count())).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {}s", within.as_secs_f32())),
+        Ok(Err(e)) => Err(NoAnswer::Failed(e)),
+        Err(_) => Err(NoAnswer::TimedOut(within)),
     }
 }
 
