@@ -11,34 +11,51 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use futures_util::FutureExt;
 
-/// Runs `f`; a panic comes back as its message.
+/// A panic caught at a task edge: a bug, recorded as its unit's error. Its text is what the
+/// unit's row and log say: "internal error (a bug in bantin; please report it): …".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("internal error (a bug in bantin; please report it): {message}")]
+pub struct Panic {
+    message: String,
+}
+
+impl Panic {
+    /// The panic raised with `payload` (`panic!("…")`, `expect`, an index out of bounds).
+    pub fn from_payload(payload: &(dyn Any + Send)) -> Panic {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        Panic { message }
+    }
+
+    /// What the panic said, as raised.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Runs `f`; a panic comes back as a [`Panic`].
 ///
 /// Unwind safety: the callers' shared state is the store (a mutex whose poisoning the store
 /// recovers from, rolling back any transaction left open) and atomics; nothing else outlives a
 /// caught unit half-updated.
-pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| message(p.as_ref()))
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| Panic::from_payload(p.as_ref()))
 }
 
-/// Awaits `f`; a panic while polling it comes back as its message.
-pub async fn catch_async<F: Future>(f: F) -> Result<F::Output, String> {
+/// Awaits `f`; a panic while polling it comes back as a [`Panic`].
+pub async fn catch_async<F: Future>(f: F) -> Result<F::Output, Panic> {
     AssertUnwindSafe(f)
         .catch_unwind()
         .await
-        .map_err(|p| message(p.as_ref()))
+        .map_err(|p| Panic::from_payload(p.as_ref()))
 }
 
-/// The text a panic was raised with (`panic!("…")`, `expect`, an index out of bounds).
-pub fn message(payload: &(dyn Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_string());
-    format!("internal error (a bug in bantin; please report it): {text}")
-}
-
-/// What a unit's error says when it panicked: `message` as given by [`catch`].
+/// Whether a unit's error, as text, is a [`Panic`]'s. Only for a panic whose type is lost: a
+/// poll's failure reaches the scheduler as text ([`crate::ingest::Outcome::Failed`]), and the
+/// scheduler counts panics apart. Code that holds the error tells a panic by its type.
 pub fn is_panic(error: &str) -> bool {
     error.starts_with("internal error (a bug in bantin")
 }
@@ -94,16 +111,26 @@ mod tests {
     fn panics_become_messages() {
         assert_eq!(catch(|| 1), Ok(1));
         let e = catch(|| -> u8 { panic!("boom") }).unwrap_err();
-        assert!(e.ends_with(": boom") && is_panic(&e), "{e}");
+        assert_eq!(e.message(), "boom");
+        let text = e.to_string();
+        assert!(text.ends_with(": boom") && is_panic(&text), "{text}");
+        assert_eq!(
+            text,
+            "internal error (a bug in bantin; please report it): boom"
+        );
         let s = String::from("ký tự");
         let e = catch(|| s.as_str()[..2].to_string()).unwrap_err();
-        assert!(e.contains("byte index 2 is not a char boundary"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("byte index 2 is not a char boundary"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
     async fn async_panics_become_messages() {
         let e = catch_async(async { panic!("{} feeds", 2) }).await;
-        let e: String = e.unwrap_err();
+        let e: String = e.unwrap_err().to_string();
         assert!(e.ends_with(": 2 feeds"), "{e}");
     }
 }

@@ -165,12 +165,8 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
 /// The answer for a request whose handler panicked: logged with the panic message, counted,
 /// and a short 500 without the message.
 fn panicked(metrics: &Metrics, panic: &(dyn std::any::Any + Send)) -> Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(not a string)");
-    tracing::error!(panic = message, "HTTP handler panicked");
+    let panic = crate::guard::Panic::from_payload(panic);
+    tracing::error!(panic = panic.message(), "HTTP handler panicked");
     metrics.panicked("http");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -112,8 +112,9 @@ pub async fn record_panic(
     store: &Store,
     config: &Config,
     source: &Source,
-    error: String,
+    panic: crate::guard::Panic,
 ) -> Result<Report, StoreError> {
+    let error = panic.to_string();
     tracing::error!(source = %source.id, %error, "poll panicked; recorded as the source's error");
     let (st, ids) = (store.clone(), vec![source.id.clone()]);
     let failures = crate::store::blocking(move || st.source_states(&ids))
@@ -184,7 +185,7 @@ pub async fn poll_source(
         Ok(r) => r?,
         // Up to the poll's edge, where it becomes the source's error.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => return Err(StoreError::Task(e.to_string())),
+        Err(e) => return Err(StoreError::Task(e)),
     };
     if source.fetches_pages() && report.outcome != Outcome::Gone {
         // The list is stored first; its pages (new ones, and earlier failures now due) follow.

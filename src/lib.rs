@@ -57,7 +57,8 @@
 //! - [`guard`]: task edges: a panic in a poll, a page, a digest or a request becomes that
 //!   unit's recorded error.
 //! - [`metrics`]: process counters for `/metrics` and `/healthz`.
-//! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown.
+//! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown. `daemon/service.rs`
+//!   is the loop, one named step per event; `reload.rs` and `status.rs` beside it.
 //! - [`notify`]: the systemd notification protocol (ready, status, reload, stop, watchdog).
 //! - [`cli`]: one function per subcommand.
 //!

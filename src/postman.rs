@@ -51,7 +51,7 @@ fn count(
     round: &mut Round,
     done: Result<Result<Delivery, PostmanError>, tokio::task::JoinError>,
 ) -> Result<(), PostmanError> {
-    match done.map_err(|e| StoreError::Task(e.to_string()))?? {
+    match done.map_err(StoreError::Task)?? {
         Delivery::Sent => round.sent += 1,
         Delivery::Retrying => round.retrying += 1,
         Delivery::Failed => round.failed += 1,
@@ -216,8 +216,11 @@ impl Postman {
                     Ok(closed) => round.composed += usize::from(closed?),
                     Err(error) => {
                         tracing::error!(subscriber = %s.email, %error, "composing a digest panicked; recorded, tried again later");
-                        self.store
-                            .compose_failed(&s.email, &error, now + COMPOSE_RETRY)?;
+                        self.store.compose_failed(
+                            &s.email,
+                            &error.to_string(),
+                            now + COMPOSE_RETRY,
+                        )?;
                         round.panicked += 1;
                     }
                 }
@@ -460,7 +463,7 @@ impl Postman {
         let store = self.store.clone();
         let due = tokio::task::spawn_blocking(move || store.due_digests(now))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+            .map_err(StoreError::Task)??;
         let mut round = Round::default();
         // A few deliveries in flight at once: each costs several SMTP round trips.
         let mut tasks = tokio::task::JoinSet::new();
@@ -525,7 +528,7 @@ impl Postman {
                         let next = now + backoff(entry.attempts);
                         tracing::error!(subscriber = %entry.email, %error, next_attempt = %next, "sending a digest panicked; will retry");
                         let store = self.store.clone();
-                        blocking(move || store.mark_retry(id, &error, next)).await?;
+                        blocking(move || store.mark_retry(id, &error.to_string(), next)).await?;
                         return Ok(Delivery::Panicked);
                     }
                 }
@@ -582,7 +585,7 @@ impl Postman {
         let me = self.clone();
         let composed = tokio::task::spawn_blocking(move || me.compose_due_counted(now))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+            .map_err(StoreError::Task)??;
         let mut r = self.send_due(now).await?;
         r.composed = composed.composed;
         r.panicked += composed.panicked;

@@ -62,8 +62,10 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// A task doing the store's work did not finish: cancelled, or panicked where it was not
+    /// run through [`blocking`] (which passes a panic on to its unit's task edge).
     #[error("database task failed: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
     #[error("database lock poisoned by a panic in another thread")]
     Poisoned,
 }
@@ -77,7 +79,7 @@ pub async fn blocking<T: Send + 'static>(
         // A panic goes on up to the task edge of the unit it belongs to (see crate::guard),
         // where it is recorded as that unit's error.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(StoreError::Task(e.to_string())),
+        Err(e) => Err(StoreError::Task(e)),
     }
 }
 

@@ -30,7 +30,7 @@ async fn read<T: Send + 'static>(
         Ok((other, health))
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))?
+    .map_err(StoreError::Task)?
 }
 
 pub(super) async fn healthz(State(app): State<AppState>) -> Response {

@@ -81,7 +81,7 @@ pub(super) async fn post(State(app): State<AppState>, Query(q): Params) -> Respo
         store.unsubscribe(&email, topic.as_deref(), Utc::now())
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))
+    .map_err(StoreError::Task)
     .and_then(|r| r);
     match done {
         Ok(true) => {

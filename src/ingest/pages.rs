@@ -85,14 +85,14 @@ pub async fn fetch_due(
         let (st, cf, src) = (store.clone(), config.clone(), source.clone());
         let ok = blocking(move || {
             let now = Utc::now();
-            let result = match fetched {
+            let read = match fetched {
                 // A panic while reading one page is that page's failure, retried like others.
-                Ok(Response::Body(body)) => {
-                    crate::guard::catch(|| read_page(&src, &job, &body, now)).and_then(|r| r)
-                }
-                Ok(Response::NotModified { .. }) => Err("unexpected 304 Not Modified".into()),
-                Err(e) => Err(e.to_string()),
+                Ok(Response::Body(body)) => crate::guard::catch(|| read_page(&src, &job, &body, now)),
+                Ok(Response::NotModified { .. }) => Ok(Err("unexpected 304 Not Modified".into())),
+                Err(e) => Ok(Err(e.to_string())),
             };
+            let panicked = read.is_err();
+            let result = read.unwrap_or_else(|panic| Err(panic.to_string()));
             match result {
                 Ok(update) => {
                     st.page_done(job.article_id, &update, now)?;
@@ -103,9 +103,7 @@ pub async fn fetch_due(
                 Err(error) => {
                     tracing::warn!(source = %src.id, url = %job.url, attempt = job.attempts + 1, %error, "article page failed");
                     st.page_failed(job.article_id, &error, now + retry_delay(job.attempts))?;
-                    Ok(PageOutcome::Failed {
-                        panicked: crate::guard::is_panic(&error),
-                    })
+                    Ok(PageOutcome::Failed { panicked })
                 }
             }
         })
