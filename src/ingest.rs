@@ -7,10 +7,11 @@
 //! shutdown waits for the transaction in flight.
 
 pub mod discover;
+pub mod entry;
+pub mod feed;
 pub mod fetch;
 pub mod normalize;
 pub mod pages;
-pub mod parse;
 pub mod preview;
 pub mod scrape;
 
@@ -201,16 +202,16 @@ pub async fn poll_source(
 pub fn read_items(
     source: &Source,
     body: &fetch::Body,
-    dates: parse::DateContext,
-) -> Result<parse::ParsedFeed, String> {
+    dates: entry::DateContext,
+) -> Result<entry::Listing, String> {
     let charset = body.charset.as_deref();
     match (&source.kind, &source.list) {
         (SourceKind::Html, Some(rules)) => {
             scrape::parse_list(&body.bytes, charset, &body.final_url, rules, dates)
                 .map_err(|e| e.to_string())
         }
-        _ => parse::parse(&body.bytes, charset, &body.final_url, dates).map_err(|e| match e {
-            parse::ParseError::Html { .. } => {
+        _ => feed::parse(&body.bytes, charset, &body.final_url, dates).map_err(|e| match e {
+            feed::ParseError::Html { .. } => {
                 let page = crate::text::decode(&body.bytes, charset).text;
                 let feeds = scrape::advertised_feeds(&page, &body.final_url);
                 if feeds.is_empty() {
@@ -241,7 +242,7 @@ pub struct Prepared {
 /// New and changed articles are matched against `topics` as `tags` (the source's) allow.
 pub fn prepare(
     store: &Store,
-    feed: &parse::ParsedFeed,
+    feed: &entry::Listing,
     ctx: &normalize::Context,
     topics: &Matcher,
     tags: &[String],
@@ -478,11 +479,7 @@ impl Settle {
     /// Parses and normalizes a body. Items the store already has unchanged are only identified,
     /// not normalized again (most items of a re-polled feed).
     fn read(&self, body: &fetch::Body) -> Result<Read, String> {
-        let dates = parse::DateContext {
-            tz: self.source.timezone,
-            order: self.source.date_order,
-            now: self.now,
-        };
+        let dates = entry::DateContext::of(&self.source, self.now);
         crate::guard::failpoint("poll", &self.source.id);
         let feed = read_items(&self.source, body, dates)?;
         let ctx = normalize::Context {

@@ -12,8 +12,9 @@ use std::collections::HashSet;
 use chrono::Utc;
 use url::Url;
 
+use super::entry::DateContext;
+use super::feed;
 use super::fetch::{Fetcher, Request, Response};
-use super::parse::{self, DateContext};
 use super::scrape;
 use crate::date::DateOrder;
 
@@ -69,7 +70,7 @@ pub struct Discovery {
 /// Looks for the feeds behind `url`. An error only when the URL itself cannot be fetched.
 pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String> {
     let body = fetch(fetcher, url).await?;
-    if let Ok(feed) = parse::parse(
+    if let Ok(feed) = feed::parse(
         &body.bytes,
         body.charset.as_deref(),
         &body.final_url,
@@ -119,7 +120,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
                 continue;
             }
         };
-        match parse::parse(
+        match feed::parse(
             &body.bytes,
             body.charset.as_deref(),
             &body.final_url,
@@ -135,7 +136,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
                     });
                 }
             }
-            Err(parse::ParseError::Html { .. }) if via == Via::CommonPath => {
+            Err(feed::ParseError::Html { .. }) if via == Via::CommonPath => {
                 // A feed index page: try the feeds it links to.
                 let index = crate::text::decode(&body.bytes, body.charset.as_deref()).text;
                 for link in index_links(&index, &body.final_url) {

@@ -13,9 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use super::entry::DateContext;
 use super::fetch::{Fetcher, Request, Response};
 use super::normalize;
-use super::parse::DateContext;
 use super::scrape;
 use crate::config::{Config, Source};
 use crate::date;
@@ -138,11 +138,7 @@ fn read_page(
     now: DateTime<Utc>,
 ) -> Result<PageUpdate, String> {
     crate::guard::failpoint("page", &source.id);
-    let dates = DateContext {
-        tz: source.timezone,
-        order: source.date_order,
-        now,
-    };
+    let dates = DateContext::of(source, now);
     let page = scrape::extract_article(
         &body.bytes,
         body.charset.as_deref(),

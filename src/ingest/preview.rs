@@ -5,9 +5,9 @@ use chrono::Utc;
 use scraper::{Html, Selector};
 use url::Url;
 
+use super::entry::{DateContext, RawDate};
 use super::fetch::{Fetcher, Request, Response};
 use super::normalize;
-use super::parse::{DateContext, RawDate};
 use super::scrape;
 use crate::config::{Source, SourceKind};
 use crate::date;
@@ -62,11 +62,7 @@ pub async fn test_source(
     pages: usize,
 ) -> Result<SourceTest, String> {
     let now = Utc::now();
-    let dates = DateContext {
-        tz: source.timezone,
-        order: source.date_order,
-        now,
-    };
+    let dates = DateContext::of(source, now);
     let body = fetch(fetcher, &source.url, source).await?;
     let feed = super::read_items(source, &body, dates)?;
     let mut items = Vec::new();

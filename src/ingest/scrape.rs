@@ -30,7 +30,7 @@ use url::Url;
 
 use crate::config::{ArticleRules, Css, ListRules};
 use crate::date;
-use crate::ingest::parse::{DateContext, ParsedFeed, RawDate, RawEntry};
+use crate::ingest::entry::{DateContext, Listing, RawDate, RawEntry};
 use crate::text;
 
 /// Deepest element nesting accepted (Blink caps its DOM at the same depth). News pages nest
@@ -123,14 +123,14 @@ pub struct ArticlePage {
 /// `rules.summary`. Date: text of `rules.date` (or its `datetime`/`title` attribute when
 /// present), else a `<time datetime>` inside the item. Items without a usable link (none, `#`,
 /// `javascript:`, `mailto:`) or without a title are skipped; the same link twice on a page is
-/// kept once. `ParsedFeed::title` is the page's `<title>`.
+/// kept once. `Listing::title` is the page's `<title>`.
 pub fn parse_list(
     bytes: &[u8],
     charset: Option<&str>,
     base: &Url,
     rules: &ListRules,
     dates: DateContext,
-) -> Result<ParsedFeed, ScrapeError> {
+) -> Result<Listing, ScrapeError> {
     let page = Page::read(bytes, charset, base)?;
     let items: Vec<ElementRef> = page.select(&rules.item.selector).collect();
     if items.is_empty() {
@@ -195,7 +195,7 @@ pub fn parse_list(
     for (index, summary) in summaries {
         entries[index].summary = Some(absolute_fragment(&summary, &page.base));
     }
-    Ok(ParsedFeed {
+    Ok(Listing {
         title,
         poll_hint: None,
         entries,

@@ -1,5 +1,6 @@
-//! Bytes → [`ParsedFeed`]: payload check, decoding once, feed-rs. The only place that knows
-//! feed-rs; its types stay here.
+//! The feed kind: bytes of an RSS, Atom or JSON Feed document → [`Listing`]. Payload check,
+//! decoding once, old dialects rewritten, broken feeds repaired, feed-rs. The only place that
+//! knows feed-rs; its types stay here.
 //!
 //! Before parsing, the payload is checked: government sites answer feed URLs with HTML pages,
 //! JavaScript cookie challenges (status 200) and empty bodies, and each gets its own readable
@@ -14,57 +15,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use url::Url;
 
-use crate::date::{self, DateOrder};
+use super::entry::{DateContext, Listing, RawDate, RawEntry};
+use crate::date;
 use crate::text;
 
 mod dialect;
 mod repair;
-
-/// A feed as parsed, before normalization.
-#[derive(Debug, Clone, Default)]
-pub struct ParsedFeed {
-    pub title: Option<String>,
-    /// `<ttl>` or `sy:updatePeriod`/`sy:updateFrequency`: how often the publisher says to poll.
-    pub poll_hint: Option<Duration>,
-    pub entries: Vec<RawEntry>,
-    /// What had to be repaired before the document parsed (empty for a well-formed feed), in
-    /// words for `bantin sources`: `bare "&" escaped`, `truncated tail closed`.
-    pub repairs: Vec<String>,
-}
-
-/// One item as the feed carried it (text not yet cleaned, HTML not yet sanitized).
-#[derive(Debug, Clone, Default)]
-pub struct RawEntry {
-    /// The item's own id; None when the feed gave none.
-    pub guid: Option<String>,
-    /// The item's link, resolved against xml:base and the feed URL.
-    pub link: Option<Url>,
-    pub title: Option<String>,
-    /// HTML.
-    pub summary: Option<String>,
-    /// HTML.
-    pub content: Option<String>,
-    pub authors: Vec<String>,
-    pub date: Option<RawDate>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawDate {
-    pub raw: String,
-    pub parsed: Option<DateTime<FixedOffset>>,
-}
-
-/// How to read a source's zone-less and numeric dates.
-#[derive(Debug, Clone, Copy)]
-pub struct DateContext {
-    pub tz: Tz,
-    pub order: DateOrder,
-    pub now: DateTime<Utc>,
-}
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
@@ -84,16 +43,16 @@ pub enum ParseError {
 
 /// Parses a fetched body. `charset` is the HTTP charset; `base` resolves relative links.
 ///
-/// Old dialects are rewritten first (`parse::dialect`). When the strict parse fails, or reads no
-/// item from a document that has some, the known breakage is repaired (`parse::repair`) and the
-/// document parsed again; [`ParsedFeed::repairs`] says what was repaired. A document that still
+/// Old dialects are rewritten first (`feed::dialect`). When the strict parse fails, or reads no
+/// item from a document that has some, the known breakage is repaired (`feed::repair`) and the
+/// document parsed again; [`Listing::repairs`] says what was repaired. A document that still
 /// yields no item is an error naming why, unless it is a valid feed with no items.
 pub fn parse(
     bytes: &[u8],
     charset: Option<&str>,
     base: &Url,
     dates: DateContext,
-) -> Result<ParsedFeed, ParseError> {
+) -> Result<Listing, ParseError> {
     let decoded = text::decode(bytes, charset);
     let body = declare_utf8(&decoded.text);
     check_payload(bytes, &body)?;
@@ -142,7 +101,7 @@ pub fn parse(
 }
 
 /// One strict read: dialects rewritten, then feed-rs.
-fn read(text: &str, base: &Url, dates: DateContext) -> Result<ParsedFeed, ParseError> {
+fn read(text: &str, base: &Url, dates: DateContext) -> Result<Listing, ParseError> {
     match dialect::rewrite(text) {
         // Should a rewrite ever break what feed-rs read before, the original is read instead.
         Some(r) => read_as_is(&r.text, r.repairs, base, dates)
@@ -157,7 +116,7 @@ fn read_as_is(
     repairs: Vec<String>,
     base: &Url,
     dates: DateContext,
-) -> Result<ParsedFeed, ParseError> {
+) -> Result<Listing, ParseError> {
     let raw_dates: Arc<Mutex<Vec<String>>> = Arc::default();
     let hook_dates = raw_dates.clone();
     let parser = feed_rs::parser::Builder::new()
@@ -212,7 +171,7 @@ fn read_as_is(
             }
         })
         .collect();
-    Ok(ParsedFeed {
+    Ok(Listing {
         title: feed.title.map(|t| text::clean(&t.content)),
         poll_hint: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
         entries,
@@ -421,6 +380,7 @@ fn sy_update_period(body: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::date::DateOrder;
 
     fn ctx() -> DateContext {
         DateContext {
