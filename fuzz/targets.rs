@@ -18,7 +18,7 @@ use bantin::config::{ArticleRules, Css, ListRules};
 use bantin::date::{self, DateOrder};
 use bantin::ingest::entry::DateContext;
 use bantin::ingest::feed;
-use bantin::ingest::{normalize, scrape};
+use bantin::ingest::{normalize, scrape, sniff};
 use bantin::store::{ArticleQuery, PollRecord, SourceSpec, Store};
 use bantin::text;
 use bantin::topics::{MatchInput, Matcher, SourceRef, TopicSpec};
@@ -280,7 +280,7 @@ pub fn html_article(data: &[u8]) {
     for feed in scrape::advertised_feeds(&page, &url) {
         assert!(matches!(feed.scheme(), "http" | "https"), "{feed}");
     }
-    let _ = scrape::page_title(&page);
+    let _ = sniff::html_title(&page);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ pub mod normalize;
 pub mod pages;
 pub mod preview;
 pub mod scrape;
+pub mod sniff;
 
 use std::fmt;
 use std::sync::Arc;

@@ -16,6 +16,7 @@ use super::entry::DateContext;
 use super::feed;
 use super::fetch::{Fetcher, Request, Response};
 use super::scrape;
+use super::sniff;
 use crate::date::DateOrder;
 
 /// Paths tried on the page's host.
@@ -100,7 +101,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
     }
     let mut tried = HashSet::new();
     let mut out = Discovery {
-        page_title: scrape::page_title(&page),
+        page_title: sniff::html_title(&page),
         feeds: Vec::new(),
         broken: Vec::new(),
     };

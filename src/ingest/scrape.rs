@@ -31,6 +31,7 @@ use url::Url;
 use crate::config::{ArticleRules, Css, ListRules};
 use crate::date;
 use crate::ingest::entry::{DateContext, Listing, RawDate, RawEntry};
+use crate::ingest::sniff::{self, Payload};
 use crate::text;
 
 /// Deepest element nesting accepted (Blink caps its DOM at the same depth). News pages nest
@@ -39,9 +40,6 @@ pub const MAX_DEPTH: usize = 512;
 
 /// Most elements handed to the readability extractor (a long news page has about 5,000).
 const MAX_READABILITY_ELEMENTS: usize = 100_000;
-
-/// Longest page title quoted in an error message.
-const TITLE_IN_ERROR: usize = 120;
 
 /// A node of a parsed page (`ego_tree::NodeRef`, named through `ElementRef` so that `ego_tree`
 /// need not be a direct dependency).
@@ -358,7 +356,6 @@ fn numeric_id(s: &str) -> Option<String> {
     (digits && !year).then(|| s.to_string())
 }
 
-/// The page's `<title>`, cleaned of surrounding whitespace.
 /// Every web link (`<a href>`) on a page, resolved against its `<base href>` or `base`, in
 /// document order. A page nesting deeper than [`MAX_DEPTH`] has none (it is refused before
 /// parsing, as everywhere else a remote page is read).
@@ -371,10 +368,6 @@ pub fn page_links(html: &str, base: &Url) -> Vec<Url> {
         .collect()
 }
 
-pub fn page_title(html: &str) -> Option<String> {
-    Page::parse(html, &placeholder_url()).ok()?.title()
-}
-
 // ---------------------------------------------------------------------------------------------
 // The page
 
@@ -382,26 +375,32 @@ pub fn page_title(html: &str) -> Option<String> {
 struct Page {
     html: Html,
     base: Url,
+    /// [`sniff::html_title`].
+    title: Option<String>,
+    /// [`sniff::is_cookie_challenge`].
+    challenge: bool,
 }
 
 impl Page {
-    /// Decodes, refuses what is not an HTML page, parses.
+    /// Decodes, refuses what is not an HTML page ([`sniff`]), parses.
     fn read(bytes: &[u8], charset: Option<&str>, url: &Url) -> Result<Page, ScrapeError> {
         let decoded = text::decode(bytes, charset);
         let body = decoded.text.trim_start_matches('\u{feff}');
-        if body.trim().is_empty() {
-            return Err(ScrapeError::Empty);
+        match sniff::sniff(bytes, body) {
+            Payload::Empty => Err(ScrapeError::Empty),
+            Payload::Feed => Err(ScrapeError::Feed),
+            Payload::Html | Payload::Markup | Payload::Binary | Payload::Text => {
+                Page::parse(body, url)
+            }
         }
-        if is_feed(body) {
-            return Err(ScrapeError::Feed);
-        }
-        Page::parse(body, url)
     }
 
     fn parse(html: &str, url: &Url) -> Result<Page, ScrapeError> {
         if nests_deeper_than(html, MAX_DEPTH) {
             return Err(ScrapeError::TooDeep);
         }
+        let title = sniff::html_title(html);
+        let challenge = sniff::is_cookie_challenge(html);
         let mut html = Html::parse_document(html);
         cut_below(&mut html, MAX_DEPTH);
         let base = html
@@ -411,7 +410,12 @@ impl Page {
             .and_then(|b| b.attr("href"))
             .and_then(|href| web_link(href, url))
             .unwrap_or_else(|| url.clone());
-        Ok(Page { html, base })
+        Ok(Page {
+            html,
+            base,
+            title,
+            challenge,
+        })
     }
 
     /// Matches in the page, in document order. Never `Html::select`: that one also visits the
@@ -421,25 +425,19 @@ impl Page {
     }
 
     fn title(&self) -> Option<String> {
-        self.select(&SELECTORS.title)
-            .map(|t| text::clean(&t.text().collect::<String>()))
-            .find(|t| !t.is_empty())
+        self.title.clone()
     }
 
     fn title_for_error(&self) -> Option<String> {
-        self.title()
-            .map(|t| t.chars().take(TITLE_IN_ERROR).collect())
+        self.title
+            .as_ref()
+            .map(|t| t.chars().take(sniff::TITLE_IN_ERROR).collect())
     }
 
     /// `error`, unless the page is a JavaScript cookie challenge (laodong.vn answers with one,
     /// status 200): then that, which tells the admin more than "matched nothing".
     fn challenge_or(&self, error: ScrapeError) -> ScrapeError {
-        let challenge = self.select(&SELECTORS.script).any(|s| {
-            let code: String = s.text().collect();
-            code.contains("document.cookie")
-                && (code.contains("location") || code.contains("reload"))
-        });
-        if challenge {
+        if self.challenge {
             ScrapeError::CookieChallenge
         } else {
             error
@@ -459,8 +457,6 @@ impl Page {
 /// Selectors the module itself uses.
 struct Selectors {
     base: Selector,
-    title: Selector,
-    script: Selector,
     alternate: Selector,
     time: Selector,
     published: Selector,
@@ -477,8 +473,6 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| {
     let css = |s: &str| Selector::parse(s).expect("a built-in selector is valid CSS");
     Selectors {
         base: css("base[href]"),
-        title: css("title"),
-        script: css("script"),
         alternate: css("link[rel][href]"),
         time: css("time[datetime]"),
         published: css(
@@ -494,11 +488,6 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| {
     }
 });
 
-fn placeholder_url() -> Url {
-    // A literal: parsing it cannot fail.
-    Url::parse("https://localhost/").expect("a valid literal URL")
-}
-
 /// `href` as a link a reader can follow: resolved against `base`, http or https only; None for
 /// an empty link or one to a fragment of this page (`#`, `#top`).
 fn web_link(href: &str, base: &Url) -> Option<Url> {
@@ -509,41 +498,6 @@ fn web_link(href: &str, base: &Url) -> Option<Url> {
     base.join(href)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-}
-
-/// A feed sent where an HTML page was expected: an XML document whose root is `rss`, `feed` or
-/// `rdf:RDF`, or a JSON Feed.
-fn is_feed(body: &str) -> bool {
-    let mut rest = body.trim_start();
-    if rest.starts_with('{') {
-        let head = rest.get(..1024).unwrap_or(rest);
-        return head.contains("jsonfeed.org/version");
-    }
-    // Skip the prolog: XML declaration, processing instructions, comments, doctype.
-    for _ in 0..32 {
-        let Some(after) = rest.strip_prefix('<') else {
-            return false;
-        };
-        if let Some(comment) = after.strip_prefix("!--") {
-            let Some(end) = comment.find("-->") else {
-                return false;
-            };
-            rest = comment.get(end + 3..).unwrap_or_default().trim_start();
-        } else if after.starts_with('?') || after.starts_with('!') {
-            let Some(end) = after.find('>') else {
-                return false;
-            };
-            rest = after.get(end + 1..).unwrap_or_default().trim_start();
-        } else {
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
-                .map(|c| c.to_ascii_lowercase())
-                .collect();
-            return matches!(name.as_str(), "rss" | "feed" | "rdf:rdf");
-        }
-    }
-    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1688,7 +1642,7 @@ mod tests {
         );
         assert_eq!(body_text(&page), "Công tác dân vận của Đảng");
         assert_eq!(
-            page_title(&text::decode(&bytes, None).text).as_deref(),
+            sniff::html_title(&text::decode(&bytes, None).text).as_deref(),
             Some("Thành ủy Thành phố Hồ Chí Minh")
         );
     }
@@ -1963,16 +1917,6 @@ mod tests {
         check("https://example.vn/2026/11/12345/tieu-de.html", None);
         check("https://example.vn/news.aspx?id=abc&page=12345", None);
         check("https://example.vn/", None);
-    }
-
-    #[test]
-    fn page_titles() {
-        assert_eq!(
-            page_title("<html><head><title>\n  Trang chủ  \n</title></head></html>").as_deref(),
-            Some("Trang chủ")
-        );
-        assert_eq!(page_title("<title> </title>"), None);
-        assert_eq!(page_title("<p>no title</p>"), None);
     }
 
     #[test]
