@@ -155,16 +155,7 @@ pub async fn poll_source(
     state: Option<&SourceState>,
     cancel: &CancellationToken,
 ) -> Result<Report, StoreError> {
-    let url = state
-        .and_then(|s| url::Url::parse(&s.current_url).ok())
-        .unwrap_or_else(|| source.url.clone());
-    let request = Request {
-        url,
-        etag: state.and_then(|s| s.etag.clone()),
-        last_modified: state.and_then(|s| s.last_modified.clone()),
-        user_agent: source.user_agent.clone(),
-        prime_url: source.prime_url.clone(),
-    };
+    let request = Request::poll(source, state);
     let fetched = tokio::select! {
         r = fetcher.fetch(&request) => r,
         _ = cancel.cancelled() => {

@@ -14,7 +14,7 @@ use url::Url;
 
 use super::entry::DateContext;
 use super::feed;
-use super::fetch::{Fetcher, Request, Response};
+use super::fetch::{Fetcher, Request};
 use super::scrape;
 use super::sniff;
 use crate::date::DateOrder;
@@ -169,18 +169,10 @@ fn index_links(html: &str, base: &Url) -> Vec<Url> {
 }
 
 async fn fetch(fetcher: &Fetcher, url: &Url) -> Result<Box<super::fetch::Body>, String> {
-    let request = Request {
-        url: url.clone(),
-        etag: None,
-        last_modified: None,
-        user_agent: None,
-        prime_url: None,
-    };
-    match fetcher.fetch(&request).await {
-        Ok(Response::Body(b)) => Ok(b),
-        Ok(Response::NotModified { .. }) => Err("unexpected 304 Not Modified".into()),
-        Err(e) => Err(e.to_string()),
-    }
+    fetcher
+        .fetch_body(&Request::plain(url.clone()))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn dates() -> DateContext {

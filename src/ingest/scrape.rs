@@ -182,6 +182,17 @@ fn numeric_id(s: &str) -> Option<String> {
     (digits && !year).then(|| s.to_string())
 }
 
+/// The text of the first `count` paragraphs (or headings, list items, captions, quotes) of an
+/// HTML fragment that have any.
+pub fn first_paragraphs(html: &str, count: usize) -> Vec<String> {
+    Html::parse_fragment(html)
+        .select(&SELECTORS.block)
+        .map(element_text)
+        .filter(|t| !t.is_empty())
+        .take(count)
+        .collect()
+}
+
 /// Every web link (`<a href>`) on a page, resolved against its `<base href>` or `base`, in
 /// document order. A page nesting deeper than [`MAX_DEPTH`] has none (it is refused before
 /// parsing, as everywhere else a remote page is read).
@@ -289,6 +300,7 @@ struct Selectors {
     h1: Selector,
     img: Selector,
     anchor: Selector,
+    block: Selector,
 }
 
 static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| {
@@ -308,6 +320,7 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| {
         h1: css("h1"),
         anchor: css("a[href]"),
         img: css("img[src]"),
+        block: css("p, h1, h2, h3, h4, li, figcaption, blockquote"),
     }
 });
 
