@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Config};
 use crate::http::{self, AppState};
 use crate::ingest::fetch::Fetcher;
-use crate::ingest::{self, Outcome, Report};
+use crate::ingest::{self, Outcome, PollError, Report};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::postman::Postman;
@@ -112,7 +112,7 @@ impl Ingestor {
         let Some(source) = self.config.sources.iter().find(|s| s.id == id) else {
             return Ok(Report {
                 source: id.to_string(),
-                outcome: Outcome::Failed("no such source in the config".into()),
+                outcome: Outcome::Failed(PollError::UnknownSource),
                 next_poll: Utc::now(),
             });
         };
@@ -181,7 +181,7 @@ impl Ingestor {
                 Ok((_, Ok(report))) => report,
                 Ok((id, Err(e))) => Report {
                     source: id,
-                    outcome: Outcome::Failed(format!("database error: {e}")),
+                    outcome: Outcome::Failed(PollError::Database(e.to_string())),
                     next_poll: Utc::now(),
                 },
                 Err(e) => return Err(StoreError::Task(e.to_string())),
@@ -766,7 +766,7 @@ fn log_joined(
     match joined {
         Ok((id, Ok(report))) => {
             match &report.outcome {
-                Outcome::Failed(e) if crate::guard::is_panic(e) => metrics.panicked("poll"),
+                Outcome::Failed(e) if e.is_panic() => metrics.panicked("poll"),
                 Outcome::Stored { pages, .. } => {
                     for _ in 0..pages.panicked {
                         metrics.panicked("page");

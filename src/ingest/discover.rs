@@ -14,7 +14,7 @@ use url::Url;
 
 use super::entry::DateContext;
 use super::feed;
-use super::fetch::{Fetcher, Request};
+use super::fetch::{Body, FetchError, Fetcher, Request};
 use super::scrape;
 use super::sniff;
 use crate::date::DateOrder;
@@ -69,7 +69,7 @@ pub struct Discovery {
 }
 
 /// Looks for the feeds behind `url`. An error only when the URL itself cannot be fetched.
-pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String> {
+pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, FetchError> {
     let body = fetch(fetcher, url).await?;
     if let Ok(feed) = feed::parse(
         &body.bytes,
@@ -116,7 +116,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
             Ok(b) => b,
             Err(e) => {
                 if via == Via::Advertised {
-                    out.broken.push((candidate, e));
+                    out.broken.push((candidate, e.to_string()));
                 }
                 continue;
             }
@@ -168,11 +168,8 @@ fn index_links(html: &str, base: &Url) -> Vec<Url> {
         .collect()
 }
 
-async fn fetch(fetcher: &Fetcher, url: &Url) -> Result<Box<super::fetch::Body>, String> {
-    fetcher
-        .fetch_body(&Request::plain(url.clone()))
-        .await
-        .map_err(|e| e.to_string())
+async fn fetch(fetcher: &Fetcher, url: &Url) -> Result<Box<Body>, FetchError> {
+    fetcher.fetch_body(&Request::plain(url.clone())).await
 }
 
 fn dates() -> DateContext {

@@ -1,13 +1,15 @@
 //! `bantin sources test ID`: fetch one source now and show exactly what would be extracted,
 //! without storing anything. This is how an admin writes and checks selectors.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::entry::{DateContext, RawDate};
 use super::fetch::{Body, Fetcher, Request};
-use super::pages;
 use super::scrape;
+use super::{kind, pages, PollError};
 use crate::config::{Source, SourceKind};
 use crate::date;
 use crate::text;
@@ -59,12 +61,12 @@ pub async fn test_source(
     fetcher: &Fetcher,
     source: &Source,
     pages: usize,
-) -> Result<SourceTest, String> {
+) -> Result<SourceTest, PollError> {
     let now = Utc::now();
     let dates = DateContext::of(source, now);
     // As a poll fetches it: primed, unconditional (no validators stored here).
-    let body = fetch(fetcher, source).await?;
-    let feed = super::read_items(source, &body, dates)?;
+    let body: Arc<Body> = Arc::from(fetcher.fetch_body(&Request::poll(source, None)).await?);
+    let feed = kind::read(fetcher, source, body.clone(), dates).await?;
     let mut items = Vec::new();
     for (i, e) in feed.entries.iter().enumerate() {
         let text_html = e.content.as_deref().or(e.summary.as_deref()).unwrap_or("");
@@ -141,11 +143,4 @@ fn date_preview(d: &RawDate, now: DateTime<Utc>) -> DatePreview {
             .filter(|t| date::is_plausible(t.with_timezone(&Utc), now))
             .map(|t| t.to_rfc3339()),
     }
-}
-
-async fn fetch(fetcher: &Fetcher, source: &Source) -> Result<Box<Body>, String> {
-    fetcher
-        .fetch_body(&Request::poll(source, None))
-        .await
-        .map_err(|e| e.to_string())
 }

@@ -5,7 +5,7 @@
 //! mattran.org.vn, most `*.gov.vn` portals), so a source can instead be a list page read with
 //! CSS selectors ([`parse_list`], in `list`) whose article pages carry the full text
 //! ([`extract_article`], in `article`, with page chrome removed by `chrome`). This file holds
-//! what they share: the parsed [`Page`], its errors, links, dates and text of elements; and
+//! what they share: the parsed `Page`, its errors, links, dates and text of elements; and
 //! what `bantin discover` reads from any page ([`advertised_feeds`], [`page_links`]).
 //!
 //! Pure: bytes in, data out; no I/O and no clock (`now` comes in [`DateContext`]).
