@@ -17,7 +17,9 @@
 //!
 //! # Code map
 //!
-//! - [`config`]: TOML → validated [`config::Config`]; every problem reported at once.
+//! - [`config`]: TOML → validated [`config::Config`]; every problem reported at once. One
+//!   module per section (`[storage]`, `[poll]`, `[http]`, `[log]`, `[[sources]]`, the topics
+//!   file, `[mail]` and the subscribers file) over one spanned-TOML reader.
 //! - [`text`]: Vietnamese text normalization (NFC, Đ impostors, invisible characters,
 //!   tone-mark style, folding). Pure.
 //! - [`date`]: lenient date parsing for every form Vietnamese outlets publish. Pure.

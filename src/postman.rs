@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
 
-use crate::config::{Config, MailTransport, SmtpSecurity, Subscriber};
+use crate::config::{Config, CredentialError, MailTransport, SmtpSecurity, Subscriber};
 use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, Templates};
 use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
@@ -79,10 +79,16 @@ pub enum PostmanError {
     Store(#[from] StoreError),
     #[error("mail: {0}")]
     Mail(String),
+    /// The SMTP password named in `[mail.smtp]` cannot be read.
+    #[error("mail: {0}")]
+    Password(CredentialError),
     #[error("templates: {0}")]
     Templates(String),
     #[error("unsubscribe secret: {0}")]
     Secret(String),
+    /// `[mail] secret_file` names a systemd credential outside the service.
+    #[error("unsubscribe secret: {0}")]
+    SecretPath(CredentialError),
 }
 
 /// What a send round did.
@@ -127,7 +133,7 @@ impl Postman {
                     SmtpSecurity::None => mail::Security::None,
                 },
                 username: s.username.clone(),
-                password: s.password.resolve().map_err(PostmanError::Mail)?,
+                password: s.password.resolve().map_err(PostmanError::Password)?,
                 timeout: s.timeout,
                 extra_root_der: None,
             }),
@@ -682,7 +688,7 @@ fn decode(e: &OutboxEntry) -> Option<Outgoing> {
 /// and kept in the database.
 fn load_secret(config: &Config, store: &Store) -> Result<Secret, PostmanError> {
     if let Some(f) = &config.mail.secret_file {
-        let f = crate::config::credential_path(f).map_err(PostmanError::Secret)?;
+        let f = crate::config::credential_path(f).map_err(PostmanError::SecretPath)?;
         let text = std::fs::read_to_string(&f)
             .map_err(|e| PostmanError::Secret(format!("cannot read {}: {e}", f.display())))?;
         return Secret::from_text(&text).map_err(PostmanError::Secret);

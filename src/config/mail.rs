@@ -1,5 +1,10 @@
 //! `[mail]` in the main file and `subscribers.toml`: who gets which digests, and how mail leaves.
 //!
+//! Keys of `[mail]`: `from`, `reply_to`, `secret_file`, `outbox` (the Maildir, the default
+//! transport) and `[mail.smtp]` (`host`, `port`, `security`, `username`, `password_file`,
+//! `password_env`, `timeout`). Keys of a `[[subscribers]]` entry: `email`, `name`, `topics`,
+//! `schedule`, `timezone`, `max_items`.
+//!
 //! Passwords are never read from the config file itself: only from a file or an environment
 //! variable named there, resolved when mail is sent (so the value is never in a `Config`).
 
@@ -10,7 +15,8 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use toml::Spanned;
 
-use super::{is_plausible_email, parse_toml, suggest, Problem, Reporter, Schedule, Section};
+use super::reader::{parse_toml, suggest, Problem, Reporter, Section};
+use super::Schedule;
 
 /// Digests are sent daily at 07:00 unless a subscriber says otherwise.
 pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 7 * * *";
@@ -59,20 +65,44 @@ pub enum PasswordSource {
     Env(String),
 }
 
+/// Why a secret named in the config cannot be had. No message carries the secret itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error(
+        "{} names $CREDENTIALS_DIRECTORY, which is not set: systemd sets it for the service \
+         (LoadCredential=); outside it, name the file itself",
+        path.display()
+    )]
+    CredentialsDirectoryUnset { path: PathBuf },
+    // The io error is part of the message, not a `source`: shown through a chain it would
+    // be said twice.
+    #[error("cannot read the SMTP password file {}: {error}", path.display())]
+    PasswordFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("the SMTP password variable {variable} is not set")]
+    PasswordVariable { variable: String },
+}
+
 impl PasswordSource {
     /// Reads the password now (trailing newline trimmed).
-    pub fn resolve(&self) -> Result<Option<String>, String> {
+    pub fn resolve(&self) -> Result<Option<String>, CredentialError> {
         match self {
             PasswordSource::None => Ok(None),
             PasswordSource::File(p) => {
                 let p = credential_path(p)?;
                 std::fs::read_to_string(&p)
                     .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
-                    .map_err(|e| format!("cannot read the SMTP password file {}: {e}", p.display()))
+                    .map_err(|error| CredentialError::PasswordFile { path: p, error })
             }
-            PasswordSource::Env(v) => std::env::var(v)
-                .map(Some)
-                .map_err(|_| format!("the SMTP password variable {v} is not set")),
+            PasswordSource::Env(v) => {
+                std::env::var(v)
+                    .map(Some)
+                    .map_err(|_| CredentialError::PasswordVariable {
+                        variable: v.clone(),
+                    })
+            }
         }
     }
 }
@@ -81,11 +111,14 @@ impl PasswordSource {
 /// expanded from the environment: systemd sets it for a service with `LoadCredential=`, so the
 /// config names a credential without hard-coding the unit's name. Expanded when the file is
 /// read, so `bantin check` outside the service accepts it.
-pub fn credential_path(p: &Path) -> Result<PathBuf, String> {
+pub fn credential_path(p: &Path) -> Result<PathBuf, CredentialError> {
     expand_credentials(p, std::env::var_os("CREDENTIALS_DIRECTORY"))
 }
 
-fn expand_credentials(p: &Path, dir: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+fn expand_credentials(
+    p: &Path,
+    dir: Option<std::ffi::OsString>,
+) -> Result<PathBuf, CredentialError> {
     let text = p.to_string_lossy();
     let rest = ["$CREDENTIALS_DIRECTORY", "${CREDENTIALS_DIRECTORY}"]
         .iter()
@@ -95,12 +128,26 @@ fn expand_credentials(p: &Path, dir: Option<std::ffi::OsString>) -> Result<PathB
     };
     match dir {
         Some(dir) => Ok(PathBuf::from(dir).join(rest.trim_start_matches('/'))),
-        None => Err(format!(
-            "{} names $CREDENTIALS_DIRECTORY, which is not set: systemd sets it for the service \
-             (LoadCredential=); outside it, name the file itself",
-            p.display()
-        )),
+        None => Err(CredentialError::CredentialsDirectoryUnset {
+            path: p.to_path_buf(),
+        }),
     }
+}
+
+/// Enough of an address to deliver to: one '@', something on both sides, no spaces or angle
+/// brackets (a bare host such as localhost is fine). The SMTP server has the last word.
+pub fn is_plausible_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
+        && !domain.contains('@')
 }
 
 /// A subscriber, validated.
@@ -262,7 +309,7 @@ pub(super) fn parse_subscribers(
                 );
             }
         }
-        let schedule = t.schedule(&mut r, "schedule");
+        let schedule = t.parsed(&mut r, "schedule", Schedule::parse);
         let timezone = t.parsed(&mut r, "timezone", |s| {
             Tz::from_str(s).map_err(|_| {
                 format!("unknown time zone {s:?} (an IANA name such as \"Asia/Ho_Chi_Minh\")")
@@ -325,6 +372,9 @@ pub(super) fn parse_subscribers(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::config::tests::load_files;
+
     #[test]
     fn credential_paths_expand_the_systemd_credentials_directory() {
         let dir = Some(std::ffi::OsString::from("/run/credentials/bantin.service"));
@@ -341,35 +391,26 @@ mod tests {
             expand_credentials(Path::new("/etc/bantin/secret"), None).unwrap(),
             Path::new("/etc/bantin/secret")
         );
-        let err = expand_credentials(Path::new("$CREDENTIALS_DIRECTORY/x"), None).unwrap_err();
+        let err = expand_credentials(Path::new("$CREDENTIALS_DIRECTORY/x"), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not set"), "{err}");
+        assert_eq!(
+            err,
+            "$CREDENTIALS_DIRECTORY/x names $CREDENTIALS_DIRECTORY, which is not set: systemd sets \
+             it for the service (LoadCredential=); outside it, name the file itself"
+        );
     }
 
-    use super::super::load;
-    use super::*;
-
     fn load_with(main: &str, subscribers: &str) -> Result<crate::config::Config, Vec<String>> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("bantin.toml"), main).unwrap();
-        std::fs::write(
-            dir.path().join("topics.toml"),
-            "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\"]\n",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("subscribers.toml"), subscribers).unwrap();
-        load(&dir.path().join("bantin.toml")).map_err(|p| {
-            p.0.iter()
-                .map(|p| {
-                    format!(
-                        "{}:{}:{}: {}",
-                        p.file.file_name().unwrap().to_string_lossy(),
-                        p.line,
-                        p.col,
-                        p.message
-                    )
-                })
-                .collect()
-        })
+        load_files(&[
+            ("bantin.toml", main),
+            (
+                "topics.toml",
+                "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\"]\n",
+            ),
+            ("subscribers.toml", subscribers),
+        ])
     }
 
     #[test]
