@@ -49,9 +49,9 @@ pub async fn read(
     body: Arc<Body>,
     dates: DateContext,
 ) -> Result<Listing, ReadError> {
-    match (&source.kind, &source.list) {
-        (SourceKind::Html, Some(rules)) => {
-            let rules = rules.clone();
+    match &source.kind {
+        SourceKind::Html { list, .. } => {
+            let rules = list.clone();
             off_runtime(move || {
                 let charset = body.charset.as_deref();
                 Ok(scrape::parse_list(
@@ -64,7 +64,7 @@ pub async fn read(
             })
             .await?
         }
-        _ => off_runtime(move || read_feed(&body, dates)).await?,
+        SourceKind::Feed { .. } => off_runtime(move || read_feed(&body, dates)).await?,
     }
 }
 

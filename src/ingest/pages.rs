@@ -195,7 +195,7 @@ pub fn read_page(
         &body.bytes,
         body.charset.as_deref(),
         &body.final_url,
-        source.article.as_ref(),
+        source.kind.pages(),
         DateContext::of(source, now),
     )?;
     let content_html = page

@@ -10,7 +10,7 @@ use super::entry::{DateContext, RawDate};
 use super::fetch::{Body, Fetcher, Request};
 use super::scrape;
 use super::{kind, pages, PollError};
-use crate::config::{Source, SourceKind};
+use crate::config::Source;
 use crate::date;
 use crate::text;
 
@@ -86,10 +86,7 @@ pub async fn test_source(
     Ok(SourceTest {
         source: source.id.clone(),
         url: body.final_url.to_string(),
-        kind: match source.kind {
-            SourceKind::Feed => "feed",
-            SourceKind::Html => "html",
-        },
+        kind: source.kind.name(),
         title: feed.title.as_deref().map(text::clean),
         items,
     })

@@ -22,6 +22,7 @@
 
 mod article;
 mod chrome;
+mod css;
 mod depth;
 mod list;
 
@@ -32,6 +33,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
 pub use article::{extract_article, ArticlePage};
+pub use css::{Css, CssError};
 pub use depth::MAX_DEPTH;
 use depth::{cut_below, nests_deeper_than};
 pub use list::parse_list;

@@ -59,17 +59,17 @@ pub fn extract_article(
     };
 
     if let Some(content) = rules.and_then(|r| r.content.as_ref()) {
-        if page.select(&content.selector).next().is_none() {
+        if page.select(content.selector()).next().is_none() {
             return Err(page.challenge_or(ScrapeError::NoContent {
-                selector: content.text.clone(),
+                selector: content.text().to_string(),
                 title: page.title_for_error(),
             }));
         }
         let base = page.base.clone();
-        let root = Root::FirstMatch(&content.selector);
+        let root = Root::FirstMatch(content.selector());
         let html = clean_content(&mut page.html, root, &chrome, &base).ok_or_else(|| {
             ScrapeError::EmptyContent {
-                selector: content.text.clone(),
+                selector: content.text().to_string(),
             }
         })?;
         return Ok(ArticlePage {
@@ -122,7 +122,7 @@ fn article_date(
     dates: DateContext,
 ) -> Option<RawDate> {
     let mut candidates = Vec::new();
-    if let Some(el) = rule.and_then(|r| page.select(&r.selector).next()) {
+    if let Some(el) = rule.and_then(|r| page.select(r.selector()).next()) {
         candidates.extend(date_strings(el));
     }
     for el in page.select(&SELECTORS.published) {
@@ -149,7 +149,7 @@ fn article_authors(page: &Page, rule: Option<&Css>, json_ld: &[serde_json::Value
         }
     };
     if let Some(rule) = rule {
-        for el in page.select(&rule.selector) {
+        for el in page.select(rule.selector()) {
             add(
                 &mut authors,
                 without_author_label(&element_text(el)).to_string(),

@@ -119,12 +119,12 @@ fn page_chrome<'a>(root: ElementRef<'a>, chrome: &Chrome) -> Vec<NodeRef<'a>> {
     let lines = chrome
         .lines
         .iter()
-        .flat_map(|css| root.select(&css.selector))
+        .flat_map(|css| root.select(css.selector()))
         .filter(|e| e.text().map(visible_len).sum::<usize>() <= LINE_LEN);
     let removed: HashSet<_> = chrome
         .remove
         .iter()
-        .flat_map(|css| root.select(&css.selector))
+        .flat_map(|css| root.select(css.selector()))
         .chain(lines)
         .map(|e| e.id())
         .collect();

@@ -29,10 +29,10 @@ pub fn parse_list(
     dates: DateContext,
 ) -> Result<Listing, ScrapeError> {
     let page = Page::read(bytes, charset, base)?;
-    let items: Vec<ElementRef> = page.select(&rules.item.selector).collect();
+    let items: Vec<ElementRef> = page.select(rules.item.selector()).collect();
     if items.is_empty() {
         return Err(page.challenge_or(ScrapeError::NoItems {
-            selector: rules.item.text.clone(),
+            selector: rules.item.text().to_string(),
             title: page.title_for_error(),
         }));
     }
@@ -56,7 +56,7 @@ pub fn parse_list(
         if let Some(summary) = rules
             .summary
             .as_ref()
-            .and_then(|s| item.select(&s.selector).next())
+            .and_then(|s| item.select(s.selector()).next())
             .filter(|s| has_substance(*s))
         {
             summaries.push((entries.len(), summary.inner_html()));
@@ -72,18 +72,18 @@ pub fn parse_list(
     if entries.is_empty() {
         return Err(if linked == 0 {
             ScrapeError::NoLinks {
-                item: rules.item.text.clone(),
+                item: rules.item.text().to_string(),
                 count: items.len(),
-                link: rules.link.text.clone(),
+                link: rules.link.text().to_string(),
                 attr: rules.link_attr.clone(),
             }
         } else {
             ScrapeError::NoTitles {
-                item: rules.item.text.clone(),
+                item: rules.item.text().to_string(),
                 count: linked,
                 title: match &rules.title {
-                    Some(t) => format!("`{}`", t.text),
-                    None => format!("text or title of `{}`", rules.link.text),
+                    Some(t) => format!("`{}`", t.text()),
+                    None => format!("text or title of `{}`", rules.link.text()),
                 },
             }
         });
@@ -103,7 +103,7 @@ pub fn parse_list(
 /// The item's link: the first match of `rules.link` (the item itself included) whose
 /// `link_attr` is a web link.
 fn item_link(item: ElementRef, rules: &ListRules, base: &Url) -> Option<Url> {
-    link_elements(item, &rules.link.selector)
+    link_elements(item, rules.link.selector())
         .find_map(|a| web_link(a.attr(&rules.link_attr)?, base))
 }
 
@@ -119,13 +119,13 @@ fn link_elements<'a>(
 /// without text usually comes first), else such an element's `title` attribute.
 fn item_title(item: ElementRef, rules: &ListRules, link: &Url, base: &Url) -> Option<String> {
     if let Some(title) = rules.title.as_ref().and_then(|t| {
-        item.select(&t.selector)
+        item.select(t.selector())
             .map(element_text)
             .find(|t| !t.is_empty())
     }) {
         return Some(title);
     }
-    let same: Vec<ElementRef> = link_elements(item, &rules.link.selector)
+    let same: Vec<ElementRef> = link_elements(item, rules.link.selector())
         .filter(|a| {
             a.attr(&rules.link_attr)
                 .and_then(|h| web_link(h, base))
@@ -145,7 +145,7 @@ fn item_date(item: ElementRef, rules: &ListRules, dates: DateContext) -> Option<
     if let Some(el) = rules
         .date
         .as_ref()
-        .and_then(|d| item.select(&d.selector).next())
+        .and_then(|d| item.select(d.selector()).next())
     {
         candidates.extend(date_strings(el));
     }
