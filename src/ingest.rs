@@ -199,7 +199,7 @@ pub async fn poll_source(
         Ok(Response::Body(body)) => {
             let body: Arc<Body> = Arc::from(body);
             let dates = DateContext::of(source, now);
-            match kind::read(fetcher, source, body.clone(), dates).await {
+            match kind::read(fetcher, cancel, source, body.clone(), dates).await {
                 Ok(listing) => Ok(Polled::Read { body, listing }),
                 Err(e) => Err(PollError::Read(e)),
             }

@@ -4,12 +4,15 @@
 //! Each kind is one module that turns bytes into entries: `kind = "feed"` is [`super::feed`],
 //! `kind = "html"` is [`super::scrape::parse_list`] (a list page read with the source's
 //! selectors). Pure kinds run on a blocking thread: parsing is CPU work the async runtime must
-//! not wait on. [`read`] is async and has the [`Fetcher`] so that a kind whose document points
-//! to others (a sitemap index and its child sitemaps) can fetch them here, without another
-//! dispatch: a new kind is a variant of the config enum, a module, and an arm below.
+//! not wait on. [`read`] is async and has the [`Fetcher`] and the shutdown signal so that a
+//! kind whose document points to others (a sitemap index and its child sitemaps) can fetch
+//! them here, without another dispatch: a new kind is a variant of the config enum, a module,
+//! and an arm below. The first body is never cancelled once in hand; further fetches a kind
+//! makes should stop on `cancel`.
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::entry::{DateContext, Listing};
@@ -43,8 +46,10 @@ fn advertised(feeds: &[Url]) -> String {
 }
 
 /// The entries of `body`, fetched from `source`, read as the source's kind reads them.
+/// (`fetcher` and `cancel` are for kinds that fetch more than the first body; today's do not.)
 pub async fn read(
     _fetcher: &Fetcher,
+    _cancel: &CancellationToken,
     source: &Source,
     body: Arc<Body>,
     dates: DateContext,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::entry::{DateContext, RawDate};
@@ -66,7 +67,14 @@ pub async fn test_source(
     let dates = DateContext::of(source, now);
     // As a poll fetches it: primed, unconditional (no validators stored here).
     let body: Arc<Body> = Arc::from(fetcher.fetch_body(&Request::poll(source, None)).await?);
-    let feed = kind::read(fetcher, source, body.clone(), dates).await?;
+    let feed = kind::read(
+        fetcher,
+        &CancellationToken::new(),
+        source,
+        body.clone(),
+        dates,
+    )
+    .await?;
     let mut items = Vec::new();
     for (i, e) in feed.entries.iter().enumerate() {
         let text_html = e.content.as_deref().or(e.summary.as_deref()).unwrap_or("");

@@ -10,8 +10,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
 use super::depth::Walk;
-use super::{absolutize, has_substance, NodeRef};
-use crate::config::Css;
+use super::{absolutize, has_substance, Css, NodeRef};
 use crate::text;
 
 /// Elements that are never article text.
