@@ -6,8 +6,7 @@ use scraper::Html;
 use url::Url;
 
 use super::chrome::{clean_content, Chrome, Root};
-use super::Css;
-use super::{date_strings, element_text, pick_date, squash, Page, ScrapeError, SELECTORS};
+use super::{date_strings, element_text, pick_date, squash, Css, Page, ScrapeError, SELECTORS};
 use crate::config::ArticleRules;
 use crate::ingest::entry::{DateContext, RawDate};
 use crate::text;
