@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bantin::date::DateOrder;
+use bantin::ingest::entry::DateContext;
+use bantin::ingest::feed;
 use bantin::ingest::normalize::Context;
-use bantin::ingest::parse::{self, DateContext};
 use bantin::postman::Postman;
 use bantin::store::{PollRecord, SourceSpec, Store};
 use chrono::{FixedOffset, Utc};
@@ -290,7 +291,7 @@ fn main() {
         order: DateOrder::Dmy,
         now,
     };
-    let parsed = parse::parse(doc.as_bytes(), Some("utf-8"), &base, dates).expect("parse");
+    let parsed = feed::parse(doc.as_bytes(), Some("utf-8"), &base, dates).expect("parse");
     let ctx = Context {
         source_id: SOURCE_ID,
         source_host: "bao.example.vn",

@@ -8,8 +8,9 @@
 use std::time::{Duration, Instant};
 
 use bantin::date::DateOrder;
+use bantin::ingest::entry::DateContext;
+use bantin::ingest::feed;
 use bantin::ingest::normalize::Context;
-use bantin::ingest::parse::{self, DateContext};
 use bantin::store::{PollRecord, SourceSpec, Store};
 use chrono::{TimeZone, Utc};
 
@@ -91,7 +92,7 @@ fn run_pass(store: &Store, docs: &[String], now: chrono::DateTime<Utc>) -> Pass 
     let start = Instant::now();
     for doc in docs {
         let t = Instant::now();
-        let parsed = parse::parse(doc.as_bytes(), Some("utf-8"), &base, dates).expect("parse");
+        let parsed = feed::parse(doc.as_bytes(), Some("utf-8"), &base, dates).expect("parse");
         p.parse += t.elapsed();
         // The daemon's path: identify, ask the store what it has unchanged, normalize the rest.
         let t = Instant::now();

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bantin::config::{ArticleRules, Css, ListRules};
 use bantin::date::DateOrder;
+use bantin::ingest::entry::DateContext;
 use bantin::ingest::normalize;
-use bantin::ingest::parse::DateContext;
 use bantin::ingest::scrape;
 use chrono::{TimeZone, Utc};
 use url::Url;

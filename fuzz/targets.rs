@@ -16,8 +16,9 @@ use std::path::Path;
 
 use bantin::config::{ArticleRules, Css, ListRules};
 use bantin::date::{self, DateOrder};
-use bantin::ingest::parse::{self, DateContext};
-use bantin::ingest::{normalize, scrape};
+use bantin::ingest::entry::DateContext;
+use bantin::ingest::feed;
+use bantin::ingest::{normalize, scrape, sniff};
 use bantin::publish;
 use bantin::site::opml;
 use bantin::store::{ArticleQuery, PollRecord, SourceSpec, Store};
@@ -54,7 +55,7 @@ fn order_of(data: &[u8]) -> DateOrder {
 
 const FEED_URL: &str = "https://baomoi.example.vn/rss/tin-moi-nhat.rss";
 
-/// A feed body through the real ingest path (`parse::parse`, `ingest::prepare`,
+/// A feed body through the real ingest path (`feed::parse`, `ingest::prepare`,
 /// `Store::record_poll`) into a fresh SQLite database, then the same body again, as the next
 /// poll would bring it. Checks: the stored articles are as many as the poll said were new,
 /// each has its own public id, titles are clean display text, and the second poll of the same
@@ -66,7 +67,7 @@ pub fn feed(data: &[u8]) {
         order: order_of(data),
         now: now(),
     };
-    let parsed = match parse::parse(data, None, &base, dates) {
+    let parsed = match feed::parse(data, None, &base, dates) {
         Ok(feed) => feed,
         Err(e) => {
             assert!(!e.to_string().is_empty());
@@ -281,7 +282,7 @@ pub fn html_article(data: &[u8]) {
     for feed in scrape::advertised_feeds(&page, &url) {
         assert!(matches!(feed.scheme(), "http" | "https"), "{feed}");
     }
-    let _ = scrape::page_title(&page);
+    let _ = sniff::html_title(&page);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::ingest::fetch::{FetchError, Fetcher};
-use crate::ingest::{self, Outcome, Report};
+use crate::ingest::{self, Outcome, PollError, Report};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::{blocking, SourceHealth, SourceSpec, SourceState, Store, StoreError};
@@ -109,7 +109,7 @@ impl Ingestor {
         let Some(source) = self.config.sources.iter().find(|s| s.id == id) else {
             return Ok(Report {
                 source: id.to_string(),
-                outcome: Outcome::Failed("no such source in the config".into()),
+                outcome: Outcome::Failed(PollError::UnknownSource),
                 next_poll: Utc::now(),
             });
         };
@@ -183,7 +183,7 @@ impl Ingestor {
                 Ok((_, Ok(report))) => report,
                 Ok((id, Err(e))) => Report {
                     source: id,
-                    outcome: Outcome::Failed(format!("database error: {e}")),
+                    outcome: Outcome::Failed(PollError::Database(e.to_string())),
                     next_poll: Utc::now(),
                 },
                 Err(e) => return Err(StoreError::Task(e)),
@@ -247,7 +247,7 @@ fn log_joined(
     match joined {
         Ok((id, Ok(report))) => {
             match &report.outcome {
-                Outcome::Failed(e) if crate::guard::is_panic(e) => metrics.panicked("poll"),
+                Outcome::Failed(e) if e.is_panic() => metrics.panicked("poll"),
                 Outcome::Stored { pages, .. } => {
                     for _ in 0..pages.panicked {
                         metrics.panicked("page");

@@ -1,18 +1,23 @@
-//! One poll of one source: fetch → parse → normalize → store, and when to poll it next.
+//! One poll of one source: fetch → read (as its kind reads, [`kind::read`]) → normalize →
+//! store, and when to poll it next.
 //!
-//! A failing source is data, not a crash: every failure becomes an [`Outcome::Failed`] stored on
-//! the source's row (`last_error`, `failures`) and a later `next_poll`; other sources go on.
-//! Parsing, normalizing and the store transaction run together on a blocking thread, so the
-//! async runtime only waits on the network. Once the body is in hand the rest is not cancelled:
-//! shutdown waits for the transaction in flight.
+//! A failing source is data, not a crash: every failure becomes an [`Outcome::Failed`] with a
+//! [`PollError`], whose words are stored on the source's row (`last_error`, `failures`) with a
+//! later `next_poll`; other sources go on. Reading runs on a blocking thread, and normalizing
+//! and the store transaction together on another, so the async runtime only waits on the
+//! network. Once the body is in hand the rest is not cancelled: shutdown waits for the
+//! transaction in flight.
 
 pub mod discover;
+pub mod entry;
+pub mod feed;
 pub mod fetch;
+pub mod kind;
 pub mod normalize;
 pub mod pages;
-pub mod parse;
 pub mod preview;
 pub mod scrape;
+pub mod sniff;
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,11 +28,13 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::article::NewArticle;
-use crate::config::{Config, Schedule, Source, SourceKind};
+use crate::config::{Config, Schedule, Source};
 use crate::store::{Candidate, RematchStats};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
 use crate::topics::{MatchInput, Matcher, SourceRef, TopicMatch};
-use fetch::{FetchError, Fetcher, Request, Response};
+use entry::{DateContext, Listing};
+use fetch::{Body, FetchError, Fetcher, Request, Response};
+use kind::ReadError;
 use url::Url;
 
 /// Longest delay between two polls of a source, whatever backoff or hints say.
@@ -51,7 +58,7 @@ pub enum Outcome {
     NotModified,
     /// The source answered 410 earlier (or now): not polled until its config entry changes.
     Gone,
-    Failed(String),
+    Failed(PollError),
     /// Shutdown interrupted the fetch; nothing was recorded.
     Cancelled,
 }
@@ -98,6 +105,31 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// Why a poll failed. Turned into text only where it is stored on the source's row, printed or
+/// logged; the words are those `bantin sources` has always shown.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The poll panicked ([`crate::guard`]): a bug, recorded like any other failure.
+    #[error(transparent)]
+    Panic(crate::guard::Panic),
+    /// The store failed while polling (its error is not `Clone`, so its words are kept).
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("no such source in the config")]
+    UnknownSource,
+}
+
+impl PollError {
+    /// Whether the failure was a bug rather than the source's doing (counted in `/metrics`).
+    pub fn is_panic(&self) -> bool {
+        matches!(self, PollError::Panic(_))
+    }
+}
+
 /// The result of polling one source.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -138,7 +170,7 @@ pub async fn record_panic(
     crate::store::blocking(move || st.record_poll(&id, &record, now, next)).await?;
     Ok(Report {
         source: source.id.clone(),
-        outcome: Outcome::Failed(error),
+        outcome: Outcome::Failed(PollError::Panic(panic)),
         next_poll: next,
     })
 }
@@ -154,21 +186,26 @@ pub async fn poll_source(
     state: Option<&SourceState>,
     cancel: &CancellationToken,
 ) -> Result<Report, StoreError> {
-    let url = state
-        .and_then(|s| url::Url::parse(&s.current_url).ok())
-        .unwrap_or_else(|| source.url.clone());
-    let request = Request {
-        url,
-        etag: state.and_then(|s| s.etag.clone()),
-        last_modified: state.and_then(|s| s.last_modified.clone()),
-        user_agent: source.user_agent.clone(),
-        prime_url: source.prime_url.clone(),
-    };
+    let request = Request::poll(source, state);
     let fetched = tokio::select! {
         r = fetcher.fetch(&request) => r,
         _ = cancel.cancelled() => {
             return Ok(Report { source: source.id.clone(), outcome: Outcome::Cancelled, next_poll: Utc::now() });
         }
+    };
+    // Once the body is in hand the rest is not cancelled.
+    let now = Utc::now();
+    let polled = match fetched {
+        Ok(Response::NotModified { moved_to }) => Ok(Polled::NotModified { moved_to }),
+        Ok(Response::Body(body)) => {
+            let body: Arc<Body> = Arc::from(body);
+            let dates = DateContext::of(source, now);
+            match kind::read(fetcher, cancel, source, body.clone(), dates).await {
+                Ok(listing) => Ok(Polled::Read { body, listing }),
+                Err(e) => Err(PollError::Read(e)),
+            }
+        }
+        Err(e) => Err(PollError::Fetch(e)),
     };
     let job = Settle {
         store: store.clone(),
@@ -179,9 +216,9 @@ pub async fn poll_source(
             .unwrap_or_else(|| config.poll.schedule.clone()),
         config: config.clone(),
         failures: state.map(|s| s.failures).unwrap_or(0),
-        now: Utc::now(),
+        now,
     };
-    let mut report = match tokio::task::spawn_blocking(move || job.run(fetched)).await {
+    let mut report = match tokio::task::spawn_blocking(move || job.run(polled)).await {
         Ok(r) => r?,
         // Up to the poll's edge, where it becomes the source's error.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -195,35 +232,6 @@ pub async fn poll_source(
         }
     }
     Ok(report)
-}
-
-/// The items of a fetched body: a feed parsed, or a list page read with the source's selectors.
-/// A feed source answered with an HTML page says which feeds that page advertises.
-pub fn read_items(
-    source: &Source,
-    body: &fetch::Body,
-    dates: parse::DateContext,
-) -> Result<parse::ParsedFeed, String> {
-    let charset = body.charset.as_deref();
-    match (&source.kind, &source.list) {
-        (SourceKind::Html, Some(rules)) => {
-            scrape::parse_list(&body.bytes, charset, &body.final_url, rules, dates)
-                .map_err(|e| e.to_string())
-        }
-        _ => parse::parse(&body.bytes, charset, &body.final_url, dates).map_err(|e| match e {
-            parse::ParseError::Html { .. } => {
-                let page = crate::text::decode(&body.bytes, charset).text;
-                let feeds = scrape::advertised_feeds(&page, &body.final_url);
-                if feeds.is_empty() {
-                    format!("{e}; the page advertises no feed (an html source with selectors can read it: `bantin discover URL`, `kind = \"html\"`)")
-                } else {
-                    let list: Vec<String> = feeds.iter().map(Url::to_string).collect();
-                    format!("{e}; the page advertises: {}", list.join(", "))
-                }
-            }
-            e => e.to_string(),
-        }),
-    }
 }
 
 /// A parsed feed made ready for [`Store::record_poll`].
@@ -242,7 +250,7 @@ pub struct Prepared {
 /// New and changed articles are matched against `topics` as `tags` (the source's) allow.
 pub fn prepare(
     store: &Store,
-    feed: &parse::ParsedFeed,
+    feed: &Listing,
     ctx: &normalize::Context,
     topics: &Matcher,
     tags: &[String],
@@ -378,7 +386,15 @@ pub fn rematch_if_changed(
     Ok(Some(stats))
 }
 
-/// What a fetched body holds.
+/// What a poll's fetch and read brought.
+enum Polled {
+    /// 304 Not Modified.
+    NotModified { moved_to: Option<Url> },
+    /// A body, and the entries its source's kind read from it.
+    Read { body: Arc<Body>, listing: Listing },
+}
+
+/// What a read listing holds, ready for the store.
 struct Read {
     articles: Vec<NewArticle>,
     /// Keys of items already stored unchanged.
@@ -389,7 +405,7 @@ struct Read {
     note: Option<String>,
 }
 
-/// The blocking half of a poll: parse, normalize, decide the next poll, record it all in one
+/// The blocking half of a poll: normalize, decide the next poll, record it all in one
 /// transaction.
 struct Settle {
     store: Store,
@@ -402,47 +418,45 @@ struct Settle {
 }
 
 impl Settle {
-    fn run(self, fetched: Result<Response, FetchError>) -> Result<Report, StoreError> {
+    fn run(self, polled: Result<Polled, PollError>) -> Result<Report, StoreError> {
         let now = self.now;
-        let (record, outcome, next) = match fetched {
-            Ok(Response::NotModified { moved_to }) => (
+        let (record, outcome, next) = match polled {
+            Ok(Polled::NotModified { moved_to }) => (
                 PollRecord::NotModified {
                     moved_to: moved_to.map(String::from),
                 },
                 Outcome::NotModified,
                 next_poll(&self.schedule, now, None, 0),
             ),
-            Ok(Response::Body(body)) => match self.read(&body) {
-                Ok(Read {
+            Ok(Polled::Read { body, listing }) => {
+                let Read {
                     articles,
                     seen,
                     dropped,
                     hint,
                     note,
-                }) => {
-                    let outcome = if articles.is_empty() && seen.is_empty() {
-                        Outcome::Empty
-                    } else {
-                        Outcome::Stored {
-                            stats: IngestStats::default(),
-                            dropped,
-                            pages: pages::PageRound::default(),
-                        }
-                    };
-                    let record = PollRecord::Fetched {
-                        articles,
-                        seen,
-                        etag: body.etag,
-                        last_modified: body.last_modified,
-                        moved_to: body.moved_to.map(String::from),
-                        pages: self.source.fetches_pages(),
-                        note,
-                    };
-                    (record, outcome, next_poll(&self.schedule, now, hint, 0))
-                }
-                Err(e) => self.failed(e, None),
-            },
-            Err(FetchError::Gone) => (
+                } = self.prepare(&body, &listing);
+                let outcome = if articles.is_empty() && seen.is_empty() {
+                    Outcome::Empty
+                } else {
+                    Outcome::Stored {
+                        stats: IngestStats::default(),
+                        dropped,
+                        pages: pages::PageRound::default(),
+                    }
+                };
+                let record = PollRecord::Fetched {
+                    articles,
+                    seen,
+                    etag: body.etag.clone(),
+                    last_modified: body.last_modified.clone(),
+                    moved_to: body.moved_to.as_ref().map(Url::to_string),
+                    pages: self.source.fetches_pages(),
+                    note,
+                };
+                (record, outcome, next_poll(&self.schedule, now, hint, 0))
+            }
+            Err(PollError::Fetch(FetchError::Gone)) => (
                 PollRecord::Failed {
                     error: FetchError::Gone.to_string(),
                     gone: true,
@@ -450,10 +464,10 @@ impl Settle {
                 Outcome::Gone,
                 now + chrono::Duration::from_std(MAX_DELAY).unwrap_or_default(),
             ),
-            Err(e @ FetchError::Throttled { retry_after, .. }) => {
-                self.failed(e.to_string(), retry_after)
+            Err(e @ PollError::Fetch(FetchError::Throttled { retry_after, .. })) => {
+                self.failed(e, retry_after)
             }
-            Err(e) => self.failed(e.to_string(), None),
+            Err(e) => self.failed(e, None),
         };
         let stats = self.store.record_poll_now(&self.source.id, &record, next)?;
         if !stats.rematch.is_empty() && !self.config.topics.is_empty() {
@@ -476,16 +490,10 @@ impl Settle {
         })
     }
 
-    /// Parses and normalizes a body. Items the store already has unchanged are only identified,
-    /// not normalized again (most items of a re-polled feed).
-    fn read(&self, body: &fetch::Body) -> Result<Read, String> {
-        let dates = parse::DateContext {
-            tz: self.source.timezone,
-            order: self.source.date_order,
-            now: self.now,
-        };
+    /// Normalizes a listing. Items the store already has unchanged are only identified, not
+    /// normalized again (most items of a re-polled feed).
+    fn prepare(&self, body: &Body, listing: &Listing) -> Read {
         crate::guard::failpoint("poll", &self.source.id);
-        let feed = read_items(&self.source, body, dates)?;
         let ctx = normalize::Context {
             source_id: &self.source.id,
             source_host: body.final_url.host_str().unwrap_or_default(),
@@ -494,25 +502,25 @@ impl Settle {
         };
         let p = prepare(
             &self.store,
-            &feed,
+            listing,
             &ctx,
             &self.config.topics,
             &self.source.tags,
         );
-        Ok(Read {
+        Read {
             articles: p.articles,
             seen: p.seen,
             dropped: p.dropped,
-            hint: feed.poll_hint.max(body.max_age),
-            note: (!feed.repairs.is_empty())
-                .then(|| format!("feed needed repair ({})", feed.repairs.join(", "))),
-        })
+            hint: listing.poll_hint.max(body.max_age),
+            note: (!listing.repairs.is_empty())
+                .then(|| format!("feed needed repair ({})", listing.repairs.join(", "))),
+        }
     }
 
     /// A failed poll: backoff from the failure count, at least `wait` (Retry-After).
     fn failed(
         &self,
-        error: String,
+        error: PollError,
         wait: Option<Duration>,
     ) -> (PollRecord, Outcome, DateTime<Utc>) {
         let mut next = next_poll(&self.schedule, self.now, None, self.failures + 1);
@@ -522,7 +530,7 @@ impl Settle {
         }
         (
             PollRecord::Failed {
-                error: error.clone(),
+                error: error.to_string(),
                 gone: false,
             },
             Outcome::Failed(error),

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! One direction; each arrow is a module boundary and each foreign crate lives behind one:
-//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::parse`], rusqlite in [`store`], axum and
+//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::feed`], rusqlite in [`store`], axum and
 //! hyper in [`http`], lettre in [`mail`].
 //!
 //! # Code map
@@ -24,13 +24,18 @@
 //!   tone-mark style, folding). Pure.
 //! - [`date`]: lenient date parsing for every form Vietnamese outlets publish. Pure.
 //! - [`ingest`]: one poll of one source; [`ingest::fetch`] (HTTP, politeness, conditional GET),
-//!   [`ingest::parse`] (payload check, decoding, old dialects rewritten for feed-rs, broken
+//!   [`ingest::sniff`] (what a body is: empty, feed, HTML, cookie challenge, binary; its
+//!   title), [`ingest::kind`] (the one dispatch from a source's kind to the module that reads
+//!   its bodies), [`ingest::entry`] (what every kind yields: a listing of raw entries),
+//!   [`ingest::feed`] (the feed kind: decoding, old dialects rewritten for feed-rs, broken
 //!   feeds repaired and noted), [`ingest::normalize`] (entries →
 //!   [`article::NewArticle`], canonical URLs, identity keys), [`ingest::scrape`] (HTML list
-//!   pages and article pages with CSS selectors or a readability extractor; scraper and
-//!   dom_smoothie live here), [`ingest::pages`] (each new article's page, fetched after the
-//!   list), [`ingest::discover`] and [`ingest::preview`] (`bantin discover`, `sources test`).
-//!   `parse`, `normalize` and `scrape` are pure.
+//!   pages (the html kind) and article pages with CSS selectors or a readability extractor,
+//!   page chrome removal, the nesting guard; scraper and dom_smoothie live here),
+//!   [`ingest::pages`] (each new article's page, fetched after the list, through the one page
+//!   pipeline `sources test` uses too), [`ingest::discover`] and [`ingest::preview`]
+//!   (`bantin discover`, `sources test`).
+//!   `sniff`, `feed`, `normalize` and `scrape` are pure.
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
 //! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'

@@ -137,12 +137,12 @@ async fn dialects_and_broken_feeds_are_read() {
 #[test]
 fn vietnamese_feed_shapes_need_no_repair() {
     let base = url::Url::parse("https://bao.example.vn/rss/tin-moi-nhat.rss").unwrap();
-    let dates = bantin::ingest::parse::DateContext {
+    let dates = bantin::ingest::entry::DateContext {
         tz: chrono_tz::Asia::Ho_Chi_Minh,
         order: bantin::date::DateOrder::Dmy,
         now: chrono::Utc::now(),
     };
-    let f = bantin::ingest::parse::parse(&fixture("rss_vietnamese_shapes.xml"), None, &base, dates)
+    let f = bantin::ingest::feed::parse(&fixture("rss_vietnamese_shapes.xml"), None, &base, dates)
         .unwrap();
     assert!(f.repairs.is_empty(), "{:?}", f.repairs);
     let links: Vec<Option<&str>> = f

@@ -53,7 +53,10 @@ pub async fn test(config: &Config, id: &str, pages: usize, json: bool) -> Result
         }
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({ "source": id, "error": e }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "source": id, "error": e.to_string() })
+                );
             } else {
                 println!("{id}: error: {e}");
             }

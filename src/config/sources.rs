@@ -18,6 +18,7 @@ use url::Url;
 use super::reader::{is_slug, Reporter, Section};
 use super::Schedule;
 use crate::date::DateOrder;
+pub use crate::ingest::scrape::{Css, CssError};
 
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -35,72 +36,56 @@ pub struct Source {
     pub user_agent: Option<String>,
     /// Fetched before the feed when the site sets its cookies elsewhere (qdnd.vn).
     pub prime_url: Option<Url>,
+    /// What the URL serves, with the rules for reading it and its article pages.
     pub kind: SourceKind,
-    /// How to read a list page (`kind = "html"`).
-    pub list: Option<ListRules>,
-    /// How to read an article page: set for sources whose article pages are fetched.
-    pub article: Option<ArticleRules>,
-    /// Fetch each new article's page for its full text (feed sources that carry summaries).
-    pub full_text: bool,
 }
 
 impl Source {
-    /// Whether each new article's own page is fetched: an HTML source with `[sources.article]`,
-    /// or any source with `full_text = true`.
+    /// Whether each new article's own page is fetched (see [`SourceKind::pages`]).
     pub fn fetches_pages(&self) -> bool {
-        self.full_text || (self.kind == SourceKind::Html && self.article.is_some())
+        self.kind.pages().is_some()
     }
 }
 
-/// What a source's URL serves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SourceKind {
-    /// RSS, Atom or JSON Feed.
-    #[default]
-    Feed,
-    /// An HTML list page read with CSS selectors (`[sources.list]`).
-    Html,
-}
-
-/// A CSS selector together with the text it came from (for display and errors).
+/// What a source's URL serves, with the rules that go with it. Only meaningful combinations can
+/// be written: an html source always has its list rules, and article rules exist only where
+/// article pages are fetched.
 #[derive(Debug, Clone)]
-pub struct Css {
-    pub text: String,
-    pub selector: scraper::Selector,
+pub enum SourceKind {
+    /// RSS, Atom or JSON Feed (`kind = "feed"`, the default). `pages`: how each new article's
+    /// page is read for its full text, when it is (`full_text = true`, with `[sources.article]`
+    /// or without: the readability extractor).
+    Feed { pages: Option<ArticleRules> },
+    /// An HTML list page read with CSS selectors (`kind = "html"`, `[sources.list]`). `pages`:
+    /// `[sources.article]`, or the readability extractor when only `full_text = true` is set.
+    Html {
+        list: ListRules,
+        pages: Option<ArticleRules>,
+    },
 }
 
-/// Why a selector's text is not a [`Css`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CssError {
-    #[error("empty CSS selector")]
-    Empty,
-    #[error("invalid CSS selector {text:?}: {reason}")]
-    Invalid { text: String, reason: String },
-}
-
-impl Css {
-    pub fn parse(text: &str) -> Result<Css, CssError> {
-        if text.trim().is_empty() {
-            return Err(CssError::Empty);
+impl SourceKind {
+    /// The name of the kind as written in the config (`kind = "…"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::Feed { .. } => "feed",
+            SourceKind::Html { .. } => "html",
         }
-        scraper::Selector::parse(text)
-            .map(|selector| Css {
-                text: text.to_string(),
-                selector,
-            })
-            .map_err(|e| {
-                // scraper words some errors as its own bug ("please report this"), over several
-                // lines: keep the first line of anything else.
-                let reason = e.to_string();
-                let reason = match reason.lines().next() {
-                    Some(line) if !reason.contains("report this") => line.to_string(),
-                    _ => "not valid CSS selector syntax".to_string(),
-                };
-                CssError::Invalid {
-                    text: text.to_string(),
-                    reason,
-                }
-            })
+    }
+
+    /// How article pages are read; None when they are not fetched.
+    pub fn pages(&self) -> Option<&ArticleRules> {
+        match self {
+            SourceKind::Feed { pages } | SourceKind::Html { pages, .. } => pages.as_ref(),
+        }
+    }
+
+    /// The list rules of an html source.
+    pub fn list(&self) -> Option<&ListRules> {
+        match self {
+            SourceKind::Html { list, .. } => Some(list),
+            SourceKind::Feed { .. } => None,
+        }
     }
 }
 
@@ -220,34 +205,48 @@ pub(super) fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
         let date_order = t.parsed(r, "date_order", DateOrder::from_str);
         let user_agent = t.string(r, "user_agent").map(Spanned::into_inner);
         let prime_url = t.url(r, "prime_url");
-        let kind = t
+        let html = t
             .parsed(r, "kind", |s| match s {
-                "feed" => Ok(SourceKind::Feed),
-                "html" => Ok(SourceKind::Html),
+                "feed" => Ok(false),
+                "html" => Ok(true),
                 _ => Err(format!(
                     "unknown source kind {s:?}: expected \"feed\" or \"html\""
                 )),
             })
-            .unwrap_or_default();
+            .unwrap_or(false);
         let list = t.table(r, "list").and_then(|l| read_list_rules(r, &l));
         let article = t.table(r, "article").map(|a| read_article_rules(r, &a));
         let full_text = t.boolean(r, "full_text").unwrap_or(false);
         t.finish(r, SOURCE_KEYS);
-        match kind {
-            SourceKind::Html if list.is_none() && !t.has("list") => r.at(
+        match html {
+            true if list.is_none() && !t.has("list") => r.at(
                 t.key_span("kind"),
                 "an html source needs a `[sources.list]` table (item and link selectors)".into(),
             ),
-            SourceKind::Feed if t.has("list") => r.at(
+            false if t.has("list") => r.at(
                 t.key_span("list"),
                 "`[sources.list]` is only read for `kind = \"html\"` sources".into(),
             ),
-            SourceKind::Feed if t.has("article") && !full_text => r.at(
+            false if t.has("article") && !full_text => r.at(
                 t.key_span("article"),
                 "`[sources.article]` is only read when the article pages are fetched: set `full_text = true` (or `kind = \"html\"`)".into(),
             ),
             _ => {}
         }
+        // An html source's `[sources.article]` alone means its pages are read; `full_text`
+        // alone reads them with the readability extractor.
+        let pages = match (article, full_text || html) {
+            (Some(rules), true) => Some(rules),
+            (None, true) if full_text => Some(ArticleRules::default()),
+            _ => None,
+        };
+        let kind = match (html, list) {
+            (true, Some(list)) => SourceKind::Html { list, pages },
+            // An html source without usable list rules has had its problem reported, so the
+            // config is refused; it is kept (as a feed) only so that topics naming it are not
+            // also told the source is unknown.
+            (true, None) | (false, _) => SourceKind::Feed { pages },
+        };
 
         match &id {
             None => r.at(
@@ -304,9 +303,6 @@ pub(super) fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
                 user_agent,
                 prime_url,
                 kind,
-                list,
-                article,
-                full_text,
             });
         }
     }
@@ -382,8 +378,8 @@ schedule = "0 */5 * * * *"
         )
         .unwrap();
         let a = &ok.sources[0];
-        assert_eq!(a.kind, SourceKind::Html);
-        assert_eq!(a.list.as_ref().unwrap().link_attr, "href");
+        assert_eq!(a.kind.name(), "html");
+        assert_eq!(a.kind.list().unwrap().link_attr, "href");
         assert!(
             a.fetches_pages(),
             "an article table means its pages are read"

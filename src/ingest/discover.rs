@@ -12,9 +12,11 @@ use std::collections::HashSet;
 use chrono::Utc;
 use url::Url;
 
-use super::fetch::{Fetcher, Request, Response};
-use super::parse::{self, DateContext};
+use super::entry::DateContext;
+use super::feed;
+use super::fetch::{Body, FetchError, Fetcher, Request};
 use super::scrape;
+use super::sniff;
 use crate::date::DateOrder;
 
 /// Paths tried on the page's host.
@@ -67,9 +69,9 @@ pub struct Discovery {
 }
 
 /// Looks for the feeds behind `url`. An error only when the URL itself cannot be fetched.
-pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String> {
+pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, FetchError> {
     let body = fetch(fetcher, url).await?;
-    if let Ok(feed) = parse::parse(
+    if let Ok(feed) = feed::parse(
         &body.bytes,
         body.charset.as_deref(),
         &body.final_url,
@@ -99,7 +101,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
     }
     let mut tried = HashSet::new();
     let mut out = Discovery {
-        page_title: scrape::page_title(&page),
+        page_title: sniff::html_title(&page),
         feeds: Vec::new(),
         broken: Vec::new(),
     };
@@ -114,12 +116,12 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
             Ok(b) => b,
             Err(e) => {
                 if via == Via::Advertised {
-                    out.broken.push((candidate, e));
+                    out.broken.push((candidate, e.to_string()));
                 }
                 continue;
             }
         };
-        match parse::parse(
+        match feed::parse(
             &body.bytes,
             body.charset.as_deref(),
             &body.final_url,
@@ -135,7 +137,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, String>
                     });
                 }
             }
-            Err(parse::ParseError::Html { .. }) if via == Via::CommonPath => {
+            Err(feed::ParseError::Html { .. }) if via == Via::CommonPath => {
                 // A feed index page: try the feeds it links to.
                 let index = crate::text::decode(&body.bytes, body.charset.as_deref()).text;
                 for link in index_links(&index, &body.final_url) {
@@ -166,19 +168,8 @@ fn index_links(html: &str, base: &Url) -> Vec<Url> {
         .collect()
 }
 
-async fn fetch(fetcher: &Fetcher, url: &Url) -> Result<Box<super::fetch::Body>, String> {
-    let request = Request {
-        url: url.clone(),
-        etag: None,
-        last_modified: None,
-        user_agent: None,
-        prime_url: None,
-    };
-    match fetcher.fetch(&request).await {
-        Ok(Response::Body(b)) => Ok(b),
-        Ok(Response::NotModified { .. }) => Err("unexpected 304 Not Modified".into()),
-        Err(e) => Err(e.to_string()),
-    }
+async fn fetch(fetcher: &Fetcher, url: &Url) -> Result<Box<Body>, FetchError> {
+    fetcher.fetch_body(&Request::plain(url.clone())).await
 }
 
 fn dates() -> DateContext {

@@ -19,7 +19,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::config::Poll;
+use crate::config::{Poll, Source};
+use crate::store::SourceState;
 
 pub const MAX_REDIRECTS: usize = 10;
 
@@ -32,6 +33,50 @@ pub struct Request {
     pub user_agent: Option<String>,
     /// Fetched first (its body discarded) so that the site sets its cookies.
     pub prime_url: Option<Url>,
+}
+
+impl Request {
+    /// A poll of `source`: from the URL its state says (it moves after a permanent redirect),
+    /// with the validators of its last fetch, its user agent, and its `prime_url` fetched first.
+    pub fn poll(source: &Source, state: Option<&SourceState>) -> Request {
+        Request {
+            url: state
+                .and_then(|s| Url::parse(&s.current_url).ok())
+                .unwrap_or_else(|| source.url.clone()),
+            etag: state.and_then(|s| s.etag.clone()),
+            last_modified: state.and_then(|s| s.last_modified.clone()),
+            user_agent: source.user_agent.clone(),
+            prime_url: source.prime_url.clone(),
+        }
+    }
+
+    /// An article page of `source`: unconditional (each page is fetched once), with the
+    /// source's user agent.
+    ///
+    /// Never primed, in the daemon and in `bantin sources test` alike: pages are fetched right
+    /// after a poll of their source, which primed the shared cookie jar before its list, so a
+    /// page fetch behaves the same in both and the preview cannot pass where the daemon fails.
+    pub fn page(source: &Source, url: Url) -> Request {
+        Request {
+            url,
+            etag: None,
+            last_modified: None,
+            user_agent: source.user_agent.clone(),
+            prime_url: None,
+        }
+    }
+
+    /// A URL no source stands behind (`bantin discover`): the default user agent,
+    /// unconditional, no priming.
+    pub fn plain(url: Url) -> Request {
+        Request {
+            url,
+            etag: None,
+            last_modified: None,
+            user_agent: None,
+            prime_url: None,
+        }
+    }
 }
 
 /// A successful fetch.
@@ -83,6 +128,9 @@ pub enum FetchError {
     Timeout(Duration),
     #[error("{0}")]
     Network(String),
+    /// A 304 to a request without validators ([`Fetcher::fetch_body`]).
+    #[error("unexpected 304 Not Modified")]
+    UnexpectedNotModified,
 }
 
 /// Per-host politeness state.
@@ -146,6 +194,14 @@ impl Fetcher {
         match tokio::time::timeout(self.timeout, self.chain(&req.url, req, true)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Fetches a body: for unconditional requests, where a 304 is the server's mistake.
+    pub async fn fetch_body(&self, req: &Request) -> Result<Box<Body>, FetchError> {
+        match self.fetch(req).await? {
+            Response::Body(body) => Ok(body),
+            Response::NotModified { .. } => Err(FetchError::UnexpectedNotModified),
         }
     }
 

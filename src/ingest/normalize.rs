@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::parse::{ParsedFeed, RawEntry};
+use super::entry::{Listing, RawEntry};
 use crate::article::NewArticle;
 use crate::date;
 use crate::text;
@@ -58,7 +58,7 @@ pub struct Identified {
 }
 
 /// Normalizes every entry of one document.
-pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
+pub fn normalize(feed: &Listing, ctx: &Context) -> Normalized {
     let ids = identify(feed, ctx);
     Normalized {
         dropped: ids.iter().filter(|i| i.is_none()).count(),
@@ -73,7 +73,7 @@ pub fn normalize(feed: &ParsedFeed, ctx: &Context) -> Normalized {
 ///
 /// An item repeated word for word within the document (same title, link, guid, date, text:
 /// real feeds do this) is one item: its repeats are marked [`Identified::repeat`] and skipped.
-pub fn identify(feed: &ParsedFeed, ctx: &Context) -> Vec<Option<Identified>> {
+pub fn identify(feed: &Listing, ctx: &Context) -> Vec<Option<Identified>> {
     let canon: Vec<Option<Url>> = feed
         .entries
         .iter()
@@ -184,7 +184,7 @@ impl Identified {
 /// Builds the articles of the identified entries for which `wanted(index)` is true, each with
 /// its text prepared for topic matching.
 pub fn build(
-    feed: &ParsedFeed,
+    feed: &Listing,
     ids: &[Option<Identified>],
     ctx: &Context,
     wanted: impl Fn(usize) -> bool,
@@ -419,7 +419,7 @@ fn sha256_hex(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::parse::RawDate;
+    use crate::ingest::entry::RawDate;
 
     #[test]
     fn canonical_urls() {
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_dropped_and_counted() {
-        let feed = ParsedFeed {
+        let feed = Listing {
             entries: vec![
                 entry("", None, Some("x")),
                 entry("Tin", Some("https://a.vn/1"), None),
@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn shared_links_fall_back_to_guid() {
-        let feed = ParsedFeed {
+        let feed = Listing {
             entries: vec![
                 entry("Một", Some("https://a.vn/"), Some("1")),
                 entry("Hai", Some("https://a.vn/"), Some("2")),
@@ -563,7 +563,7 @@ mod tests {
                     .unwrap(),
             ),
         });
-        let feed = ParsedFeed {
+        let feed = Listing {
             entries: vec![e],
             ..Default::default()
         };
@@ -577,7 +577,7 @@ mod tests {
     fn html_is_sanitized() {
         let mut e = entry("Tin", Some("https://a.vn/1"), None);
         e.summary = Some(r#"<p onclick="x()">Nội dung<script>alert(1)</script> <a href="javascript:alert(1)">x</a></p>"#.into());
-        let feed = ParsedFeed {
+        let feed = Listing {
             entries: vec![e],
             ..Default::default()
         };

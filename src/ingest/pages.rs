@@ -10,13 +10,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
-use super::fetch::{Fetcher, Request, Response};
+use super::entry::{DateContext, RawDate};
+use super::fetch::{Body, FetchError, Fetcher, Request};
 use super::normalize;
-use super::parse::DateContext;
-use super::scrape;
+use super::scrape::{self, ScrapeError};
 use crate::config::{Config, Source};
 use crate::date;
 use crate::store::{blocking, PageJob, PageUpdate, Store, StoreError};
@@ -71,39 +72,35 @@ pub async fn fetch_due(
         let Ok(url) = url::Url::parse(&job.url) else {
             continue;
         };
-        let request = Request {
-            url,
-            etag: None,
-            last_modified: None,
-            user_agent: source.user_agent.clone(),
-            prime_url: None,
-        };
         let fetched = tokio::select! {
-            r = fetcher.fetch(&request) => r,
+            r = fetch_page(fetcher, source, &url) => r,
             _ = cancel.cancelled() => break,
         };
         let (st, cf, src) = (store.clone(), config.clone(), source.clone());
         let ok = blocking(move || {
             let now = Utc::now();
-            let read = match fetched {
-                // A panic while reading one page is that page's failure, retried like others.
-                Ok(Response::Body(body)) => crate::guard::catch(|| read_page(&src, &job, &body, now)),
-                Ok(Response::NotModified { .. }) => Ok(Err("unexpected 304 Not Modified".into())),
-                Err(e) => Ok(Err(e.to_string())),
-            };
-            let panicked = read.is_err();
-            let result = read.unwrap_or_else(|panic| Err(panic.to_string()));
+            // A panic while reading one page is that page's failure, retried like others.
+            let result = fetched.and_then(|body| {
+                crate::guard::catch(|| {
+                    crate::guard::failpoint("page", &src.id);
+                    read_page(&src, &body, now)
+                })
+                .map_err(PageError::Panic)?
+            });
             match result {
-                Ok(update) => {
-                    st.page_done(job.article_id, &update, now)?;
+                Ok(page) => {
+                    st.page_done(job.article_id, &page.update(&job), now)?;
                     let candidates = st.match_candidates_for(&[job.article_id])?;
                     super::rematch_candidates(&st, &cf, &candidates, now)?;
                     Ok(PageOutcome::Fetched)
                 }
                 Err(error) => {
                     tracing::warn!(source = %src.id, url = %job.url, attempt = job.attempts + 1, %error, "article page failed");
-                    st.page_failed(job.article_id, &error, now + retry_delay(job.attempts))?;
-                    Ok(PageOutcome::Failed { panicked })
+                    let text = error.to_string();
+                    st.page_failed(job.article_id, &text, now + retry_delay(job.attempts))?;
+                    Ok(PageOutcome::Failed {
+                        panicked: matches!(error, PageError::Panic(_)),
+                    })
                 }
             }
         })
@@ -128,41 +125,93 @@ enum PageOutcome {
     },
 }
 
-/// The article's body, date and authors from its fetched page.
-fn read_page(
+/// Why an article page gave no text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PageError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Scrape(#[from] ScrapeError),
+    /// Extracted, but nothing was left once sanitized.
+    #[error("no article text found on the page")]
+    NoText,
+    /// Reading the page panicked ([`crate::guard`]): a bug.
+    #[error(transparent)]
+    Panic(crate::guard::Panic),
+}
+
+/// An article page as the daemon stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleText {
+    /// The body, sanitized.
+    pub content_html: String,
+    /// Cleaned names.
+    pub authors: Vec<String>,
+    /// The page's date as it was found.
+    pub date: Option<RawDate>,
+    /// `date`, when it was read and is plausible: the article's publication time.
+    pub published: Option<DateTime<FixedOffset>>,
+}
+
+impl ArticleText {
+    /// What is stored for `job`'s article: its search text covers the title and summary the
+    /// list gave it, and this body.
+    fn update(self, job: &PageJob) -> PageUpdate {
+        let input = MatchInput::from_html(
+            &job.title,
+            job.summary_html.as_deref(),
+            Some(&self.content_html),
+        );
+        PageUpdate {
+            search_text: normalize::search_text(&input),
+            content_html: self.content_html,
+            authors: self.authors,
+            published: self.published,
+        }
+    }
+}
+
+/// The page pipeline, first half: fetches an article page of `source` ([`Request::page`]).
+/// The daemon and `bantin sources test` both fetch pages here, and read them with
+/// [`read_page`], so the preview shows exactly what the daemon would store.
+pub async fn fetch_page(
+    fetcher: &Fetcher,
     source: &Source,
-    job: &PageJob,
-    body: &super::fetch::Body,
+    url: &Url,
+) -> Result<Box<Body>, PageError> {
+    Ok(fetcher
+        .fetch_body(&Request::page(source, url.clone()))
+        .await?)
+}
+
+/// The page pipeline, second half: the article's body (extracted with the source's article
+/// rules, then sanitized), authors and plausible date from its fetched page.
+pub fn read_page(
+    source: &Source,
+    body: &Body,
     now: DateTime<Utc>,
-) -> Result<PageUpdate, String> {
-    crate::guard::failpoint("page", &source.id);
-    let dates = DateContext {
-        tz: source.timezone,
-        order: source.date_order,
-        now,
-    };
+) -> Result<ArticleText, PageError> {
     let page = scrape::extract_article(
         &body.bytes,
         body.charset.as_deref(),
         &body.final_url,
-        source.article.as_ref(),
-        dates,
-    )
-    .map_err(|e| e.to_string())?;
+        source.kind.pages(),
+        DateContext::of(source, now),
+    )?;
     let content_html = page
         .content_html
         .as_deref()
         .and_then(normalize::sanitize)
-        .ok_or_else(|| "no article text found on the page".to_string())?;
-    let input = MatchInput::from_html(&job.title, job.summary_html.as_deref(), Some(&content_html));
+        .ok_or(PageError::NoText)?;
     let published = page
         .date
+        .as_ref()
         .and_then(|d| d.parsed)
         .filter(|t| date::is_plausible(t.with_timezone(&Utc), now));
-    Ok(PageUpdate {
-        search_text: normalize::search_text(&input),
+    Ok(ArticleText {
         content_html,
         authors: normalize::clean_authors(&page.authors),
+        date: page.date,
         published,
     })
 }

@@ -1,15 +1,17 @@
 //! `bantin sources test ID`: fetch one source now and show exactly what would be extracted,
 //! without storing anything. This is how an admin writes and checks selectors.
 
-use chrono::Utc;
-use scraper::{Html, Selector};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::fetch::{Fetcher, Request, Response};
-use super::normalize;
-use super::parse::{DateContext, RawDate};
+use super::entry::{DateContext, RawDate};
+use super::fetch::{Body, Fetcher, Request};
 use super::scrape;
-use crate::config::{Source, SourceKind};
+use super::{kind, pages, PollError};
+use crate::config::Source;
 use crate::date;
 use crate::text;
 
@@ -60,20 +62,24 @@ pub async fn test_source(
     fetcher: &Fetcher,
     source: &Source,
     pages: usize,
-) -> Result<SourceTest, String> {
+) -> Result<SourceTest, PollError> {
     let now = Utc::now();
-    let dates = DateContext {
-        tz: source.timezone,
-        order: source.date_order,
-        now,
-    };
-    let body = fetch(fetcher, &source.url, source).await?;
-    let feed = super::read_items(source, &body, dates)?;
+    let dates = DateContext::of(source, now);
+    // As a poll fetches it: primed, unconditional (no validators stored here).
+    let body: Arc<Body> = Arc::from(fetcher.fetch_body(&Request::poll(source, None)).await?);
+    let feed = kind::read(
+        fetcher,
+        &CancellationToken::new(),
+        source,
+        body.clone(),
+        dates,
+    )
+    .await?;
     let mut items = Vec::new();
     for (i, e) in feed.entries.iter().enumerate() {
         let text_html = e.content.as_deref().or(e.summary.as_deref()).unwrap_or("");
         let page = match (&e.link, source.fetches_pages() && i < pages) {
-            (Some(link), true) => Some(page_preview(fetcher, source, link, dates).await),
+            (Some(link), true) => Some(page_preview(fetcher, source, link, now).await),
             _ => None,
         };
         items.push(ItemPreview {
@@ -88,69 +94,45 @@ pub async fn test_source(
     Ok(SourceTest {
         source: source.id.clone(),
         url: body.final_url.to_string(),
-        kind: match source.kind {
-            SourceKind::Feed => "feed",
-            SourceKind::Html => "html",
-        },
+        kind: source.kind.name(),
         title: feed.title.as_deref().map(text::clean),
         items,
     })
 }
 
+/// The article page at `link` through the daemon's own page pipeline ([`pages::fetch_page`],
+/// [`pages::read_page`]).
 async fn page_preview(
     fetcher: &Fetcher,
     source: &Source,
     link: &Url,
-    dates: DateContext,
+    now: DateTime<Utc>,
 ) -> PagePreview {
-    let failed = |error: String| PagePreview {
-        error: Some(error),
-        date: None,
-        authors: Vec::new(),
-        content_chars: 0,
-        first_lines: Vec::new(),
+    let read = match pages::fetch_page(fetcher, source, link).await {
+        Ok(body) => pages::read_page(source, &body, now),
+        Err(e) => Err(e),
     };
-    let body = match fetch(fetcher, link, source).await {
-        Ok(b) => b,
-        Err(e) => return failed(e),
-    };
-    let page = match scrape::extract_article(
-        &body.bytes,
-        body.charset.as_deref(),
-        &body.final_url,
-        source.article.as_ref(),
-        dates,
-    ) {
-        Ok(p) => p,
-        Err(e) => return failed(e.to_string()),
-    };
-    let content = page.content_html.as_deref().and_then(normalize::sanitize);
-    PagePreview {
-        error: content
-            .is_none()
-            .then(|| "no article text found on the page".to_string()),
-        date: page.date.as_ref().map(|d| date_preview(d, dates.now)),
-        authors: normalize::clean_authors(&page.authors),
-        content_chars: content
-            .as_deref()
-            .map(|c| text::html_to_text(c).chars().count())
-            .unwrap_or(0),
-        first_lines: content.as_deref().map(first_lines).unwrap_or_default(),
+    match read {
+        Ok(page) => PagePreview {
+            error: None,
+            date: page.date.as_ref().map(|d| date_preview(d, now)),
+            content_chars: text::html_to_text(&page.content_html).chars().count(),
+            first_lines: first_lines(&page.content_html),
+            authors: page.authors,
+        },
+        Err(e) => PagePreview {
+            error: Some(e.to_string()),
+            date: None,
+            authors: Vec::new(),
+            content_chars: 0,
+            first_lines: Vec::new(),
+        },
     }
 }
 
 /// The first three paragraphs' text.
 fn first_lines(html: &str) -> Vec<String> {
-    let doc = Html::parse_fragment(html);
-    let Ok(blocks) = Selector::parse("p, h1, h2, h3, h4, li, figcaption, blockquote") else {
-        return Vec::new();
-    };
-    let lines: Vec<String> = doc
-        .select(&blocks)
-        .map(|e| text::clean(&e.text().collect::<String>()))
-        .filter(|t| !t.is_empty())
-        .take(3)
-        .collect();
+    let lines = scrape::first_paragraphs(html, 3);
     if lines.is_empty() {
         let all = text::html_to_text(html);
         return vec![all.chars().take(200).collect()];
@@ -158,31 +140,12 @@ fn first_lines(html: &str) -> Vec<String> {
     lines
 }
 
-fn date_preview(d: &RawDate, now: chrono::DateTime<Utc>) -> DatePreview {
+fn date_preview(d: &RawDate, now: DateTime<Utc>) -> DatePreview {
     DatePreview {
         raw: d.raw.clone(),
         parsed: d
             .parsed
             .filter(|t| date::is_plausible(t.with_timezone(&Utc), now))
             .map(|t| t.to_rfc3339()),
-    }
-}
-
-async fn fetch(
-    fetcher: &Fetcher,
-    url: &Url,
-    source: &Source,
-) -> Result<Box<super::fetch::Body>, String> {
-    let request = Request {
-        url: url.clone(),
-        etag: None,
-        last_modified: None,
-        user_agent: source.user_agent.clone(),
-        prime_url: source.prime_url.clone(),
-    };
-    match fetcher.fetch(&request).await {
-        Ok(Response::Body(b)) => Ok(b),
-        Ok(Response::NotModified { .. }) => Err("unexpected 304 Not Modified".into()),
-        Err(e) => Err(e.to_string()),
     }
 }

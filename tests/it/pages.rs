@@ -385,7 +385,7 @@ async fn a_list_selector_matching_nothing_is_the_sources_error() {
     let ing = env.ingestor().await;
     let reports = poll(&ing, &["thanh-uy"]).await;
     match &reports[0].outcome {
-        Outcome::Failed(e) => assert!(e.contains("li.bai-viet"), "{e}"),
+        Outcome::Failed(e) => assert!(e.to_string().contains("li.bai-viet"), "{e}"),
         other => panic!("expected a failure naming the selector, got {other}"),
     }
     let states = ing.states().await.unwrap();
@@ -566,8 +566,8 @@ async fn discover_lists_advertised_feeds_and_a_feed_source_serving_html_names_th
     let reports = poll(&ing, &["mattran"]).await;
     match &reports[0].outcome {
         Outcome::Failed(e) => {
-            assert!(e.contains("HTML page"), "{e}");
-            assert!(e.contains(&srv.url("/rss/tin-tuc.rss")), "{e}");
+            assert!(e.to_string().contains("HTML page"), "{e}");
+            assert!(e.to_string().contains(&srv.url("/rss/tin-tuc.rss")), "{e}");
         }
         other => panic!("expected a failure, got {other}"),
     }

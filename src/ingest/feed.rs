@@ -1,5 +1,6 @@
-//! Bytes → [`ParsedFeed`]: payload check, decoding once, feed-rs. The only place that knows
-//! feed-rs; its types stay here.
+//! The feed kind: bytes of an RSS, Atom or JSON Feed document → [`Listing`]. Payload check,
+//! decoding once, old dialects rewritten, broken feeds repaired, feed-rs. The only place that
+//! knows feed-rs; its types stay here.
 //!
 //! Before parsing, the payload is checked: government sites answer feed URLs with HTML pages,
 //! JavaScript cookie challenges (status 200) and empty bodies, and each gets its own readable
@@ -14,57 +15,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use url::Url;
 
-use crate::date::{self, DateOrder};
+use super::entry::{DateContext, Listing, RawDate, RawEntry};
+use super::sniff::{self, Payload};
+use crate::date;
 use crate::text;
 
 mod dialect;
 mod repair;
-
-/// A feed as parsed, before normalization.
-#[derive(Debug, Clone, Default)]
-pub struct ParsedFeed {
-    pub title: Option<String>,
-    /// `<ttl>` or `sy:updatePeriod`/`sy:updateFrequency`: how often the publisher says to poll.
-    pub poll_hint: Option<Duration>,
-    pub entries: Vec<RawEntry>,
-    /// What had to be repaired before the document parsed (empty for a well-formed feed), in
-    /// words for `bantin sources`: `bare "&" escaped`, `truncated tail closed`.
-    pub repairs: Vec<String>,
-}
-
-/// One item as the feed carried it (text not yet cleaned, HTML not yet sanitized).
-#[derive(Debug, Clone, Default)]
-pub struct RawEntry {
-    /// The item's own id; None when the feed gave none.
-    pub guid: Option<String>,
-    /// The item's link, resolved against xml:base and the feed URL.
-    pub link: Option<Url>,
-    pub title: Option<String>,
-    /// HTML.
-    pub summary: Option<String>,
-    /// HTML.
-    pub content: Option<String>,
-    pub authors: Vec<String>,
-    pub date: Option<RawDate>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawDate {
-    pub raw: String,
-    pub parsed: Option<DateTime<FixedOffset>>,
-}
-
-/// How to read a source's zone-less and numeric dates.
-#[derive(Debug, Clone, Copy)]
-pub struct DateContext {
-    pub tz: Tz,
-    pub order: DateOrder,
-    pub now: DateTime<Utc>,
-}
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
@@ -84,16 +44,16 @@ pub enum ParseError {
 
 /// Parses a fetched body. `charset` is the HTTP charset; `base` resolves relative links.
 ///
-/// Old dialects are rewritten first (`parse::dialect`). When the strict parse fails, or reads no
-/// item from a document that has some, the known breakage is repaired (`parse::repair`) and the
-/// document parsed again; [`ParsedFeed::repairs`] says what was repaired. A document that still
+/// Old dialects are rewritten first (`feed::dialect`). When the strict parse fails, or reads no
+/// item from a document that has some, the known breakage is repaired (`feed::repair`) and the
+/// document parsed again; [`Listing::repairs`] says what was repaired. A document that still
 /// yields no item is an error naming why, unless it is a valid feed with no items.
 pub fn parse(
     bytes: &[u8],
     charset: Option<&str>,
     base: &Url,
     dates: DateContext,
-) -> Result<ParsedFeed, ParseError> {
+) -> Result<Listing, ParseError> {
     let decoded = text::decode(bytes, charset);
     let body = declare_utf8(&decoded.text);
     check_payload(bytes, &body)?;
@@ -132,7 +92,7 @@ pub fn parse(
     if feed.entries.is_empty() && items > 0 {
         return Err(ParseError::NoItems(format!(
             "the document has {items} <item> or <entry> elements but none where its {} has them",
-            root_name(&body).map_or("root".to_string(), |r| format!("<{r}>"))
+            sniff::root_name(&body).map_or("root".to_string(), |r| format!("<{r}>"))
         )));
     }
     if feed.poll_hint.is_none() {
@@ -142,7 +102,7 @@ pub fn parse(
 }
 
 /// One strict read: dialects rewritten, then feed-rs.
-fn read(text: &str, base: &Url, dates: DateContext) -> Result<ParsedFeed, ParseError> {
+fn read(text: &str, base: &Url, dates: DateContext) -> Result<Listing, ParseError> {
     match dialect::rewrite(text) {
         // Should a rewrite ever break what feed-rs read before, the original is read instead.
         Some(r) => read_as_is(&r.text, r.repairs, base, dates)
@@ -157,7 +117,7 @@ fn read_as_is(
     repairs: Vec<String>,
     base: &Url,
     dates: DateContext,
-) -> Result<ParsedFeed, ParseError> {
+) -> Result<Listing, ParseError> {
     let raw_dates: Arc<Mutex<Vec<String>>> = Arc::default();
     let hook_dates = raw_dates.clone();
     let parser = feed_rs::parser::Builder::new()
@@ -174,7 +134,7 @@ fn read_as_is(
     let feed = parser.parse(text.as_bytes()).map_err(|e| match e {
         feed_rs::parser::ParseFeedError::ParseError(
             feed_rs::parser::ParseErrorKind::NoFeedRoot,
-        ) => ParseError::NoItems(match root_name(text) {
+        ) => ParseError::NoItems(match sniff::root_name(text) {
             Some("rss") => "<rss> without <channel>".to_string(),
             Some(root) => format!("the document's root is <{root}>, not a feed's"),
             None => "no root element".to_string(),
@@ -212,7 +172,7 @@ fn read_as_is(
             }
         })
         .collect();
-    Ok(ParsedFeed {
+    Ok(Listing {
         title: feed.title.map(|t| text::clean(&t.content)),
         poll_hint: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
         entries,
@@ -278,72 +238,34 @@ fn rewrite_encoding(t: &str) -> Option<String> {
     ))
 }
 
-/// Tells apart what servers put at feed URLs instead of a feed.
+/// Tells apart what servers put at feed URLs instead of a feed ([`sniff`]).
 fn check_payload(bytes: &[u8], body: &str) -> Result<(), ParseError> {
-    let head: String = body.trim_start().chars().take(4096).collect();
-    if head.trim().is_empty() {
-        return Err(ParseError::Empty);
-    }
-    let lower = head.to_lowercase();
-    let first = lower
-        .trim_start_matches("<?xml")
-        .chars()
-        .next()
-        .unwrap_or(' ');
-    let is_html = lower.starts_with("<!doctype html")
-        || lower.starts_with("<html")
-        || (lower.contains("<html")
-            && !["<rss", "<feed", "<rdf:rdf", "<channel"]
-                .iter()
-                .any(|t| lower.contains(t)));
-    if is_html {
-        let whole = body.to_lowercase();
-        let script_cookie = whole.contains("document.cookie")
-            && (whole.contains("location") || whole.contains("reload"));
-        let challenge = whole.contains("challenge") && whole.contains("<script");
-        if script_cookie || challenge {
-            return Err(ParseError::CookieChallenge);
+    let payload = sniff::sniff(bytes, body);
+    match payload {
+        Payload::Empty => return Err(ParseError::Empty),
+        Payload::Html if sniff::is_cookie_challenge(body) => {
+            return Err(ParseError::CookieChallenge)
         }
-        return Err(ParseError::Html {
-            title: html_title(body),
-        });
+        Payload::Html => {
+            return Err(ParseError::Html {
+                title: sniff::title_for_error(body),
+            })
+        }
+        Payload::Feed | Payload::Markup | Payload::Binary | Payload::Text => {}
     }
-    if declares_entities(body) {
+    if sniff::declares_entities(body) {
         return Err(ParseError::Malformed(
             "the DOCTYPE declares entities (refused: entity expansion can blow up memory)".into(),
         ));
     }
-    if first != '<' && first != '{' && !lower.starts_with('<') {
-        let binary = bytes
-            .iter()
-            .take(512)
-            .filter(|b| **b == 0 || (**b < 0x09))
-            .count()
-            > 0
-            || body.chars().take(512).filter(|c| *c == '\u{fffd}').count() > 8;
-        return Err(ParseError::NotAFeed(if binary {
-            "binary data".into()
-        } else {
-            format!(
-                "starts with {:?}",
-                head.chars().take(40).collect::<String>()
-            )
-        }));
+    match payload {
+        Payload::Binary => Err(ParseError::NotAFeed("binary data".into())),
+        Payload::Text => {
+            let head: String = body.trim_start().chars().take(40).collect();
+            Err(ParseError::NotAFeed(format!("starts with {head:?}")))
+        }
+        _ => Ok(()),
     }
-    Ok(())
-}
-
-/// Feeds never need DTD entities; a document declaring them before its root element is an
-/// entity-expansion attack or junk. (The XML reader would not expand them, but would keep
-/// `&lol9;` as a title.)
-fn declares_entities(body: &str) -> bool {
-    let prolog_end = ["<rss", "<feed", "<rdf:RDF", "<rdf:rdf"]
-        .iter()
-        .filter_map(|root| body.find(root))
-        .min()
-        .unwrap_or(body.len().min(64 * 1024));
-    body.get(..prolog_end)
-        .is_some_and(|prolog| prolog.contains("<!ENTITY") || prolog.contains("<!entity"))
 }
 
 /// How many `<item>` and `<entry>` elements (any prefix) the text has: a document with some
@@ -353,39 +275,6 @@ fn item_elements(text: &str) -> usize {
         regex::Regex::new(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]").ok()
     });
     ITEM.as_ref().map_or(0, |re| re.find_iter(text).count())
-}
-
-/// The name of the first element (prefix dropped), skipping the prolog.
-fn root_name(text: &str) -> Option<&str> {
-    let mut rest = text;
-    loop {
-        let at = rest.find('<')?;
-        rest = rest.get(at..)?;
-        if let Some(r) = rest.strip_prefix("<!--") {
-            rest = r.split_once("-->")?.1;
-            continue;
-        }
-        if rest.starts_with("<?") || rest.starts_with("<!") {
-            rest = rest.get(1..)?;
-            rest = rest.get(rest.find('>')?..)?;
-            continue;
-        }
-        let name = rest.get(1..)?;
-        let end = name.find(|c: char| c.is_whitespace() || c == '/' || c == '>')?;
-        let qname = name.get(..end)?;
-        return Some(qname.rsplit(':').next().unwrap_or(qname));
-    }
-}
-
-fn html_title(body: &str) -> Option<String> {
-    // ASCII lowercasing keeps every byte offset, so offsets found in `lower` are char
-    // boundaries of `body` too (full lowercasing changes lengths: "İ" becomes three bytes).
-    let lower = body.to_ascii_lowercase();
-    let start = lower.find("<title")?;
-    let open_end = start + lower.get(start..)?.find('>')? + 1;
-    let close = open_end + lower.get(open_end..)?.find("</title")?;
-    let t = text::clean(body.get(open_end..close)?);
-    (!t.is_empty()).then(|| t.chars().take(120).collect())
 }
 
 /// sy:updatePeriod (hourly, daily, weekly, monthly, yearly) divided by sy:updateFrequency.
@@ -421,6 +310,7 @@ fn sy_update_period(body: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::date::DateOrder;
 
     fn ctx() -> DateContext {
         DateContext {
@@ -603,15 +493,6 @@ mod tests {
         assert_eq!(f.entries.len(), 1);
         // The hint is past the cut: not read, and nothing panics.
         assert_eq!(f.poll_hint, None);
-    }
-
-    #[test]
-    fn html_title_survives_length_changing_case() {
-        assert_eq!(
-            html_title("<html><head><TITLE>İstanbul ổ</TITLE></head></html>"),
-            Some("İstanbul ổ".into())
-        );
-        assert_eq!(html_title("<title>İİİ"), None);
     }
 
     #[test]
