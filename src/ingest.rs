@@ -13,6 +13,7 @@ pub mod pages;
 pub mod parse;
 pub mod preview;
 pub mod scrape;
+pub mod sitemap;
 
 use std::fmt;
 use std::sync::Arc;
