@@ -42,7 +42,7 @@ fn saved_inputs() -> usize {
 /// A target's body: bytes in, a panic on a defect.
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 8] = [
+const TARGETS: [(&str, Target); 9] = [
     ("feed", targets::feed),
     ("html_list", targets::html_list),
     ("html_article", targets::html_article),
@@ -51,6 +51,7 @@ const TARGETS: [(&str, Target); 8] = [
     ("topics", targets::topics),
     ("config", targets::config),
     ("unsubscribe", targets::unsubscribe),
+    ("sitemap", targets::sitemap),
 ];
 
 #[test]
@@ -61,6 +62,6 @@ fn every_saved_crash_replays_without_panicking() {
     assert_eq!(
         replayed,
         saved_inputs(),
-        "files under tests/fuzz/ outside the eight targets"
+        "files under tests/fuzz/ outside the nine targets"
     );
 }
