@@ -63,9 +63,10 @@
 //!   entries before the break ([`Note::BrokenAt`]). Either with no complete entry is an error.
 //! - Entity declarations in a DOCTYPE are refused, as for feeds.
 //! - Anything that is not a sitemap (an HTML page, a cookie challenge, a feed, binary data, an
-//!   empty body, another XML root) is a [`SitemapError`] naming what it is; all but the XML
-//!   roots are told apart by the feed reader's payload check ([`parse::parse`]), the one place
-//!   that knows those pages.
+//!   empty body, another XML root) is a [`SitemapError`] naming what it is. HTML pages, cookie
+//!   challenges and what is not markup are told apart by the feed reader's payload check
+//!   ([`parse::parse`]), the place that knows those pages, and only ever given what that check
+//!   answers for before parsing a feed.
 //!
 //! # Bounds
 //!
@@ -407,34 +408,46 @@ impl<'a> ReadContext<'a> {
         root: Option<&str>,
         xml_error: Option<String>,
     ) -> SitemapError {
-        // The feed reader's payload check tells apart HTML pages, cookie challenges, binary data
-        // and empty bodies, and returns before parsing any of them; what gets past it and parses
-        // is a feed. It is only asked when the root element does not already say what this is,
-        // so another XML document is never given to the feed parser.
-        let feed_reader = || parse::parse(text.as_bytes(), None, self.base, self.dates);
+        let markup = text.trim_start().starts_with('<');
         match root.map(str::to_ascii_lowercase).as_deref() {
             Some("rss") => SitemapError::Feed("RSS"),
             Some("feed") => SitemapError::Feed("Atom"),
             Some("rdf") => SitemapError::Feed("RSS 1.0"),
-            Some("html") => match feed_reader() {
-                Err(ParseError::CookieChallenge) => SitemapError::CookieChallenge,
-                Err(ParseError::Html { title }) => SitemapError::Html { title },
-                _ => SitemapError::Html {
-                    title: scrape::page_title(text),
-                },
-            },
+            Some("html") => self.html_page(text),
             Some(_) => SitemapError::OtherRoot(root.unwrap_or_default().to_string()),
-            None => match feed_reader() {
+            None if markup && text.to_ascii_lowercase().contains("<html") => self.html_page(text),
+            None if markup => {
+                SitemapError::Malformed(xml_error.unwrap_or_else(|| "no root element".into()))
+            }
+            // Not markup: the feed reader's payload check names binary data, a stray line of
+            // text or an HTML page with junk before it, and only parses what starts with `{`,
+            // as JSON.
+            None => match parse::parse(text.as_bytes(), None, self.base, self.dates) {
                 Err(ParseError::Empty) => SitemapError::Empty,
                 Err(ParseError::CookieChallenge) => SitemapError::CookieChallenge,
                 Err(ParseError::Html { title }) => SitemapError::Html { title },
                 Err(ParseError::NotAFeed(what)) => SitemapError::NotASitemap(what),
-                Ok(_) if text.trim_start().starts_with('{') => SitemapError::Feed("JSON Feed"),
-                Ok(_) => SitemapError::Feed("RSS or Atom"),
-                Err(e) => match xml_error {
-                    Some(xml) => SitemapError::Malformed(xml),
-                    None => SitemapError::NotASitemap(e.to_string()),
-                },
+                Ok(_) => SitemapError::Feed("JSON Feed"),
+                Err(_) => SitemapError::NotASitemap("a JSON document".into()),
+            },
+        }
+    }
+
+    /// The error for an HTML page: a cookie challenge, or a page with its title. The feed
+    /// reader's payload check knows both; given the text from `<html` on, it answers before any
+    /// feed parsing. (Never hand it other markup: feed-rs panics on some broken XML
+    /// declarations, see `tests/fuzz/sitemap/`.)
+    fn html_page(self, text: &str) -> SitemapError {
+        // ASCII lowercasing keeps byte offsets, so `at` is a char boundary of `text` too.
+        let page = text
+            .to_ascii_lowercase()
+            .find("<html")
+            .and_then(|at| text.get(at..));
+        match page.map(|page| parse::parse(page.as_bytes(), None, self.base, self.dates)) {
+            Some(Err(ParseError::CookieChallenge)) => SitemapError::CookieChallenge,
+            Some(Err(ParseError::Html { title })) => SitemapError::Html { title },
+            _ => SitemapError::Html {
+                title: scrape::page_title(text),
             },
         }
     }
@@ -1755,6 +1768,14 @@ mod tests {
         check(
             b"<?xml version=\"1.0\"?>",
             SitemapError::Malformed("no root element".into()),
+        );
+        // What the fuzzer found (decompressed): never handed to the feed parser, which panics.
+        check(
+            b"\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"windows-1258\"T>s58\"T\xad_-<?xml ar",
+            SitemapError::Malformed(
+                "line 1: syntax error: XML declaration not closed: `?>` not found before end of input"
+                    .into(),
+            ),
         );
         // Every message names the problem without the body.
         for e in [
