@@ -422,14 +422,18 @@ impl<'a> ReadContext<'a> {
             // Not markup: the feed reader's payload check names binary data, a stray line of
             // text or an HTML page with junk before it, and only parses what starts with `{`,
             // as JSON.
-            None => match parse::parse(text.as_bytes(), None, self.base, self.dates) {
-                Err(ParseError::Empty) => SitemapError::Empty,
-                Err(ParseError::CookieChallenge) => SitemapError::CookieChallenge,
-                Err(ParseError::Html { title }) => SitemapError::Html { title },
-                Err(ParseError::NotAFeed(what)) => SitemapError::NotASitemap(what),
-                Ok(_) => SitemapError::Feed("JSON Feed"),
-                Err(_) => SitemapError::NotASitemap("a JSON document".into()),
-            },
+            None => {
+                let json = text.trim_start().starts_with('{');
+                match parse::parse(text.as_bytes(), None, self.base, self.dates) {
+                    Err(ParseError::Empty) => SitemapError::Empty,
+                    Err(ParseError::CookieChallenge) => SitemapError::CookieChallenge,
+                    Err(ParseError::Html { title }) => SitemapError::Html { title },
+                    Err(ParseError::NotAFeed(what)) => SitemapError::NotASitemap(what),
+                    Ok(_) => SitemapError::Feed("JSON Feed"),
+                    Err(_) if json => SitemapError::NotASitemap("a JSON document".into()),
+                    Err(e) => SitemapError::NotASitemap(e.to_string()),
+                }
+            }
         }
     }
 
@@ -1740,6 +1744,16 @@ mod tests {
         check(
             b"Hello",
             SitemapError::NotASitemap("starts with \"Hello\"".into()),
+        );
+        check(
+            br#"{"data": [1, 2]}"#,
+            SitemapError::NotASitemap("a JSON document".into()),
+        );
+        check(
+            b"Warning: x <html><head><title>Trang</title></head></html>",
+            SitemapError::Html {
+                title: Some("Trang".into()),
+            },
         );
         check(
             b"\x00\x01\x02PK\x03\x04",
