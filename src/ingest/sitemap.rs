@@ -100,8 +100,8 @@ pub const MAX_ENTRIES: usize = 50_000;
 /// The first bytes of every gzip stream (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// How far into a body that does not start with markup `<urlset` or `<sitemapindex` is looked
-/// for (junk before the root).
+/// How far into a body that does not start with markup `<urlset` or `<sitemapindex` may start
+/// for the text before it to be skipped as junk (a PHP notice).
 const ROOT_SEARCH: usize = 4096;
 
 /// At least this many entries sharing one `lastmod` to the second make it a rebuild stamp.
@@ -237,6 +237,7 @@ impl fmt::Display for Note {
     }
 }
 
+/// Why a body was not read as a sitemap. Messages name what was found instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SitemapError {
     #[error("empty body")]
