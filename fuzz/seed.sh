@@ -1,12 +1,13 @@
 #!/bin/sh
 # Fills fuzz/corpus/<target>/ (not committed) with the seeds of every target: the hand seeds in
-# fuzz/seeds/, the test fixtures' dates and texts (one per line in seeds/*.txt), and the real
-# feeds in $SAMPLES (default /work/shared/samples), read from there and never committed.
+# fuzz/seeds/, the test fixtures' dates and texts (one per line in seeds/*.txt), the sitemap
+# fixtures of the tests (tests/feeds/sitemap_*), and the real feeds in $SAMPLES (default
+# /work/shared/samples), read from there and never committed.
 # libFuzzer adds what it finds to the same directories; running this again only adds seeds.
 set -eu
 cd "$(dirname "$0")"
 samples=${SAMPLES:-/work/shared/samples}
-for t in feed html_list html_article date text topics config unsubscribe opml; do
+for t in feed html_list html_article date text topics config unsubscribe opml sitemap; do
     mkdir -p "corpus/$t"
 done
 cp seeds/feed/* corpus/feed/
@@ -21,6 +22,7 @@ cp seeds/topics/* corpus/topics/
 cp seeds/config/* corpus/config/
 cp seeds/unsubscribe/* corpus/unsubscribe/
 cp seeds/opml/* corpus/opml/
+cp seeds/sitemap/* ../tests/feeds/sitemap_* corpus/sitemap/
 for t in date text; do
     n=0
     while IFS= read -r line; do
@@ -28,6 +30,6 @@ for t in date text; do
         printf '%s' "$line" > "corpus/$t/seed-$n"
     done < "seeds/$t.txt"
 done
-for t in feed html_list html_article date text topics config unsubscribe opml; do
+for t in feed html_list html_article date text topics config unsubscribe opml sitemap; do
     echo "$t: $(ls "corpus/$t" | wc -l) files"
 done

@@ -18,6 +18,7 @@ use bantin::config::{ArticleRules, Css, ListRules};
 use bantin::date::{self, DateOrder};
 use bantin::ingest::entry::DateContext;
 use bantin::ingest::feed;
+use bantin::ingest::sitemap::{self, Sitemap};
 use bantin::ingest::{normalize, scrape, sniff};
 use bantin::publish;
 use bantin::site::opml;
@@ -283,6 +284,159 @@ pub fn html_article(data: &[u8]) {
         assert!(matches!(feed.scheme(), "http" | "https"), "{feed}");
     }
     let _ = sniff::html_title(&page);
+}
+
+// ---------------------------------------------------------------------------------------------
+// sitemap
+
+const SITEMAP_URL: &str = "https://www.baochinhphu.example.vn/sitemaps/news.xml";
+
+/// The decompressed-size cap the sitemap target reads with (small, so a bomb is quick to hit).
+const SITEMAP_CAP: u64 = 1 << 20;
+
+/// `sitemap::parse` of the bytes as a body, and of the same bytes gzip-compressed (which must
+/// read the same), then what a poll does next: `to_feed` and normalizing, or
+/// `children_to_fetch`; and `robots_sitemaps` of the bytes as text. Checks: entries and children
+/// are absolute http(s) URLs, each once, at most `MAX_ENTRIES`; every date is `date::parse` of
+/// its raw string; feed items follow the rules of the module doc (link, guid, title, date);
+/// normalized titles are clean; the children picked are on the index's site, newest first.
+pub fn sitemap(data: &[u8]) {
+    use std::io::Write;
+
+    let base = Url::parse(SITEMAP_URL).unwrap();
+    let dates = DateContext {
+        tz: VN,
+        order: order_of(data),
+        now: now(),
+    };
+    let read = sitemap::parse(data, None, &base, dates, SITEMAP_CAP);
+    match &read {
+        Ok(Sitemap::Urls(set)) => check_urlset(set, dates),
+        Ok(Sitemap::Index(index)) => check_index(index, &base, dates),
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+    if let Ok(s) = &read {
+        for note in s.notes() {
+            assert!(!note.to_string().is_empty());
+        }
+    }
+    // A .xml.gz file holds the same document: it reads the same. (Not for bytes that are gzip
+    // already: those are unpacked once, not twice.)
+    if !data.starts_with(&[0x1f, 0x8b]) {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data).unwrap();
+        let gz = encoder.finish().unwrap();
+        let again = sitemap::parse(&gz, None, &base, dates, SITEMAP_CAP);
+        if data.len() as u64 > SITEMAP_CAP {
+            assert!(matches!(again, Err(sitemap::SitemapError::TooLarge { .. })));
+        } else {
+            assert_eq!(again, read, "the gzip-compressed body reads differently");
+        }
+    }
+    let robots_base = Url::parse("https://www.baochinhphu.example.vn/robots.txt").unwrap();
+    let found = sitemap::robots_sitemaps(&lossy(data), &robots_base);
+    let unique: HashSet<&Url> = found.iter().collect();
+    assert_eq!(unique.len(), found.len(), "a sitemap twice: {found:?}");
+    for u in &found {
+        assert!(matches!(u.scheme(), "http" | "https"), "{u}");
+    }
+}
+
+/// A raw date as `date::parse` reads it.
+fn assert_date(d: &bantin::ingest::entry::RawDate, dates: DateContext) {
+    assert!(!d.raw.is_empty() && d.raw.trim() == d.raw, "{:?}", d.raw);
+    assert_eq!(
+        d.parsed,
+        date::parse(&d.raw, dates.tz, dates.order, dates.now),
+        "{:?}",
+        d.raw
+    );
+}
+
+fn check_urlset(set: &sitemap::UrlSet, dates: DateContext) {
+    assert!(set.entries.len() <= sitemap::MAX_ENTRIES);
+    let mut pages = HashSet::new();
+    for e in &set.entries {
+        assert!(matches!(e.loc.scheme(), "http" | "https"), "{}", e.loc);
+        let mut key = e.loc.clone();
+        key.set_fragment(None);
+        assert!(pages.insert(key), "{} twice", e.loc);
+        if let Some(image) = &e.image {
+            assert!(matches!(image.scheme(), "http" | "https"), "{image}");
+        }
+        for d in e
+            .lastmod
+            .iter()
+            .chain(e.news.iter().flat_map(|n| &n.publication_date))
+        {
+            assert_date(d, dates);
+        }
+        if let Some(news) = &e.news {
+            for k in &news.keywords {
+                assert!(!k.is_empty() && k.trim() == k && !k.contains(','), "{k:?}");
+            }
+        }
+    }
+    let feed = set.to_feed();
+    assert_eq!(feed.entries.len(), set.entries.len());
+    let rebuilt = set
+        .notes
+        .iter()
+        .any(|n| matches!(n, sitemap::Note::SameLastmod { .. }));
+    for (item, e) in feed.entries.iter().zip(&set.entries) {
+        assert_eq!(item.link.as_ref(), Some(&e.loc));
+        assert_eq!(item.guid, scrape::article_id(&e.loc));
+        let news = e.news.as_ref();
+        assert_eq!(item.title, news.and_then(|n| n.title.clone()));
+        let expected = match news.and_then(|n| n.publication_date.as_ref()) {
+            Some(published) => Some(published),
+            None if rebuilt => None,
+            None => e.lastmod.as_ref(),
+        };
+        assert_eq!(item.date.as_ref(), expected);
+    }
+    // And on to what would be stored: normalizing never panics either.
+    let ctx = normalize::Context {
+        source_id: "fuzz",
+        source_host: "baochinhphu.example.vn",
+        timezone: VN,
+        now: now(),
+    };
+    for a in &normalize::normalize(&feed, &ctx).articles {
+        assert_clean(&a.title);
+    }
+}
+
+fn check_index(index: &sitemap::Index, base: &Url, dates: DateContext) {
+    assert!(index.children.len() <= sitemap::MAX_ENTRIES);
+    let mut seen = HashSet::new();
+    for c in &index.children {
+        assert!(matches!(c.loc.scheme(), "http" | "https"), "{}", c.loc);
+        assert!(seen.insert(&c.loc), "{} twice", c.loc);
+        if let Some(d) = &c.lastmod {
+            assert_date(d, dates);
+        }
+    }
+    let picked = sitemap::children_to_fetch(index, base, 5);
+    assert!(picked.len() <= 5);
+    for c in &picked {
+        let host = c.loc.host_str().unwrap_or_default().to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
+        assert!(
+            host == "baochinhphu.example.vn" || host.ends_with(".baochinhphu.example.vn"),
+            "off the site: {}",
+            c.loc
+        );
+        assert_ne!(c.loc, *base, "the index as its own child");
+    }
+    let instants: Vec<_> = picked
+        .iter()
+        .map(|c| c.lastmod.as_ref().and_then(|d| d.parsed))
+        .collect();
+    assert!(
+        instants.windows(2).all(|w| w[0] >= w[1]),
+        "not newest first: {instants:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

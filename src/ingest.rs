@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod pages;
 pub mod preview;
 pub mod scrape;
+pub mod sitemap;
 pub mod sniff;
 
 use std::fmt;
