@@ -72,6 +72,7 @@ fn main() {
             moved_to: None,
             pages: false,
             note: None,
+            complete: true,
         };
         store.record_poll("bao", &record, old, old).expect("store");
     }

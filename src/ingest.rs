@@ -200,9 +200,22 @@ pub async fn poll_source(
         Ok(Response::NotModified { moved_to }) => Ok(Polled::NotModified { moved_to }),
         Ok(Response::Body(body)) => {
             let body: Arc<Body> = Arc::from(body);
-            let dates = DateContext::of(source, now);
-            match kind::read(fetcher, cancel, source, body.clone(), dates).await {
-                Ok(listing) => Ok(Polled::Read { body, listing }),
+            let ctx = kind::Context {
+                fetcher,
+                cancel,
+                dates: DateContext::of(source, now),
+                since: state.and_then(|s| s.last_success),
+            };
+            match kind::read(&ctx, source, body.clone()).await {
+                // A sitemap index whose children did not change since the last poll.
+                Ok(listed) if listed.unchanged() => Ok(Polled::NotModified {
+                    moved_to: body.moved_to.clone(),
+                }),
+                Ok(listed) => Ok(Polled::Read {
+                    complete: listed.complete(),
+                    listing: listed.listing,
+                    body,
+                }),
                 Err(e) => Err(PollError::Read(e)),
             }
         }
@@ -391,8 +404,13 @@ pub fn rematch_if_changed(
 enum Polled {
     /// 304 Not Modified.
     NotModified { moved_to: Option<Url> },
-    /// A body, and the entries its source's kind read from it.
-    Read { body: Arc<Body>, listing: Listing },
+    /// A body, and the entries its source's kind read from it; `complete` unless part of what
+    /// it points to could not be read ([`kind::Listed::complete`]).
+    Read {
+        body: Arc<Body>,
+        listing: Listing,
+        complete: bool,
+    },
 }
 
 /// What a read listing holds, ready for the store.
@@ -402,7 +420,7 @@ struct Read {
     seen: Vec<Vec<String>>,
     dropped: usize,
     hint: Option<Duration>,
-    /// What the feed needed before it parsed, for the source's row.
+    /// What reading needed (a feed's repairs, a sitemap's notes), for the source's row.
     note: Option<String>,
 }
 
@@ -429,7 +447,11 @@ impl Settle {
                 Outcome::NotModified,
                 next_poll(&self.schedule, now, None, 0),
             ),
-            Ok(Polled::Read { body, listing }) => {
+            Ok(Polled::Read {
+                body,
+                listing,
+                complete,
+            }) => {
                 let Read {
                     articles,
                     seen,
@@ -454,6 +476,7 @@ impl Settle {
                     moved_to: body.moved_to.as_ref().map(Url::to_string),
                     pages: self.source.fetches_pages(),
                     note,
+                    complete,
                 };
                 (record, outcome, next_poll(&self.schedule, now, hint, 0))
             }
@@ -513,8 +536,7 @@ impl Settle {
             seen: p.seen,
             dropped: p.dropped,
             hint: listing.poll_hint.max(body.max_age),
-            note: (!listing.repairs.is_empty())
-                .then(|| format!("feed needed repair ({})", listing.repairs.join(", "))),
+            note: kind::note(&self.source, listing),
         }
     }
 

@@ -213,6 +213,11 @@ pub enum PollRecord {
         /// What the feed needed before it parsed ("feed needed repair (…)"); None clears the
         /// previous poll's note.
         note: Option<String>,
+        /// False when part of the source could not be read (a child sitemap of an index
+        /// failed): the articles are stored, but not the validators, and `last_success` stays,
+        /// so the next poll reads the whole source again rather than take a 304 or pass over
+        /// what changed since.
+        complete: bool,
     },
     /// 304: nothing changed.
     NotModified { moved_to: Option<String> },
@@ -500,6 +505,7 @@ impl Store {
                 moved_to,
                 pages,
                 note,
+                complete,
             } => {
                 for a in articles {
                     ingest_one(&tx, source, a, now_s, &mut stats)?;
@@ -515,13 +521,18 @@ impl Store {
                 } else {
                     "ok"
                 };
+                let (etag, last_modified) = match complete {
+                    true => (etag.as_deref(), last_modified.as_deref()),
+                    false => (None, None),
+                };
                 tx.execute(
                     "UPDATE sources SET etag = ?2, last_modified = ?3, health = ?4, last_attempt = ?5,
-                       last_success = ?5, last_error = NULL, failures = 0, next_poll = ?6,
+                       last_success = CASE WHEN ?10 THEN ?5 ELSE last_success END,
+                       last_error = NULL, failures = 0, next_poll = ?6,
                        current_url = coalesce(?7, current_url),
                        last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END, last_note = ?9
                      WHERE id = ?1",
-                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new, note],
+                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new, note, complete],
                 )?;
             }
             PollRecord::NotModified { moved_to } => {

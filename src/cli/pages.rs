@@ -10,7 +10,7 @@ use super::EXIT_CONFIG;
 use crate::config::{Config, Poll};
 use crate::ingest::discover::{self, Via};
 use crate::ingest::fetch::Fetcher;
-use crate::ingest::preview::{self, DatePreview, SourceTest};
+use crate::ingest::preview::{self, DatePreview, FollowedPreview, PagePreview, SourceTest};
 
 #[derive(Debug, Subcommand)]
 pub enum SourcesAction {
@@ -72,9 +72,19 @@ fn print_test(t: &SourceTest) {
         .map(|s| format!(" {s:?}"))
         .unwrap_or_default();
     println!("{} ({}) {}{title}", t.source, t.kind, t.url);
+    for f in &t.followed {
+        print_followed(f);
+    }
+    for note in &t.notes {
+        println!("note: {note}");
+    }
     println!("{} items", t.items.len());
     for (i, item) in t.items.iter().enumerate() {
-        println!("{:3}. {}", i + 1, item.title);
+        if item.title.is_empty() {
+            println!("{:3}. (no title)", i + 1);
+        } else {
+            println!("{:3}. {}", i + 1, item.title);
+        }
         println!(
             "     link: {}",
             item.link.as_deref().unwrap_or("(none: item skipped)")
@@ -85,27 +95,57 @@ fn print_test(t: &SourceTest) {
         println!("     date: {}", show_date(item.date.as_ref()));
         println!("     text: {} chars", item.text_chars);
         if let Some(p) = &item.page {
-            match &p.error {
-                Some(e) => println!("     page: error: {e}"),
-                None => {
-                    let by = if p.authors.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", by {}", p.authors.join(", "))
-                    };
-                    println!(
-                        "     page: {} chars, date {}{by}",
-                        p.content_chars,
-                        show_date(p.date.as_ref())
-                    );
-                    for line in &p.first_lines {
-                        let short: String = line.chars().take(160).collect();
-                        println!("           | {short}");
-                    }
-                }
-            }
+            print_page(p);
         }
     }
+    for warning in &t.warnings {
+        println!("warning: {warning}");
+    }
+}
+
+/// An item's article page.
+fn print_page(p: &PagePreview) {
+    if let Some(e) = &p.error {
+        println!("     page: error: {e}");
+        return;
+    }
+    let by = if p.authors.is_empty() {
+        String::new()
+    } else {
+        format!(", by {}", p.authors.join(", "))
+    };
+    println!(
+        "     page: {} chars, date {}{by}",
+        p.content_chars,
+        show_date(p.date.as_ref())
+    );
+    for line in &p.first_lines {
+        let short: String = line.chars().take(160).collect();
+        println!("           | {short}");
+    }
+}
+
+/// One line per document of a sitemap index, indented by its level.
+fn print_followed(f: &FollowedPreview) {
+    let indent = "  ".repeat(usize::from(f.depth));
+    let lastmod = f
+        .lastmod
+        .as_deref()
+        .map(|l| format!(" (lastmod {l})"))
+        .unwrap_or_default();
+    let what = match (f.fate, f.count) {
+        ("index", Some(n)) => format!("sitemap index, {n} child sitemaps"),
+        ("read", Some(n)) => format!("read, {n} entries"),
+        ("not_modified", _) => "not modified since the last poll (304)".to_string(),
+        ("not_followed", Some(n)) => format!("sitemap index of {n}, not followed"),
+        (fate, _) => fate.to_string(),
+    };
+    let why = f
+        .why
+        .as_deref()
+        .map(|w| format!(": {w}"))
+        .unwrap_or_default();
+    println!("{indent}{}{lastmod}  {what}{why}", f.url);
 }
 
 fn show_date(d: Option<&DatePreview>) -> String {
