@@ -19,7 +19,9 @@ mod schema;
 
 pub use health::HealthSummary;
 pub use outbox::{Closed, NewDigest, OutboxEntry, SubscriberState};
-pub use pages::{PageCounts, PageError, PageJob, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS};
+pub use pages::{
+    PageCounts, PageError, PageJob, PageTitle, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
+};
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 
 use std::collections::HashMap;
@@ -848,7 +850,8 @@ fn ingest_one(
             let changed = tx.prepare_cached(
                 "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
                    search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
-                   url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11)
+                   url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11),
+                   title_guessed = ?12
                  WHERE id = ?1 AND content_hash <> ?8",
             )?
             .execute(params![
@@ -863,6 +866,7 @@ fn ingest_one(
                     now,
                     a.url,
                     a.canonical_url,
+                    a.title_guessed,
                 ])?;
             if changed > 0 {
                 updated_now = true;
@@ -881,12 +885,12 @@ fn ingest_one(
                 unix_ms(a.published.with_timezone(&Utc)),
                 a.published.offset().local_minus_utc(),
             );
-            let story = find_story(tx, a, published)?;
+            let story = find_story(tx, &a.title_key, a.host.as_deref(), published)?;
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
-                   date_raw, first_seen, content_hash, story_id, ident)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                   date_raw, first_seen, content_hash, story_id, ident, title_guessed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?
             .execute(params![
                 a.url,
@@ -907,6 +911,7 @@ fn ingest_one(
                 a.content_hash,
                 story,
                 a.keys.first(),
+                a.title_guessed,
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
@@ -1032,10 +1037,16 @@ fn link(
     Ok(added > 0)
 }
 
-/// A syndicated copy: another outlet's article with the same normalized title within the window.
-/// Returns the story's id: the id of its first article.
-fn find_story(tx: &Transaction, a: &NewArticle, published: i64) -> Result<Option<i64>, StoreError> {
-    if a.title_key.split(' ').count() < STORY_MIN_SYLLABLES {
+/// A syndicated copy: another outlet's article (not on `host`) with the title key `title_key`,
+/// published within the window of `published`. Returns the story's id: the id of its first
+/// article.
+fn find_story(
+    tx: &Transaction,
+    title_key: &str,
+    host: Option<&str>,
+    published: i64,
+) -> Result<Option<i64>, StoreError> {
+    if title_key.split(' ').count() < STORY_MIN_SYLLABLES {
         return Ok(None);
     }
     let mut stmt = tx.prepare_cached(
@@ -1045,10 +1056,9 @@ fn find_story(tx: &Transaction, a: &NewArticle, published: i64) -> Result<Option
          ORDER BY id LIMIT 1",
     )?;
     Ok(stmt
-        .query_row(
-            params![a.title_key, a.host, published, STORY_WINDOW_MS],
-            |r| r.get(0),
-        )
+        .query_row(params![title_key, host, published, STORY_WINDOW_MS], |r| {
+            r.get(0)
+        })
         .optional()?)
 }
 

@@ -95,7 +95,7 @@ fn print_test(t: &SourceTest) {
         println!("     date: {}", show_date(item.date.as_ref()));
         println!("     text: {} chars", item.text_chars);
         if let Some(p) = &item.page {
-            print_page(p);
+            print_page(p, item.title.is_empty());
         }
     }
     for warning in &t.warnings {
@@ -103,8 +103,8 @@ fn print_test(t: &SourceTest) {
     }
 }
 
-/// An item's article page.
-fn print_page(p: &PagePreview) {
+/// An item's article page; its title too when the item had none (the page's replaces it).
+fn print_page(p: &PagePreview, untitled: bool) {
     if let Some(e) = &p.error {
         println!("     page: error: {e}");
         return;
@@ -119,6 +119,9 @@ fn print_page(p: &PagePreview) {
         p.content_chars,
         show_date(p.date.as_ref())
     );
+    if let (true, Some(title)) = (untitled, &p.title) {
+        println!("     page title: {title}");
+    }
     for line in &p.first_lines {
         let short: String = line.chars().take(160).collect();
         println!("           | {short}");

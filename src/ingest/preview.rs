@@ -74,6 +74,9 @@ pub struct DatePreview {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PagePreview {
     pub error: Option<String>,
+    /// The page's title: the article's, when its entry had none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     pub date: Option<DatePreview>,
     pub authors: Vec<String>,
     /// Plain-text length of the extracted body (sanitized as it would be stored).
@@ -201,6 +204,7 @@ async fn page_preview(
     match read {
         Ok(page) => PagePreview {
             error: None,
+            title: page.title.clone(),
             date: page.date.as_ref().map(|d| date_preview(d, now)),
             content_chars: text::html_to_text(&page.content_html).chars().count(),
             first_lines: first_lines(&page.content_html),
@@ -208,6 +212,7 @@ async fn page_preview(
         },
         Err(e) => PagePreview {
             error: Some(e.to_string()),
+            title: None,
             date: None,
             authors: Vec::new(),
             content_chars: 0,
