@@ -339,6 +339,26 @@ fn claim_known(store: &Store, ids: &mut [Option<normalize::Identified>], skip: &
     }
 }
 
+/// Moves the articles the store already has (under any of their keys) from `p.articles` to
+/// `p.seen`: they only gain the source, and are not changed ([`kind::updates_known`]). A failed
+/// lookup leaves them to be stored as they are.
+fn keep_known(store: &Store, p: &mut Prepared) {
+    let keys: Vec<&str> = p
+        .articles
+        .iter()
+        .flat_map(|a| a.keys.iter().map(String::as_str))
+        .collect();
+    let known = store.articles_by_key(&keys).unwrap_or_default();
+    if known.is_empty() {
+        return;
+    }
+    let (stored, new): (Vec<NewArticle>, Vec<NewArticle>) = std::mem::take(&mut p.articles)
+        .into_iter()
+        .partition(|a| a.keys.iter().any(|k| known.contains_key(k)));
+    p.articles = new;
+    p.seen.extend(stored.into_iter().map(|a| a.keys));
+}
+
 /// Matches the articles first seen within `config.rematch_days` against the config's topics
 /// again and stores the result. First-seen times are untouched: re-matching never makes an old
 /// article new.
@@ -524,13 +544,16 @@ impl Settle {
             timezone: self.source.timezone,
             now: self.now,
         };
-        let p = prepare(
+        let mut p = prepare(
             &self.store,
             listing,
             &ctx,
             &self.config.topics,
             &self.source.tags,
         );
+        if !kind::updates_known(&self.source) {
+            keep_known(&self.store, &mut p);
+        }
         Read {
             articles: p.articles,
             seen: p.seen,

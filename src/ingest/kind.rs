@@ -152,6 +152,17 @@ pub async fn read(
     }
 }
 
+/// Whether the entries of `source` change the stored articles they describe when they change.
+/// A sitemap's do not: an entry carries a link, a date, at most a title, less than a feed item
+/// or the article's page gave the article, and storing it would wipe that; a sitemap entry of
+/// a known article only adds its source.
+pub fn updates_known(source: &Source) -> bool {
+    match source.kind {
+        SourceKind::Feed { .. } | SourceKind::Html { .. } => true,
+        SourceKind::Sitemap { .. } => false,
+    }
+}
+
 /// The words `bantin sources` shows for what reading needed (the listing's repairs), in the
 /// kind's terms; None when it needed nothing.
 pub fn note(source: &Source, listing: &Listing) -> Option<String> {
