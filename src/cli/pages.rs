@@ -1,5 +1,5 @@
-//! `bantin sources test ID` and `bantin discover URL`: the tools for setting up a source, feed
-//! or HTML page, before it is added.
+//! `bantin sources test ID` and `bantin discover URL`: the tools for setting up a source, feed,
+//! HTML page or sitemap, before it is added.
 
 use std::process::ExitCode;
 
@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::EXIT_CONFIG;
 use crate::config::{Config, Poll};
-use crate::ingest::discover::{self, Via};
+use crate::ingest::discover::{self, Shape, Via};
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::preview::{self, DatePreview, FollowedPreview, PagePreview, SourceTest};
 
@@ -183,7 +183,7 @@ pub async fn discover(poll: &Poll, url: &str, json: bool) -> Result<ExitCode> {
         if let Some(t) = &found.page_title {
             println!("{url}: page {t:?}");
         }
-        if found.feeds.is_empty() {
+        if found.feeds.is_empty() && found.sitemaps.is_empty() {
             println!("no feed found: read the page with `kind = \"html\"` and selectors (README, \"Sources without feeds\")");
         }
         for f in &found.feeds {
@@ -192,6 +192,7 @@ pub async fn discover(poll: &Poll, url: &str, json: bool) -> Result<ExitCode> {
                 Via::Advertised => "advertised by the page",
                 Via::CommonPath => "common path",
                 Via::Index => "listed on the site's feed index",
+                Via::Robots => "named in robots.txt",
             };
             println!(
                 "{}  {:?}, {} items ({via})",
@@ -203,8 +204,31 @@ pub async fn discover(poll: &Poll, url: &str, json: bool) -> Result<ExitCode> {
         for (u, e) in &found.broken {
             println!("{u}  advertised but broken: {e}");
         }
+        if found.feeds.is_empty() && !found.sitemaps.is_empty() {
+            println!("no feed found: the sitemaps below can be read with `kind = \"sitemap\"`");
+        }
+        for s in &found.sitemaps {
+            let via = match s.via {
+                Via::Itself => "the URL is a sitemap",
+                Via::Robots => "named in robots.txt",
+                Via::CommonPath | Via::Advertised | Via::Index => "common path",
+            };
+            let what = match s.shape {
+                Shape::Index { children } => format!("sitemap index, {children} child sitemaps"),
+                Shape::Urlset { entries, titled: 0 } => format!(
+                    "sitemap, {entries} entries without titles (full_text = true reads them from the pages)"
+                ),
+                Shape::Urlset { entries, titled } if titled == entries => {
+                    format!("news sitemap, {entries} entries with titles")
+                }
+                Shape::Urlset { entries, titled } => {
+                    format!("news sitemap, {entries} entries, {titled} with titles")
+                }
+            };
+            println!("{}  {what} ({via})", s.url);
+        }
     }
-    Ok(if found.feeds.is_empty() {
+    Ok(if found.feeds.is_empty() && found.sitemaps.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
