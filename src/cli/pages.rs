@@ -138,6 +138,7 @@ fn print_followed(f: &FollowedPreview) {
         .unwrap_or_default();
     let what = match (f.fate, f.count) {
         ("index", Some(n)) => format!("sitemap index, {n} child sitemaps"),
+        ("read", Some(1)) => "read, 1 entry".to_string(),
         ("read", Some(n)) => format!("read, {n} entries"),
         ("not_modified", _) => "not modified since the last poll (304)".to_string(),
         ("not_followed", Some(n)) => format!("sitemap index of {n}, not followed"),
@@ -213,19 +214,22 @@ pub async fn discover(poll: &Poll, url: &str, json: bool) -> Result<ExitCode> {
                 Via::Robots => "named in robots.txt",
                 Via::CommonPath | Via::Advertised | Via::Index => "common path",
             };
-            let what = match s.shape {
-                Shape::Index { children } => format!("sitemap index, {children} child sitemaps"),
-                Shape::Urlset { entries, titled: 0 } => format!(
-                    "sitemap, {entries} entries without titles (full_text = true reads them from the pages)"
-                ),
-                Shape::Urlset { entries, titled } if titled == entries => {
-                    format!("news sitemap, {entries} entries with titles")
+            let (what, advice) = match s.shape {
+                Shape::Index { children } => {
+                    (format!("sitemap index, {children} child sitemaps"), "")
                 }
-                Shape::Urlset { entries, titled } => {
-                    format!("news sitemap, {entries} entries, {titled} with titles")
+                Shape::Urlset { entries, titled } if titled < entries => (
+                    match titled {
+                        0 => format!("sitemap, {entries} entries without titles"),
+                        _ => format!("news sitemap, {entries} entries, {titled} with titles"),
+                    },
+                    ": full_text = true reads their titles from the article pages",
+                ),
+                Shape::Urlset { entries, .. } => {
+                    (format!("news sitemap, {entries} entries with titles"), "")
                 }
             };
-            println!("{}  {what} ({via})", s.url);
+            println!("{}  {what} ({via}){advice}", s.url);
         }
     }
     Ok(if found.feeds.is_empty() && found.sitemaps.is_empty() {

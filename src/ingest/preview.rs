@@ -159,7 +159,7 @@ impl FollowedPreview {
                 }
                 if *left > 0 {
                     why.push(format!(
-                        "{left} left for later polls (at most {MAX_FOLLOWED} child sitemaps a poll)"
+                        "{left} not read (at most {MAX_FOLLOWED} child sitemaps a poll)"
                     ));
                 }
                 (

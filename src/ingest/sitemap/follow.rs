@@ -14,7 +14,11 @@
 //! Invariants:
 //! - At most [`MAX_FOLLOWED`] child documents are fetched per poll, at all levels together, one
 //!   after another through the poll's [`Fetcher`], so the per-host limits and spacing apply.
-//!   Children past the bound wait for later polls (newest first, so the news comes first).
+//!   Newest first, so the news comes first: a first poll of an archive index reads its newest
+//!   children, and later polls those that change. Children that changed since the last poll
+//!   but found the bound reached are said in the listing's notes: their new entries are missed
+//!   unless they change again (a site whose sitemaps change faster is better read from its
+//!   news sitemap, which `bantin discover` lists).
 //! - At most [`MAX_ENTRIES`] entries come out of one poll, however many children were read; a
 //!   page listed by two children is kept once, from the newer.
 //! - One child failing is a note on the listing, not the poll's failure; only when every child
@@ -50,8 +54,10 @@ pub const MAX_FOLLOWED: usize = 5;
 pub const MAX_DEPTH: u8 = 2;
 
 /// A child's `lastmod` is compared with the last poll this much earlier, and If-Modified-Since
-/// asks for changes since then: publishers' clocks and ours differ, and a sitemap stamped a
-/// minute slow must not be passed over.
+/// asks for changes since then: publishers' clocks and ours differ, and generators that stamp
+/// a sitemap with its newest article's time write it later, from a job that runs every so
+/// often. A child changed within the hour before a poll is read once or twice more; one missed
+/// would be its new entries lost.
 const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// A document fetched, or passed over, while following an index.
@@ -70,7 +76,7 @@ pub struct Followed {
 pub enum Fate {
     /// An index, whose children follow it in the list. Of its `children`: `off_site` are not on
     /// its own site (never fetched), `unchanged` were passed over (their `lastmod` is not after
-    /// the last poll), `left` wait for later polls (past [`MAX_FOLLOWED`]).
+    /// the last poll), `left` were not read because [`MAX_FOLLOWED`] documents were.
     Index {
         children: usize,
         off_site: usize,
@@ -229,6 +235,11 @@ impl<'c, 'a> Walk<'c, 'a> {
                 fate: Fate::Cancelled,
             });
             self.followed[at].fate = self.child(child, depth + 1).await;
+        }
+        if left > 0 && self.ctx.since.is_some() {
+            self.repairs.push(format!(
+                "{left} child sitemaps of {url} changed since the last poll were not read (at most {MAX_FOLLOWED} a poll): read the news sitemap itself to miss nothing"
+            ));
         }
         Fate::Index {
             children: index.children.len(),
