@@ -216,6 +216,15 @@ pub async fn poll_source(
                     listing: listed.listing,
                     body,
                 }),
+                // Shutdown came before a kind that fetches further documents read any: as if
+                // it had come during the fetch.
+                Err(ReadError::Interrupted) if cancel.is_cancelled() => {
+                    return Ok(Report {
+                        source: source.id.clone(),
+                        outcome: Outcome::Cancelled,
+                        next_poll: Utc::now(),
+                    });
+                }
                 Err(e) => Err(PollError::Read(e)),
             }
         }

@@ -3,6 +3,8 @@
 //! at the fixture server); titles from article pages; dedup with a feed; topics; `bantin
 //! discover` and `bantin sources test` with the real binary; config errors.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, Utc};
 use serde_json::Value;
 
@@ -808,4 +810,123 @@ async fn check_reports_sitemap_source_problems_with_their_position() {
             "{expected:?} not in:\n{err}"
         );
     }
+}
+
+/// Polls `id`, cancelling as at shutdown once a request is in flight on `gauge`'s route.
+async fn poll_cancelled_in_flight(
+    ing: &bantin::daemon::Ingestor,
+    id: &str,
+    gauge: &Gauge,
+) -> bantin::ingest::Report {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (report, ()) = tokio::join!(ing.poll(id, &cancel), async {
+        let within = std::time::Duration::from_secs(10);
+        wait_until("a child is in flight", within, || {
+            let busy = gauge.max() > 0;
+            async move { busy }
+        })
+        .await;
+        cancel.cancel();
+    });
+    report.unwrap()
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_reading_between_children_and_keeps_what_was_read() {
+    let srv = Server::start().await;
+    let t0 = Utc::now();
+    let h = Duration::hours(1);
+    // A child that takes seconds to answer, and one that answers at once.
+    let slow = |gauge: &Arc<Gauge>| Route::Slow {
+        body: plain_sitemap(&srv, &[("/tin/cham-1491881400.html", "2026-11-28")]).into_bytes(),
+        every: std::time::Duration::from_secs(2),
+        gauge: gauge.clone(),
+    };
+    srv.set(
+        "/a.xml",
+        xml(
+            plain_sitemap(
+                &srv,
+                &[("/tin/a-1491881401.html", "2026-11-28T08:00:00+07:00")],
+            ),
+            t0 - h,
+        ),
+    );
+    let index_of = |first: &str, second: &str| {
+        Route::feed(index(&[
+            (srv.url(first), t0 - h),
+            (srv.url(second), t0 - h * 2),
+        ]))
+        .with_content_type("text/xml")
+    };
+    let env = Env::new(&sitemap_source("portal", &srv.url("/sitemap.xml"), ""));
+    let ing = env.ingestor().await;
+
+    // Shutdown while the first child is fetched: nothing read, nothing recorded.
+    let gauge = Arc::new(Gauge::default());
+    srv.set("/sitemap.xml", index_of("/slow.xml", "/a.xml"));
+    srv.set("/slow.xml", slow(&gauge));
+    let report = poll_cancelled_in_flight(&ing, "portal", &gauge).await;
+    assert_eq!(report.outcome, Outcome::Cancelled, "{report:?}");
+    assert_eq!(srv.hits("/a.xml"), 0, "no child after shutdown");
+    let state = &ing.states().await.unwrap()[0];
+    assert_eq!((state.failures, state.last_error.as_deref()), (0, None));
+
+    // Shutdown while the second is fetched: the first child's entries are stored, and the
+    // poll is not the source's last success (the next one reads everything again).
+    let gauge = Arc::new(Gauge::default());
+    srv.set("/sitemap.xml", index_of("/a.xml", "/slow.xml"));
+    srv.set("/slow.xml", slow(&gauge));
+    let report = poll_cancelled_in_flight(&ing, "portal", &gauge).await;
+    assert_eq!(stored(&report), (1, 0, 0), "{report:?}");
+    let state = &ing.states().await.unwrap()[0];
+    assert_eq!(state.last_success, None, "{state:?}");
+}
+
+#[tokio::test]
+async fn more_changed_children_than_the_bound_are_said_in_the_note() {
+    let srv = Server::start().await;
+    let t0 = Utc::now();
+    // Seven section sitemaps, all changed a minute ago: more than a poll reads.
+    let mut children = Vec::new();
+    for i in 0..7 {
+        let path = format!("/sitemaps/muc-{i}.xml");
+        let article = format!("/muc-{i}/bai-149188150{i}.html");
+        srv.set(
+            &path,
+            xml(plain_sitemap(&srv, &[(&article, "2026-11-28")]), t0),
+        );
+        children.push((srv.url(&path), t0 - Duration::minutes(1 + i)));
+    }
+    srv.set(
+        "/sitemap.xml",
+        Route::feed(index(&children)).with_content_type("text/xml"),
+    );
+    let env = Env::new(&sitemap_source("portal", &srv.url("/sitemap.xml"), ""));
+    let ing = env.ingestor().await;
+
+    // A first poll reads the newest five and says nothing: the older were never promised.
+    assert_eq!(stored(&poll(&ing, &["portal"]).await[0]), (5, 0, 0));
+    assert_eq!(ing.states().await.unwrap()[0].last_note, None);
+    assert_eq!(
+        (
+            srv.hits("/sitemaps/muc-5.xml"),
+            srv.hits("/sitemaps/muc-6.xml")
+        ),
+        (0, 0)
+    );
+
+    // Later, the two left over changed since the last poll and were not read: said so.
+    poll(&ing, &["portal"]).await;
+    let note = ing.states().await.unwrap()[0].last_note.clone();
+    assert_eq!(
+        note.as_deref(),
+        Some(
+            format!(
+                "sitemap: 2 child sitemaps of {} changed since the last poll were not read (at most 5 a poll): read the news sitemap itself to miss nothing",
+                srv.url("/sitemap.xml")
+            )
+            .as_str()
+        )
+    );
 }

@@ -123,6 +123,7 @@ pub async fn read(
             let mut walk = Walk::new(ctx, source);
             walk.repairs
                 .extend(index.notes.iter().map(ToString::to_string));
+            // Listed first, its counts once its children are followed.
             walk.followed.push(Followed {
                 url: url.clone(),
                 depth: 0,
@@ -227,6 +228,7 @@ impl<'c, 'a> Walk<'c, 'a> {
                 continue;
             }
             self.budget -= 1;
+            // Listed before what it leads to (a nested index's children); its fate once read.
             let at = self.followed.len();
             self.followed.push(Followed {
                 url: child.loc.clone(),
@@ -234,9 +236,13 @@ impl<'c, 'a> Walk<'c, 'a> {
                 lastmod,
                 fate: Fate::Cancelled,
             });
-            self.followed[at].fate = self.child(child, depth + 1).await;
+            let fate = self.child(child, depth + 1).await;
+            if fate == Fate::Cancelled {
+                self.budget = 0;
+            }
+            self.followed[at].fate = fate;
         }
-        if left > 0 && self.ctx.since.is_some() {
+        if left > 0 && self.ctx.since.is_some() && !self.ctx.cancel.is_cancelled() {
             self.repairs.push(format!(
                 "{left} child sitemaps of {url} changed since the last poll were not read (at most {MAX_FOLLOWED} a poll): read the news sitemap itself to miss nothing"
             ));
