@@ -312,6 +312,7 @@ fn main() {
         moved_to: None,
         pages: false,
         note: None,
+        complete: true,
     };
     let stats = store
         .record_poll(SOURCE_ID, &record, now, now)

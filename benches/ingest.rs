@@ -107,6 +107,7 @@ fn run_pass(store: &Store, docs: &[String], now: chrono::DateTime<Utc>) -> Pass 
             moved_to: None,
             pages: false,
             note: None,
+            complete: true,
         };
         let stats = store
             .record_poll("bench", &record, now, now)

@@ -27,6 +27,7 @@ fn article(i: usize) -> NewArticle {
         guid: Some(i.to_string()),
         title_key: format!("hoi nghi tong ket {i}"),
         title,
+        title_guessed: false,
         summary_html: Some(paragraph.to_string()),
         search_text: bantin::text::match_key(&content),
         content_html: Some(content),
@@ -72,6 +73,7 @@ fn main() {
             moved_to: None,
             pages: false,
             note: None,
+            complete: true,
         };
         store.record_poll("bao", &record, old, old).expect("store");
     }

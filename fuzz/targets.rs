@@ -108,6 +108,7 @@ pub fn feed(data: &[u8]) {
             moved_to: None,
             pages: false,
             note: None,
+            complete: true,
         };
         store
             .record_poll("fuzz", &record, at, at + chrono::Duration::minutes(15))

@@ -24,6 +24,9 @@ pub struct NewArticle {
     pub guid: Option<String>,
     /// Plain display title.
     pub title: String,
+    /// True when the entry had no title and `title` stands in for one (its first words, or its
+    /// URL): the article page's title replaces it when the page is read.
+    pub title_guessed: bool,
     /// `text::match_key` of the title: what syndicated copies share.
     pub title_key: String,
     /// Sanitized HTML.

@@ -56,7 +56,8 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<pages::SourcesAction>,
     },
-    /// List the feeds a site offers: the URL itself, its advertised feeds, common feed paths.
+    /// List the feeds and sitemaps a site offers: the URL itself, its advertised feeds, common
+    /// feed paths, the sitemaps its robots.txt names and common sitemap paths.
     Discover {
         url: String,
         #[arg(long)]

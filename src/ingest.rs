@@ -200,9 +200,31 @@ pub async fn poll_source(
         Ok(Response::NotModified { moved_to }) => Ok(Polled::NotModified { moved_to }),
         Ok(Response::Body(body)) => {
             let body: Arc<Body> = Arc::from(body);
-            let dates = DateContext::of(source, now);
-            match kind::read(fetcher, cancel, source, body.clone(), dates).await {
-                Ok(listing) => Ok(Polled::Read { body, listing }),
+            let ctx = kind::Context {
+                fetcher,
+                cancel,
+                dates: DateContext::of(source, now),
+                since: state.and_then(|s| s.last_success),
+            };
+            match kind::read(&ctx, source, body.clone()).await {
+                // A sitemap index whose children did not change since the last poll.
+                Ok(listed) if listed.unchanged() => Ok(Polled::NotModified {
+                    moved_to: body.moved_to.clone(),
+                }),
+                Ok(listed) => Ok(Polled::Read {
+                    complete: listed.complete(),
+                    listing: listed.listing,
+                    body,
+                }),
+                // Shutdown came before a kind that fetches further documents read any: as if
+                // it had come during the fetch.
+                Err(ReadError::Interrupted) if cancel.is_cancelled() => {
+                    return Ok(Report {
+                        source: source.id.clone(),
+                        outcome: Outcome::Cancelled,
+                        next_poll: Utc::now(),
+                    });
+                }
                 Err(e) => Err(PollError::Read(e)),
             }
         }
@@ -326,6 +348,26 @@ fn claim_known(store: &Store, ids: &mut [Option<normalize::Identified>], skip: &
     }
 }
 
+/// Moves the articles the store already has (under any of their keys) from `p.articles` to
+/// `p.seen`: they only gain the source, and are not changed ([`kind::updates_known`]). A failed
+/// lookup leaves them to be stored as they are.
+fn keep_known(store: &Store, p: &mut Prepared) {
+    let keys: Vec<&str> = p
+        .articles
+        .iter()
+        .flat_map(|a| a.keys.iter().map(String::as_str))
+        .collect();
+    let known = store.articles_by_key(&keys).unwrap_or_default();
+    if known.is_empty() {
+        return;
+    }
+    let (stored, new): (Vec<NewArticle>, Vec<NewArticle>) = std::mem::take(&mut p.articles)
+        .into_iter()
+        .partition(|a| a.keys.iter().any(|k| known.contains_key(k)));
+    p.articles = new;
+    p.seen.extend(stored.into_iter().map(|a| a.keys));
+}
+
 /// Matches the articles first seen within `config.rematch_days` against the config's topics
 /// again and stores the result. First-seen times are untouched: re-matching never makes an old
 /// article new.
@@ -391,8 +433,13 @@ pub fn rematch_if_changed(
 enum Polled {
     /// 304 Not Modified.
     NotModified { moved_to: Option<Url> },
-    /// A body, and the entries its source's kind read from it.
-    Read { body: Arc<Body>, listing: Listing },
+    /// A body, and the entries its source's kind read from it; `complete` unless part of what
+    /// it points to could not be read ([`kind::Listed::complete`]).
+    Read {
+        body: Arc<Body>,
+        listing: Listing,
+        complete: bool,
+    },
 }
 
 /// What a read listing holds, ready for the store.
@@ -402,7 +449,7 @@ struct Read {
     seen: Vec<Vec<String>>,
     dropped: usize,
     hint: Option<Duration>,
-    /// What the feed needed before it parsed, for the source's row.
+    /// What reading needed (a feed's repairs, a sitemap's notes), for the source's row.
     note: Option<String>,
 }
 
@@ -429,7 +476,11 @@ impl Settle {
                 Outcome::NotModified,
                 next_poll(&self.schedule, now, None, 0),
             ),
-            Ok(Polled::Read { body, listing }) => {
+            Ok(Polled::Read {
+                body,
+                listing,
+                complete,
+            }) => {
                 let Read {
                     articles,
                     seen,
@@ -454,6 +505,7 @@ impl Settle {
                     moved_to: body.moved_to.as_ref().map(Url::to_string),
                     pages: self.source.fetches_pages(),
                     note,
+                    complete,
                 };
                 (record, outcome, next_poll(&self.schedule, now, hint, 0))
             }
@@ -501,20 +553,22 @@ impl Settle {
             timezone: self.source.timezone,
             now: self.now,
         };
-        let p = prepare(
+        let mut p = prepare(
             &self.store,
             listing,
             &ctx,
             &self.config.topics,
             &self.source.tags,
         );
+        if !kind::updates_known(&self.source) {
+            keep_known(&self.store, &mut p);
+        }
         Read {
             articles: p.articles,
             seen: p.seen,
             dropped: p.dropped,
             hint: listing.poll_hint.max(body.max_age),
-            note: (!listing.repairs.is_empty())
-                .then(|| format!("feed needed repair ({})", listing.repairs.join(", "))),
+            note: kind::note(&self.source, listing),
         }
     }
 

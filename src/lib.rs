@@ -28,14 +28,16 @@
 //!   title), [`ingest::kind`] (the one dispatch from a source's kind to the module that reads
 //!   its bodies), [`ingest::entry`] (what every kind yields: a listing of raw entries),
 //!   [`ingest::feed`] (the feed kind: decoding, old dialects rewritten for feed-rs, broken
-//!   feeds repaired and noted), [`ingest::normalize`] (entries →
+//!   feeds repaired and noted), [`ingest::sitemap`] (the sitemap kind: news sitemaps, indexes,
+//!   plain-text sitemaps and robots.txt read; [`ingest::sitemap::follow`] fetches an index's
+//!   newest children, bounded, conditionally), [`ingest::normalize`] (entries →
 //!   [`article::NewArticle`], canonical URLs, identity keys), [`ingest::scrape`] (HTML list
 //!   pages (the html kind) and article pages with CSS selectors or a readability extractor,
 //!   page chrome removal, the nesting guard; scraper and dom_smoothie live here),
 //!   [`ingest::pages`] (each new article's page, fetched after the list, through the one page
 //!   pipeline `sources test` uses too), [`ingest::discover`] and [`ingest::preview`]
 //!   (`bantin discover`, `sources test`).
-//!   `sniff`, `feed`, `normalize` and `scrape` are pure.
+//!   `sniff`, `feed`, `sitemap` (not `sitemap::follow`), `normalize` and `scrape` are pure.
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
 //! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'

@@ -19,7 +19,9 @@ mod schema;
 
 pub use health::HealthSummary;
 pub use outbox::{Closed, NewDigest, OutboxEntry, SubscriberState};
-pub use pages::{PageCounts, PageError, PageJob, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS};
+pub use pages::{
+    PageCounts, PageError, PageJob, PageTitle, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
+};
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 
 use std::collections::HashMap;
@@ -213,6 +215,11 @@ pub enum PollRecord {
         /// What the feed needed before it parsed ("feed needed repair (…)"); None clears the
         /// previous poll's note.
         note: Option<String>,
+        /// False when part of the source could not be read (a child sitemap of an index
+        /// failed): the articles are stored, but not the validators, and `last_success` stays,
+        /// so the next poll reads the whole source again rather than take a 304 or pass over
+        /// what changed since.
+        complete: bool,
     },
     /// 304: nothing changed.
     NotModified { moved_to: Option<String> },
@@ -500,6 +507,7 @@ impl Store {
                 moved_to,
                 pages,
                 note,
+                complete,
             } => {
                 for a in articles {
                     ingest_one(&tx, source, a, now_s, &mut stats)?;
@@ -515,13 +523,18 @@ impl Store {
                 } else {
                     "ok"
                 };
+                let (etag, last_modified) = match complete {
+                    true => (etag.as_deref(), last_modified.as_deref()),
+                    false => (None, None),
+                };
                 tx.execute(
                     "UPDATE sources SET etag = ?2, last_modified = ?3, health = ?4, last_attempt = ?5,
-                       last_success = ?5, last_error = NULL, failures = 0, next_poll = ?6,
+                       last_success = CASE WHEN ?10 THEN ?5 ELSE last_success END,
+                       last_error = NULL, failures = 0, next_poll = ?6,
                        current_url = coalesce(?7, current_url),
                        last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END, last_note = ?9
                      WHERE id = ?1",
-                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new, note],
+                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new, note, complete],
                 )?;
             }
             PollRecord::NotModified { moved_to } => {
@@ -837,7 +850,8 @@ fn ingest_one(
             let changed = tx.prepare_cached(
                 "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
                    search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
-                   url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11)
+                   url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11),
+                   title_guessed = ?12
                  WHERE id = ?1 AND content_hash <> ?8",
             )?
             .execute(params![
@@ -852,6 +866,7 @@ fn ingest_one(
                     now,
                     a.url,
                     a.canonical_url,
+                    a.title_guessed,
                 ])?;
             if changed > 0 {
                 updated_now = true;
@@ -870,12 +885,12 @@ fn ingest_one(
                 unix_ms(a.published.with_timezone(&Utc)),
                 a.published.offset().local_minus_utc(),
             );
-            let story = find_story(tx, a, published)?;
+            let story = find_story(tx, &a.title_key, a.host.as_deref(), published)?;
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
-                   date_raw, first_seen, content_hash, story_id, ident)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                   date_raw, first_seen, content_hash, story_id, ident, title_guessed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?
             .execute(params![
                 a.url,
@@ -896,6 +911,7 @@ fn ingest_one(
                 a.content_hash,
                 story,
                 a.keys.first(),
+                a.title_guessed,
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
@@ -1021,10 +1037,16 @@ fn link(
     Ok(added > 0)
 }
 
-/// A syndicated copy: another outlet's article with the same normalized title within the window.
-/// Returns the story's id: the id of its first article.
-fn find_story(tx: &Transaction, a: &NewArticle, published: i64) -> Result<Option<i64>, StoreError> {
-    if a.title_key.split(' ').count() < STORY_MIN_SYLLABLES {
+/// A syndicated copy: another outlet's article (not on `host`) with the title key `title_key`,
+/// published within the window of `published`. Returns the story's id: the id of its first
+/// article.
+fn find_story(
+    tx: &Transaction,
+    title_key: &str,
+    host: Option<&str>,
+    published: i64,
+) -> Result<Option<i64>, StoreError> {
+    if title_key.split(' ').count() < STORY_MIN_SYLLABLES {
         return Ok(None);
     }
     let mut stmt = tx.prepare_cached(
@@ -1034,10 +1056,9 @@ fn find_story(tx: &Transaction, a: &NewArticle, published: i64) -> Result<Option
          ORDER BY id LIMIT 1",
     )?;
     Ok(stmt
-        .query_row(
-            params![a.title_key, a.host, published, STORY_WINDOW_MS],
-            |r| r.get(0),
-        )
+        .query_row(params![title_key, host, published, STORY_WINDOW_MS], |r| {
+            r.get(0)
+        })
         .optional()?)
 }
 

@@ -1,5 +1,5 @@
-//! `bantin sources test ID` and `bantin discover URL`: the tools for setting up a source, feed
-//! or HTML page, before it is added.
+//! `bantin sources test ID` and `bantin discover URL`: the tools for setting up a source, feed,
+//! HTML page or sitemap, before it is added.
 
 use std::process::ExitCode;
 
@@ -8,9 +8,9 @@ use clap::Subcommand;
 
 use super::EXIT_CONFIG;
 use crate::config::{Config, Poll};
-use crate::ingest::discover::{self, Via};
+use crate::ingest::discover::{self, Shape, Via};
 use crate::ingest::fetch::Fetcher;
-use crate::ingest::preview::{self, DatePreview, SourceTest};
+use crate::ingest::preview::{self, DatePreview, FollowedPreview, PagePreview, SourceTest};
 
 #[derive(Debug, Subcommand)]
 pub enum SourcesAction {
@@ -72,9 +72,19 @@ fn print_test(t: &SourceTest) {
         .map(|s| format!(" {s:?}"))
         .unwrap_or_default();
     println!("{} ({}) {}{title}", t.source, t.kind, t.url);
+    for f in &t.followed {
+        print_followed(f);
+    }
+    for note in &t.notes {
+        println!("note: {note}");
+    }
     println!("{} items", t.items.len());
     for (i, item) in t.items.iter().enumerate() {
-        println!("{:3}. {}", i + 1, item.title);
+        if item.title.is_empty() {
+            println!("{:3}. (no title)", i + 1);
+        } else {
+            println!("{:3}. {}", i + 1, item.title);
+        }
         println!(
             "     link: {}",
             item.link.as_deref().unwrap_or("(none: item skipped)")
@@ -85,27 +95,61 @@ fn print_test(t: &SourceTest) {
         println!("     date: {}", show_date(item.date.as_ref()));
         println!("     text: {} chars", item.text_chars);
         if let Some(p) = &item.page {
-            match &p.error {
-                Some(e) => println!("     page: error: {e}"),
-                None => {
-                    let by = if p.authors.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", by {}", p.authors.join(", "))
-                    };
-                    println!(
-                        "     page: {} chars, date {}{by}",
-                        p.content_chars,
-                        show_date(p.date.as_ref())
-                    );
-                    for line in &p.first_lines {
-                        let short: String = line.chars().take(160).collect();
-                        println!("           | {short}");
-                    }
-                }
-            }
+            print_page(p, item.title.is_empty());
         }
     }
+    for warning in &t.warnings {
+        println!("warning: {warning}");
+    }
+}
+
+/// An item's article page; its title too when the item had none (the page's replaces it).
+fn print_page(p: &PagePreview, untitled: bool) {
+    if let Some(e) = &p.error {
+        println!("     page: error: {e}");
+        return;
+    }
+    let by = if p.authors.is_empty() {
+        String::new()
+    } else {
+        format!(", by {}", p.authors.join(", "))
+    };
+    println!(
+        "     page: {} chars, date {}{by}",
+        p.content_chars,
+        show_date(p.date.as_ref())
+    );
+    if let (true, Some(title)) = (untitled, &p.title) {
+        println!("     page title: {title}");
+    }
+    for line in &p.first_lines {
+        let short: String = line.chars().take(160).collect();
+        println!("           | {short}");
+    }
+}
+
+/// One line per document of a sitemap index, indented by its level.
+fn print_followed(f: &FollowedPreview) {
+    let indent = "  ".repeat(usize::from(f.depth));
+    let lastmod = f
+        .lastmod
+        .as_deref()
+        .map(|l| format!(" (lastmod {l})"))
+        .unwrap_or_default();
+    let what = match (f.fate, f.count) {
+        ("index", Some(n)) => format!("sitemap index, {n} child sitemaps"),
+        ("read", Some(1)) => "read, 1 entry".to_string(),
+        ("read", Some(n)) => format!("read, {n} entries"),
+        ("not_modified", _) => "not modified since the last poll (304)".to_string(),
+        ("not_followed", Some(n)) => format!("sitemap index of {n}, not followed"),
+        (fate, _) => fate.to_string(),
+    };
+    let why = f
+        .why
+        .as_deref()
+        .map(|w| format!(": {w}"))
+        .unwrap_or_default();
+    println!("{indent}{}{lastmod}  {what}{why}", f.url);
 }
 
 fn show_date(d: Option<&DatePreview>) -> String {
@@ -140,7 +184,7 @@ pub async fn discover(poll: &Poll, url: &str, json: bool) -> Result<ExitCode> {
         if let Some(t) = &found.page_title {
             println!("{url}: page {t:?}");
         }
-        if found.feeds.is_empty() {
+        if found.feeds.is_empty() && found.sitemaps.is_empty() {
             println!("no feed found: read the page with `kind = \"html\"` and selectors (README, \"Sources without feeds\")");
         }
         for f in &found.feeds {
@@ -149,6 +193,7 @@ pub async fn discover(poll: &Poll, url: &str, json: bool) -> Result<ExitCode> {
                 Via::Advertised => "advertised by the page",
                 Via::CommonPath => "common path",
                 Via::Index => "listed on the site's feed index",
+                Via::Robots => "named in robots.txt",
             };
             println!(
                 "{}  {:?}, {} items ({via})",
@@ -160,8 +205,34 @@ pub async fn discover(poll: &Poll, url: &str, json: bool) -> Result<ExitCode> {
         for (u, e) in &found.broken {
             println!("{u}  advertised but broken: {e}");
         }
+        if found.feeds.is_empty() && !found.sitemaps.is_empty() {
+            println!("no feed found: the sitemaps below can be read with `kind = \"sitemap\"`");
+        }
+        for s in &found.sitemaps {
+            let via = match s.via {
+                Via::Itself => "the URL is a sitemap",
+                Via::Robots => "named in robots.txt",
+                Via::CommonPath | Via::Advertised | Via::Index => "common path",
+            };
+            let (what, advice) = match s.shape {
+                Shape::Index { children } => {
+                    (format!("sitemap index, {children} child sitemaps"), "")
+                }
+                Shape::Urlset { entries, titled } if titled < entries => (
+                    match titled {
+                        0 => format!("sitemap, {entries} entries without titles"),
+                        _ => format!("news sitemap, {entries} entries, {titled} with titles"),
+                    },
+                    ": full_text = true reads their titles from the article pages",
+                ),
+                Shape::Urlset { entries, .. } => {
+                    (format!("news sitemap, {entries} entries with titles"), "")
+                }
+            };
+            println!("{}  {what} ({via}){advice}", s.url);
+        }
     }
-    Ok(if found.feeds.is_empty() {
+    Ok(if found.feeds.is_empty() && found.sitemaps.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

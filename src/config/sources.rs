@@ -2,10 +2,10 @@
 //! pages are read.
 //!
 //! Keys of a source: `id` (a slug, unique), `name`, `url`, `tags`, `schedule`, `timezone`,
-//! `date_order`, `user_agent`, `prime_url`, `kind` (`"feed"` or `"html"`), `full_text`, and two
-//! tables: `[sources.list]` (`item`, `link`, `link_attr`, `title`, `date`, `summary`; required by
-//! and only read for `kind = "html"`) and `[sources.article]` (`content`, `date`, `author`,
-//! `remove`; only read when article pages are fetched). Selectors are compiled here, so a bad
+//! `date_order`, `user_agent`, `prime_url`, `kind` (`"feed"`, `"html"` or `"sitemap"`),
+//! `full_text`, and two tables: `[sources.list]` (`item`, `link`, `link_attr`, `title`, `date`,
+//! `summary`; required by and only read for `kind = "html"`) and `[sources.article]` (`content`,
+//! `date`, `author`, `remove`; only read when article pages are fetched). Selectors are compiled here, so a bad
 //! one is a config problem at its position, never a poll failure.
 
 use std::ops::Range;
@@ -62,6 +62,10 @@ pub enum SourceKind {
         list: ListRules,
         pages: Option<ArticleRules>,
     },
+    /// A sitemap (`kind = "sitemap"`): a news sitemap or a plain one, or a sitemap index whose
+    /// newest child sitemaps are read. `pages` as for feeds: sitemaps without the News extension
+    /// carry no titles, and with `full_text` the article page gives one.
+    Sitemap { pages: Option<ArticleRules> },
 }
 
 impl SourceKind {
@@ -70,13 +74,16 @@ impl SourceKind {
         match self {
             SourceKind::Feed { .. } => "feed",
             SourceKind::Html { .. } => "html",
+            SourceKind::Sitemap { .. } => "sitemap",
         }
     }
 
     /// How article pages are read; None when they are not fetched.
     pub fn pages(&self) -> Option<&ArticleRules> {
         match self {
-            SourceKind::Feed { pages } | SourceKind::Html { pages, .. } => pages.as_ref(),
+            SourceKind::Feed { pages }
+            | SourceKind::Html { pages, .. }
+            | SourceKind::Sitemap { pages } => pages.as_ref(),
         }
     }
 
@@ -84,7 +91,7 @@ impl SourceKind {
     pub fn list(&self) -> Option<&ListRules> {
         match self {
             SourceKind::Html { list, .. } => Some(list),
-            SourceKind::Feed { .. } => None,
+            SourceKind::Feed { .. } | SourceKind::Sitemap { .. } => None,
         }
     }
 }
@@ -112,6 +119,14 @@ pub struct ArticleRules {
     pub author: Option<Css>,
     /// Page chrome inside the content to drop (comment boxes, related news).
     pub remove: Vec<Css>,
+}
+
+/// `kind = "…"` as written, before its rules are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Feed,
+    Html,
+    Sitemap,
 }
 
 const SOURCE_KEYS: &[&str] = &[
@@ -205,15 +220,17 @@ pub(super) fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
         let date_order = t.parsed(r, "date_order", DateOrder::from_str);
         let user_agent = t.string(r, "user_agent").map(Spanned::into_inner);
         let prime_url = t.url(r, "prime_url");
-        let html = t
+        let written = t
             .parsed(r, "kind", |s| match s {
-                "feed" => Ok(false),
-                "html" => Ok(true),
+                "feed" => Ok(Kind::Feed),
+                "html" => Ok(Kind::Html),
+                "sitemap" => Ok(Kind::Sitemap),
                 _ => Err(format!(
-                    "unknown source kind {s:?}: expected \"feed\" or \"html\""
+                    "unknown source kind {s:?}: expected \"feed\", \"html\" or \"sitemap\""
                 )),
             })
-            .unwrap_or(false);
+            .unwrap_or(Kind::Feed);
+        let html = written == Kind::Html;
         let list = t.table(r, "list").and_then(|l| read_list_rules(r, &l));
         let article = t.table(r, "article").map(|a| read_article_rules(r, &a));
         let full_text = t.boolean(r, "full_text").unwrap_or(false);
@@ -240,12 +257,13 @@ pub(super) fn read_sources(r: &mut Reporter, root: &Section) -> Vec<Source> {
             (None, true) if full_text => Some(ArticleRules::default()),
             _ => None,
         };
-        let kind = match (html, list) {
-            (true, Some(list)) => SourceKind::Html { list, pages },
+        let kind = match (written, list) {
+            (Kind::Html, Some(list)) => SourceKind::Html { list, pages },
+            (Kind::Sitemap, _) => SourceKind::Sitemap { pages },
             // An html source without usable list rules has had its problem reported, so the
             // config is refused; it is kept (as a feed) only so that topics naming it are not
             // also told the source is unknown.
-            (true, None) | (false, _) => SourceKind::Feed { pages },
+            (Kind::Html, None) | (Kind::Feed, _) => SourceKind::Feed { pages },
         };
 
         match &id {
@@ -383,6 +401,45 @@ schedule = "0 */5 * * * *"
         assert!(
             a.fetches_pages(),
             "an article table means its pages are read"
+        );
+    }
+
+    #[test]
+    fn sitemap_sources_read_pages_as_feeds_do() {
+        let got = problems(concat!(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.vn/sitemap.xml\"\nkind = \"sitemap\"\n", // 1-4
+            "[sources.list]\nitem = \"li\"\nlink = \"a\"\n", // 5-7
+            "[[sources]]\nid = \"b\"\nurl = \"https://b.vn/sitemap.xml\"\nkind = \"sitemap\"\n", // 8-11
+            "[sources.article]\ncontent = \".body\"\n", // 12-13
+            "[[sources]]\nid = \"c\"\nurl = \"https://c.vn/sitemap.xml\"\nkind = \"site-map\"\n", // 14-17
+        ));
+        assert_eq!(
+            got,
+            [
+                "b.toml:5:10: `[sources.list]` is only read for `kind = \"html\"` sources",
+                "b.toml:12:10: `[sources.article]` is only read when the article pages are fetched: set `full_text = true` (or `kind = \"html\"`)",
+                "b.toml:17:8: `sources[2].kind`: unknown source kind \"site-map\": expected \"feed\", \"html\" or \"sitemap\"",
+            ],
+        );
+        let ok = parse(
+            Path::new("b.toml"),
+            concat!(
+                "[[sources]]\nid = \"a\"\nurl = \"https://a.vn/sitemap.xml\"\nkind = \"sitemap\"\n",
+                "[[sources]]\nid = \"b\"\nurl = \"https://b.vn/sitemap.xml\"\nkind = \"sitemap\"\nfull_text = true\n",
+                "[[sources]]\nid = \"c\"\nurl = \"https://c.vn/sitemap.xml\"\nkind = \"sitemap\"\nfull_text = true\n",
+                "[sources.article]\ncontent = \".body\"\n",
+            ),
+        )
+        .unwrap();
+        let [a, b, c] = &ok.sources[..] else {
+            panic!("{:?}", ok.sources)
+        };
+        assert_eq!(a.kind.name(), "sitemap");
+        assert!(a.kind.list().is_none() && !a.fetches_pages());
+        assert!(b.fetches_pages() && b.kind.pages().unwrap().content.is_none());
+        assert_eq!(
+            c.kind.pages().unwrap().content.as_ref().unwrap().text(),
+            ".body"
         );
     }
 }

@@ -1,11 +1,13 @@
-//! `bantin discover URL`: the feeds a site offers, so an admin finds one before writing
-//! selectors.
+//! `bantin discover URL`: the feeds and sitemaps a site offers, so an admin finds one before
+//! writing selectors.
 //!
-//! Looked at, in order: the URL itself (it may be a feed), the feeds its page advertises
-//! (`<link rel="alternate">`), and common feed paths on its host (`/rss`, `/feed`, …). Vietnamese
-//! outlets often keep an HTML index of their feeds at `/rss` or `/rss.html`; links to `.rss` and
-//! `.xml` files on such a page are tried too. Every candidate is fetched and parsed: only real
-//! feeds are reported, with their title and item count.
+//! Looked at, in order: the URL itself (it may be a feed or a sitemap), the feeds its page
+//! advertises (`<link rel="alternate">`), and common feed paths on its host (`/rss`, `/feed`, …).
+//! Vietnamese outlets often keep an HTML index of their feeds at `/rss` or `/rss.html`; links to
+//! `.rss` and `.xml` files on such a page are tried too. Then the sitemaps: those the host's
+//! `robots.txt` names, and the usual sitemap paths ([`SITEMAP_PATHS`]). Every candidate is
+//! fetched and parsed: only real feeds and sitemaps are reported, feeds with their title and
+//! item count, sitemaps with what they are (news titles or not, an index and its children).
 
 use std::collections::HashSet;
 
@@ -16,6 +18,7 @@ use super::entry::DateContext;
 use super::feed;
 use super::fetch::{Body, FetchError, Fetcher, Request};
 use super::scrape;
+use super::sitemap::{self, Sitemap};
 use super::sniff;
 use crate::date::DateOrder;
 
@@ -35,18 +38,73 @@ const COMMON_PATHS: &[&str] = &[
 /// Candidates fetched at most (index pages can list hundreds of category feeds).
 const MAX_CANDIDATES: usize = 40;
 
-/// How a feed was found.
+/// Sitemap paths tried on the page's host, after those its robots.txt names. Public crawler
+/// configurations for Vietnamese outlets name these: `/sitemap.xml` (the protocol's usual
+/// place: tuoitre.vn, thanhnien.vn, nhandan.vn, most portals), `/google-news-sitemap.xml`
+/// (dantri.com.vn, tuoitre.vn, thanhnien.vn, laodong.vn, cafef.vn and the other sites of their
+/// CMS), `/sitemap-news.xml` (nhandan.vn, vietnamnet.vn, vov.vn, congly.vn, daibieunhandan.vn,
+/// baodanang.vn) and `/news-sitemap.xml` (congthuong.vn, vietnam.vn).
+pub const SITEMAP_PATHS: &[&str] = &[
+    "/sitemap.xml",
+    "/google-news-sitemap.xml",
+    "/sitemap-news.xml",
+    "/news-sitemap.xml",
+];
+/// Sitemaps named by robots.txt fetched at most.
+const MAX_ROBOTS_SITEMAPS: usize = 10;
+
+/// How a feed or sitemap was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
-    /// The URL given is itself a feed.
+    /// The URL given is itself a feed or a sitemap.
     Itself,
     /// `<link rel="alternate">` on the page.
     Advertised,
-    /// A common feed path on the host.
+    /// A common feed or sitemap path on the host.
     CommonPath,
     /// Linked from an HTML feed index (such as `/rss.html`).
     Index,
+    /// A `Sitemap:` line of the host's robots.txt.
+    Robots,
+}
+
+/// A sitemap found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FoundSitemap {
+    pub url: Url,
+    pub via: Via,
+    #[serde(flatten)]
+    pub shape: Shape,
+}
+
+/// What a sitemap is: what `kind = "sitemap"` would read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Shape {
+    /// Pages: `entries` of them, `titled` with a `news:title` (the others need `full_text`
+    /// for a title).
+    Urlset { entries: usize, titled: usize },
+    /// An index of `children` sitemaps (its newest are read, see `sitemap::follow`).
+    Index { children: usize },
+}
+
+impl Shape {
+    fn of(sitemap: &Sitemap) -> Shape {
+        match sitemap {
+            Sitemap::Urls(set) => Shape::Urlset {
+                entries: set.entries.len(),
+                titled: set
+                    .entries
+                    .iter()
+                    .filter(|e| e.news.as_ref().is_some_and(|n| n.title.is_some()))
+                    .count(),
+            },
+            Sitemap::Index(index) => Shape::Index {
+                children: index.children.len(),
+            },
+        }
+    }
 }
 
 /// A feed found.
@@ -58,17 +116,19 @@ pub struct Found {
     pub items: usize,
 }
 
-/// What the URL turned out to be and the feeds found from it.
+/// What the URL turned out to be and the feeds and sitemaps found from it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Discovery {
-    /// The page's `<title>` (None when the URL is a feed).
+    /// The page's `<title>` (None when the URL is a feed or a sitemap).
     pub page_title: Option<String>,
     pub feeds: Vec<Found>,
+    pub sitemaps: Vec<FoundSitemap>,
     /// Advertised feeds that did not load, with why (the others are only tried, not reported).
     pub broken: Vec<(Url, String)>,
 }
 
-/// Looks for the feeds behind `url`. An error only when the URL itself cannot be fetched.
+/// Looks for the feeds and sitemaps behind `url`. An error only when the URL itself cannot be
+/// fetched.
 pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, FetchError> {
     let body = fetch(fetcher, url).await?;
     if let Ok(feed) = feed::parse(
@@ -84,6 +144,19 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, FetchEr
                 via: Via::Itself,
                 title: feed.title,
                 items: feed.entries.len(),
+            }],
+            sitemaps: Vec::new(),
+            broken: Vec::new(),
+        });
+    }
+    if let Some(shape) = sitemap_shape(fetcher, &body) {
+        return Ok(Discovery {
+            page_title: None,
+            feeds: Vec::new(),
+            sitemaps: vec![FoundSitemap {
+                url: body.final_url.clone(),
+                via: Via::Itself,
+                shape,
             }],
             broken: Vec::new(),
         });
@@ -103,6 +176,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, FetchEr
     let mut out = Discovery {
         page_title: sniff::html_title(&page),
         feeds: Vec::new(),
+        sitemaps: Vec::new(),
         broken: Vec::new(),
     };
     let mut i = 0;
@@ -151,7 +225,65 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovery, FetchEr
             }
         }
     }
+    out.sitemaps = sitemaps(fetcher, base).await;
     Ok(out)
+}
+
+/// The sitemaps of `base`'s host: those its robots.txt names, then the usual paths; each that
+/// reads as a sitemap, once.
+async fn sitemaps(fetcher: &Fetcher, base: &Url) -> Vec<FoundSitemap> {
+    let mut candidates: Vec<(Url, Via)> = Vec::new();
+    if let Ok(robots_url) = base.join("/robots.txt") {
+        if let Ok(body) = fetch(fetcher, &robots_url).await {
+            let text = crate::text::decode(&body.bytes, body.charset.as_deref()).text;
+            candidates.extend(
+                sitemap::robots_sitemaps(&text, &body.final_url)
+                    .into_iter()
+                    .take(MAX_ROBOTS_SITEMAPS)
+                    .map(|u| (u, Via::Robots)),
+            );
+        }
+    }
+    candidates.extend(
+        SITEMAP_PATHS
+            .iter()
+            .filter_map(|p| base.join(p).ok())
+            .map(|u| (u, Via::CommonPath)),
+    );
+    let mut tried = HashSet::new();
+    let mut found: Vec<FoundSitemap> = Vec::new();
+    for (candidate, via) in candidates {
+        if !tried.insert(candidate.clone()) {
+            continue;
+        }
+        let Ok(body) = fetch(fetcher, &candidate).await else {
+            continue;
+        };
+        if found.iter().any(|f| f.url == body.final_url) {
+            continue;
+        }
+        if let Some(shape) = sitemap_shape(fetcher, &body) {
+            found.push(FoundSitemap {
+                url: body.final_url.clone(),
+                via,
+                shape,
+            });
+        }
+    }
+    found
+}
+
+/// What `body` is as a sitemap, when it is one.
+fn sitemap_shape(fetcher: &Fetcher, body: &Body) -> Option<Shape> {
+    let charset = body.charset.as_deref();
+    let read = sitemap::parse(
+        &body.bytes,
+        charset,
+        &body.final_url,
+        dates(),
+        fetcher.max_bytes(),
+    );
+    read.ok().map(|s| Shape::of(&s))
 }
 
 /// Links to `.rss`/`.xml` files (or paths under `/rss/`) on the index page's own host.

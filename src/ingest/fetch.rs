@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -23,6 +24,9 @@ use crate::config::{Poll, Source};
 use crate::store::SourceState;
 
 pub const MAX_REDIRECTS: usize = 10;
+
+/// An instant as HTTP writes it (IMF-fixdate, RFC 9110 §5.6.7), for a UTC time.
+const HTTP_DATE: &str = "%a, %d %b %Y %H:%M:%S GMT";
 
 /// What to fetch, with the validators of the last successful fetch.
 #[derive(Debug, Clone)]
@@ -61,6 +65,20 @@ impl Request {
             url,
             etag: None,
             last_modified: None,
+            user_agent: source.user_agent.clone(),
+            prime_url: None,
+        }
+    }
+
+    /// A document a source's own document points to (a sitemap index's child sitemap), with the
+    /// source's user agent, never primed (the poll just was). `changed_since`: sent as
+    /// If-Modified-Since; a child has no validators of its own, so the time since which it is
+    /// wanted stands in for them.
+    pub fn followed(source: &Source, url: Url, changed_since: Option<DateTime<Utc>>) -> Request {
+        Request {
+            url,
+            etag: None,
+            last_modified: changed_since.map(|t| t.format(HTTP_DATE).to_string()),
             user_agent: source.user_agent.clone(),
             prime_url: None,
         }
@@ -178,6 +196,12 @@ impl Fetcher {
             max_bytes: poll.max_bytes,
             user_agent: poll.user_agent.clone(),
         })
+    }
+
+    /// The body cap (`[poll] max_bytes`): also the cap of a compressed document once
+    /// decompressed.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
     }
 
     /// Fetches a feed, within the global and per-host limits and the total timeout.
@@ -477,5 +501,27 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn a_followed_document_is_asked_for_changes_since_a_time() {
+        use chrono::TimeZone;
+        let source = crate::config::parse(
+            std::path::Path::new("b.toml"),
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.vn/sitemap.xml\"\nkind = \"sitemap\"\nuser_agent = \"Mozilla/5.0\"\n",
+        )
+        .unwrap()
+        .sources
+        .remove(0);
+        let url = Url::parse("https://a.vn/sitemap-news.xml").unwrap();
+        let since = Utc.with_ymd_and_hms(2026, 11, 28, 2, 5, 9).unwrap();
+        let req = Request::followed(&source, url.clone(), Some(since));
+        assert_eq!(
+            req.last_modified.as_deref(),
+            Some("Sat, 28 Nov 2026 02:05:09 GMT")
+        );
+        assert_eq!(req.user_agent.as_deref(), Some("Mozilla/5.0"));
+        assert_eq!((req.etag, req.prime_url), (None, None));
+        assert_eq!(Request::followed(&source, url, None).last_modified, None);
     }
 }

@@ -248,6 +248,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
         host: canonical.and_then(|u| u.host_str()).map(str::to_string),
         guid: e.guid.clone(),
         title,
+        title_guessed: id.title.is_empty(),
         title_key,
         summary_html,
         content_html,

@@ -1,5 +1,5 @@
 //! Article pages: after a source's list or feed is stored, each new article's own page is
-//! fetched once for its full text, date and author.
+//! fetched once for its full text, date and author, and its title when the entry had none.
 //!
 //! Pages go through the same [`Fetcher`] as feeds, so the per-host limits and spacing apply.
 //! A page that fails (HTTP error, no article text) is recorded on its row and retried at a later
@@ -20,8 +20,8 @@ use super::normalize;
 use super::scrape::{self, ScrapeError};
 use crate::config::{Config, Source};
 use crate::date;
-use crate::store::{blocking, PageJob, PageUpdate, Store, StoreError};
-use crate::topics::MatchInput;
+use crate::store::{blocking, PageJob, PageTitle, PageUpdate, Store, StoreError};
+use crate::topics::{Field, MatchInput};
 
 /// Pages fetched in one poll of one source, at most.
 pub const PAGES_PER_POLL: usize = 30;
@@ -143,6 +143,8 @@ pub enum PageError {
 /// An article page as the daemon stores it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArticleText {
+    /// The page's title, cleaned: the article's title when its entry had none.
+    pub title: Option<String>,
     /// The body, sanitized.
     pub content_html: String,
     /// Cleaned names.
@@ -155,14 +157,20 @@ pub struct ArticleText {
 
 impl ArticleText {
     /// What is stored for `job`'s article: its search text covers the title and summary the
-    /// list gave it, and this body.
+    /// list gave it, and this body. A title that was a stand-in (the entry had none: a sitemap
+    /// without news titles) gives way to the page's.
     fn update(self, job: &PageJob) -> PageUpdate {
+        let title = self.title.filter(|t| job.title_guessed && !t.is_empty());
         let input = MatchInput::from_html(
-            &job.title,
+            title.as_deref().unwrap_or(&job.title),
             job.summary_html.as_deref(),
             Some(&self.content_html),
         );
         PageUpdate {
+            title: title.map(|title| PageTitle {
+                key: input.normalized(Field::Title).to_string(),
+                title,
+            }),
             search_text: normalize::search_text(&input),
             content_html: self.content_html,
             authors: self.authors,
@@ -209,6 +217,7 @@ pub fn read_page(
         .and_then(|d| d.parsed)
         .filter(|t| date::is_plausible(t.with_timezone(&Utc), now));
     Ok(ArticleText {
+        title: page.title,
         content_html,
         authors: normalize::clean_authors(&page.authors),
         date: page.date,
@@ -227,6 +236,49 @@ fn retry_delay(attempts: u32) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_title_stands_for_the_article_only_when_its_entry_had_none() {
+        let page = ArticleText {
+            title: Some("Hội nghị tổng kết công tác dân vận".into()),
+            content_html: "<p>Sáng 23-11, hội nghị đã diễn ra.</p>".into(),
+            authors: Vec::new(),
+            date: None,
+            published: None,
+        };
+        let job = |title: &str, title_guessed: bool| PageJob {
+            article_id: 1,
+            url: "https://nhandan.vn/a-1".into(),
+            attempts: 0,
+            title: title.into(),
+            summary_html: None,
+            date_guessed: false,
+            title_guessed,
+        };
+        let stand_in = page.clone().update(&job("https://nhandan.vn/a-1", true));
+        let title = stand_in.title.expect("the page's title");
+        assert_eq!(title.title, "Hội nghị tổng kết công tác dân vận");
+        assert_eq!(title.key, "hội nghị tổng kết công tác dân vận");
+        assert!(
+            stand_in.search_text.starts_with("hội nghị tổng kết"),
+            "{}",
+            stand_in.search_text
+        );
+        assert!(!stand_in.search_text.contains("nhandan"));
+        let own = page.clone().update(&job("Tiêu đề của bài", false));
+        assert_eq!(own.title, None);
+        assert!(own.search_text.starts_with("tiêu đề của bài"));
+        let untitled_page = ArticleText {
+            title: None,
+            ..page
+        };
+        assert_eq!(
+            untitled_page
+                .update(&job("https://nhandan.vn/a-1", true))
+                .title,
+            None
+        );
+    }
 
     #[test]
     fn retries_back_off_and_are_capped() {

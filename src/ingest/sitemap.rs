@@ -11,8 +11,11 @@
 //! parse(body) ─┬─ Sitemap::Urls(set)    → set.to_feed() → normalize, as any feed
 //!              └─ Sitemap::Index(index) → children_to_fetch(&index, url, n) → fetch and parse
 //!                                         each (the protocol has no index of indexes: a child
-//!                                         that is one is not followed)
+//!                                         that is one is followed once more, no deeper)
 //! ```
+//!
+//! [`follow`] is that poll, the async half of `kind = "sitemap"`: it fetches, and this module
+//! reads.
 //!
 //! [`robots_sitemaps`] reads the `Sitemap:` lines of a robots.txt, for `bantin discover`.
 //!
@@ -75,6 +78,8 @@
 //! 33 MB news sitemap of 50,000 entries, release build, roxmltree took 0.49 s and 72 MB on top of
 //! the text, the stream 0.21 s and nothing beyond the entries it keeps. Nesting depth is a
 //! counter, never recursion; memory is linear in the input; nothing panics (fuzzed: `sitemap`).
+
+pub mod follow;
 
 use std::borrow::Cow;
 use std::collections::HashSet;

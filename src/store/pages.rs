@@ -3,14 +3,15 @@
 //!
 //! - A row is queued (status `pending`) in the poll transaction that first stores the article
 //!   for such a source, so a crash never loses one; the list is never blocked by its pages.
-//! - A fetched page replaces the article's content and search text; the content hash (what the
+//! - A fetched page replaces the article's content and search text, and a title that was a
+//!   stand-in (`title_guessed`: the entry had none) with its key; the content hash (what the
 //!   list or feed published) is left alone, so the next poll still sees the item unchanged.
 //! - A failed fetch is recorded on its row (`last_error`, `attempts`) and retried later with
 //!   backoff; after [`MAX_ATTEMPTS`] it is `failed` and left alone.
 //! - An article whose list entry changes is queued again: its page may have changed too.
 
 use chrono::{DateTime, FixedOffset, Utc};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{from_unix, unix_ms, Store, StoreError};
 
@@ -29,11 +30,15 @@ pub struct PageJob {
     pub summary_html: Option<String>,
     /// Whether the stored date was a guess (the list gave none): the page's date replaces it.
     pub date_guessed: bool,
+    /// Whether the stored title was a stand-in (the entry had none): the page's replaces it.
+    pub title_guessed: bool,
 }
 
 /// What a fetched page gives its article.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageUpdate {
+    /// The page's title, for an article whose title was a stand-in.
+    pub title: Option<PageTitle>,
     /// Sanitized HTML of the body.
     pub content_html: String,
     /// `text::match_key` of title, summary and body (as `ingest::normalize` builds it).
@@ -42,6 +47,14 @@ pub struct PageUpdate {
     pub authors: Vec<String>,
     /// Replaces the stored date when that was a guess.
     pub published: Option<DateTime<FixedOffset>>,
+}
+
+/// An article's title from its page, with its key (`text::match_key`, as
+/// `ingest::normalize` builds it): what syndicated copies share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageTitle {
+    pub title: String,
+    pub key: String,
 }
 
 /// The last failure of an article page.
@@ -76,6 +89,38 @@ pub(super) fn queue_new(tx: &Transaction, source: &str, now: i64) -> Result<(), 
     Ok(())
 }
 
+/// Gives an article whose title was a stand-in its page's title, and joins it to the story of
+/// a syndicated copy when it is on none.
+fn retitle(tx: &Transaction, article_id: i64, title: &PageTitle) -> Result<(), StoreError> {
+    let Some((host, published, story)) = tx
+        .query_row(
+            "UPDATE articles SET title = ?2, title_key = ?3, title_guessed = 0
+             WHERE id = ?1 AND title_guessed = 1
+             RETURNING host, published, story_id",
+            params![article_id, title.title, title.key],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            },
+        )
+        .optional()?
+    else {
+        return Ok(());
+    };
+    if story.is_none() {
+        if let Some(story) = super::find_story(tx, &title.key, host.as_deref(), published)? {
+            tx.execute(
+                "UPDATE articles SET story_id = ?2 WHERE id = ?1",
+                params![article_id, story],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// An article changed in its list or feed: its page is fetched again.
 pub(super) fn requeue(tx: &Transaction, article_id: i64) -> Result<(), StoreError> {
     tx.prepare_cached(
@@ -96,7 +141,8 @@ impl Store {
     ) -> Result<Vec<PageJob>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT p.article_id, p.url, p.attempts, a.title, a.summary_html, a.date_guessed
+            "SELECT p.article_id, p.url, p.attempts, a.title, a.summary_html, a.date_guessed,
+                    a.title_guessed
                FROM pages p JOIN articles a ON a.id = p.article_id
               WHERE p.source_id = ?1 AND p.status = 'pending' AND p.next_try <= ?2
               ORDER BY p.article_id LIMIT ?3",
@@ -109,12 +155,15 @@ impl Store {
                 title: r.get(3)?,
                 summary_html: r.get(4)?,
                 date_guessed: r.get(5)?,
+                title_guessed: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records a fetched page: the article gets its body (and date, when it had none).
+    /// Records a fetched page: the article gets its body (and date and title, when it had
+    /// none). A new title brings its key, and with it the article's story: a syndicated copy
+    /// already stored from another outlet ([`super::find_story`]).
     pub fn page_done(
         &self,
         article_id: i64,
@@ -145,6 +194,9 @@ impl Store {
                     t.offset().local_minus_utc()
                 ],
             )?;
+        }
+        if let Some(title) = &update.title {
+            retitle(&tx, article_id, title)?;
         }
         tx.execute(
             "UPDATE pages SET status = 'done', attempts = attempts + 1, last_error = NULL,
@@ -212,5 +264,138 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::article::NewArticle;
+    use crate::store::{ArticleQuery, PollRecord, SourceSpec};
+
+    fn article(key: &str, host: &str, title: &str, title_guessed: bool) -> NewArticle {
+        let url = format!("https://{host}/{key}");
+        NewArticle {
+            keys: vec![key.to_string()],
+            url: Some(url.clone()),
+            canonical_url: Some(url),
+            host: Some(host.to_string()),
+            guid: None,
+            title: title.to_string(),
+            title_guessed,
+            title_key: crate::text::match_key(title),
+            summary_html: None,
+            content_html: None,
+            search_text: crate::text::match_key(title),
+            authors: Vec::new(),
+            published: Utc
+                .with_ymd_and_hms(2026, 11, 28, 2, 0, 0)
+                .unwrap()
+                .fixed_offset(),
+            date_guessed: false,
+            date_raw: None,
+            content_hash: key.to_string(),
+            matches: Vec::new(),
+        }
+    }
+
+    fn update(title: Option<&str>) -> PageUpdate {
+        PageUpdate {
+            title: title.map(|t| PageTitle {
+                title: t.to_string(),
+                key: crate::text::match_key(t),
+            }),
+            content_html: "<p>Nội dung.</p>".into(),
+            search_text: "noi dung".into(),
+            authors: Vec::new(),
+            published: None,
+        }
+    }
+
+    /// A stand-in title gives way to the page's, with its key, which joins the article to the
+    /// story of a copy from another outlet; a real title stays.
+    #[test]
+    fn a_page_title_replaces_a_stand_in_and_finds_the_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let specs = ["feed", "sitemap"].map(|id| SourceSpec {
+            id: id.into(),
+            url: format!("https://{id}.vn/"),
+        });
+        store.sync_sources(&specs).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap();
+        let title = "Hội nghị tổng kết công tác dân vận năm 2026";
+        let poll = |source: &str, articles: Vec<NewArticle>| {
+            let record = PollRecord::Fetched {
+                articles,
+                seen: Vec::new(),
+                etag: None,
+                last_modified: None,
+                moved_to: None,
+                pages: true,
+                note: None,
+                complete: true,
+            };
+            store.record_poll(source, &record, now, now).unwrap();
+        };
+        poll("feed", vec![article("a", "baochinhphu.vn", title, false)]);
+        poll(
+            "sitemap",
+            vec![
+                article("b", "nhandan.vn", "https://nhandan.vn/b", true),
+                article("c", "nhandan.vn", "Tin đã có tiêu đề riêng", false),
+            ],
+        );
+        let jobs = store.due_pages("sitemap", now, 10).unwrap();
+        let guessed: Vec<(&str, bool)> = jobs
+            .iter()
+            .map(|j| (j.url.as_str(), j.title_guessed))
+            .collect();
+        assert_eq!(
+            guessed,
+            [
+                ("https://nhandan.vn/b", true),
+                ("https://nhandan.vn/c", false)
+            ]
+        );
+        for job in &jobs {
+            store
+                .page_done(job.article_id, &update(Some(title)), now)
+                .unwrap();
+        }
+        let all = store
+            .articles(&ArticleQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        let by_url = |u: &str| {
+            all.iter()
+                .find(|a| a.url.as_deref() == Some(u))
+                .unwrap_or_else(|| panic!("{u}: {all:#?}"))
+        };
+        let (a, b, c) = (
+            by_url("https://baochinhphu.vn/a"),
+            by_url("https://nhandan.vn/b"),
+            by_url("https://nhandan.vn/c"),
+        );
+        assert_eq!(b.title, title);
+        assert_eq!(b.story, a.id, "the page's title links the syndicated copy");
+        assert_eq!(c.title, "Tin đã có tiêu đề riêng", "a real title stays");
+        assert_eq!(c.story, c.id);
+        // The title is no stand-in any more: a second page does not replace it.
+        store
+            .page_done(b.id, &update(Some("Một tiêu đề khác")), now)
+            .unwrap();
+        let again = store
+            .articles(&ArticleQuery {
+                ids: Some(vec![b.id]),
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(again[0].title, title);
     }
 }

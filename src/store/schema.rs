@@ -152,6 +152,9 @@ const MIGRATIONS: &[&str] = &[
     // 8: what the last poll had to repair before the feed parsed (NULL: nothing), for
     // `bantin sources`.
     "ALTER TABLE sources ADD COLUMN last_note TEXT;",
+    // 9: whether an article's title is a stand-in (its entry had none: a sitemap without news
+    // titles), for its page's title to replace. Articles stored before are left as they are.
+    "ALTER TABLE articles ADD COLUMN title_guessed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this binary writes.

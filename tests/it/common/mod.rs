@@ -21,8 +21,8 @@ use bantin::store::{ArticleQuery, StoredArticle};
 #[derive(Clone, Debug)]
 pub enum Route {
     /// A body with status 200 (or `status`), extra headers, and optional validators: a request
-    /// whose If-None-Match equals `etag`, or whose If-Modified-Since equals `last_modified`,
-    /// gets 304.
+    /// whose If-None-Match equals `etag`, or whose If-Modified-Since is `last_modified` or later
+    /// (HTTP dates, RFC 9110 §13.1.3; other text only when equal), gets 304.
     Page {
         status: u16,
         body: Vec<u8>,
@@ -221,8 +221,12 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Respon
             let header_is = |name: header::HeaderName, v: &Option<String>| {
                 v.is_some() && headers.get(name).and_then(|h| h.to_str().ok()) == v.as_deref()
             };
+            let since = headers
+                .get(header::IF_MODIFIED_SINCE)
+                .and_then(|h| h.to_str().ok());
             let not_modified = header_is(header::IF_NONE_MATCH, &etag)
-                || header_is(header::IF_MODIFIED_SINCE, &last_modified);
+                || header_is(header::IF_MODIFIED_SINCE, &last_modified)
+                || not_modified_since(since, last_modified.as_deref());
             let mut b = Response::builder().status(if not_modified { 304 } else { status });
             if let Some(e) = &etag {
                 b = b.header(header::ETAG, e);
@@ -304,6 +308,18 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Respon
         status: resp.status().as_u16(),
     });
     resp
+}
+
+/// Whether a document last modified at `last_modified` is unchanged since `since` (both HTTP
+/// dates; false when either is missing or unreadable).
+fn not_modified_since(since: Option<&str>, last_modified: Option<&str>) -> bool {
+    let date = |s: Option<&str>| chrono::DateTime::parse_from_rfc2822(s?.trim()).ok();
+    matches!((date(since), date(last_modified)), (Some(s), Some(m)) if m <= s)
+}
+
+/// An instant as HTTP writes it (IMF-fixdate).
+pub fn http_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 fn plain(status: u16, body: &str) -> Response {
