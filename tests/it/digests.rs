@@ -27,7 +27,6 @@ use bantin::store::{OutboxEntry, Store, SubscriberState};
 use bantin::unsubscribe::{self, Request, Secret};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use mail_parser::MimeHeaders;
-use serde_json::Value;
 use tokio::sync::oneshot;
 
 /// Long enough for a loaded CI machine, short enough to fail fast.
@@ -515,13 +514,7 @@ async fn a_scheduled_digest_brings_the_subscribers_topics_and_nothing_else() {
     assert_eq!(m.message.message_id(), Some(e.message_id.as_str()));
 
     // …and so does `bantin digests --json`.
-    let out = run_bantin(Some(&d.env.config_path), &["digests", "--json"]).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = bantin_json(&d.env.config_path, &["digests", "--json"]).await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:#?}");
     assert_eq!(list[0]["email"], HOA);

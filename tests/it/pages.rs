@@ -465,17 +465,7 @@ async fn sources_test_shows_what_would_be_extracted_and_stores_nothing() {
     serve_articles(&srv);
     let env = Env::new(&html_source("thanh-uy", &srv.url("/tin-tuc"), ""));
 
-    let out = run_bantin(
-        Some(&env.config_path),
-        &["sources", "test", "thanh-uy", "--json"],
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = bantin_json(&env.config_path, &["sources", "test", "thanh-uy", "--json"]).await;
     assert_eq!(v["kind"], "html");
     let items = v["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{v:#}");
@@ -528,17 +518,7 @@ async fn discover_lists_advertised_feeds_and_a_feed_source_serving_html_names_th
         ),
     );
     let env = Env::new("");
-    let out = run_bantin(
-        Some(&env.config_path),
-        &["discover", &srv.url("/"), "--json"],
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = bantin_json(&env.config_path, &["discover", &srv.url("/"), "--json"]).await;
     let feeds: Vec<(String, String)> = v["feeds"]
         .as_array()
         .unwrap()

@@ -440,17 +440,11 @@ async fn sources_test_shows_the_child_sitemaps_read_and_passed_over() {
     news_site(&srv, Utc::now());
     let env = news_env(&srv);
 
-    let out = run_bantin(
-        Some(&env.config_path),
+    let v = bantin_json(
+        &env.config_path,
         &["sources", "test", "bao-sitemap", "--pages", "7", "--json"],
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["kind"], "sitemap");
     assert_eq!(v["title"], "Báo Thử");
     let followed: Vec<(String, u64, String, Value)> = v["followed"]
@@ -699,17 +693,7 @@ async fn discover_lists_the_sitemaps_of_robots_txt_and_the_usual_paths() {
         ),
     );
     let env = Env::new("");
-    let out = run_bantin(
-        Some(&env.config_path),
-        &["discover", &srv.url("/"), "--json"],
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = bantin_json(&env.config_path, &["discover", &srv.url("/"), "--json"]).await;
     assert_eq!(v["feeds"], Value::Array(Vec::new()));
     let found: Vec<(String, String, String, Value, Value)> = v["sitemaps"]
         .as_array()

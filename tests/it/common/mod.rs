@@ -522,6 +522,23 @@ pub async fn run_bantin(config: Option<&Path>, args: &[&str]) -> std::process::O
     run_command(cmd).await
 }
 
+/// Runs the bantin binary with `args` (which ask for `--json`) on `config`; it must succeed
+/// (its stderr is the failure message), and its stdout is the JSON returned.
+pub async fn bantin_json(config: &Path, args: &[&str]) -> serde_json::Value {
+    let out = run_bantin(Some(config), args).await;
+    assert!(
+        out.status.success(),
+        "bantin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bantin {args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 /// Runs `cmd` to completion on a blocking thread.
 pub async fn run_command(mut cmd: std::process::Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("cannot run the bantin binary"))
