@@ -12,8 +12,12 @@
 //! ```
 //!
 //! One direction; each arrow is a module boundary and each foreign crate lives behind one:
-//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::feed`], rusqlite in [`store`], axum and
-//! hyper in [`http`], lettre in [`mail`].
+//! reqwest in [`ingest::fetch`], feed-rs in [`ingest::feed`], quick-xml in
+//! [`ingest::sitemap`], scraper and dom_smoothie in [`ingest::scrape`] (config's CSS selectors
+//! are its [`ingest::scrape::Css`]), ammonia in [`ingest::normalize`], aho-corasick in
+//! [`topics`], rusqlite in [`store`], axum and hyper in [`http`], lettre in [`mail`]. Their
+//! types appear in no other module's signatures. (minijinja renders both the digests,
+//! [`digest`], and the index page, [`site::index`]; each keeps its templates to itself.)
 //!
 //! # Code map
 //!

@@ -163,7 +163,7 @@ impl Store {
 
     /// Records a fetched page: the article gets its body (and date and title, when it had
     /// none). A new title brings its key, and with it the article's story: a syndicated copy
-    /// already stored from another outlet ([`super::find_story`]).
+    /// already stored from another outlet (by title key, as at ingest).
     pub fn page_done(
         &self,
         article_id: i64,

@@ -1,6 +1,6 @@
 //! `kind = "sitemap"`: a source's sitemap read, and when it is an index, its newest child
 //! sitemaps fetched and read into one listing. The async half of the sitemap kind, called from
-//! [`kind::read`]; the parent module stays pure.
+//! [`crate::ingest::kind::read`]; the parent module stays pure.
 //!
 //! ```text
 //! the source's body ─┬─ urlset → its entries
@@ -13,7 +13,7 @@
 //!
 //! Invariants:
 //! - At most [`MAX_FOLLOWED`] child documents are fetched per poll, at all levels together, one
-//!   after another through the poll's [`Fetcher`], so the per-host limits and spacing apply.
+//!   after another through the poll's [`crate::ingest::fetch::Fetcher`], so the per-host limits and spacing apply.
 //!   Newest first, so the news comes first: a first poll of an archive index reads its newest
 //!   children, and later polls those that change. Children that changed since the last poll
 //!   but found the bound reached are said in the listing's notes: their new entries are missed
