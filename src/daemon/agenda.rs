@@ -9,6 +9,10 @@
 //! source) is followed soon; a load leaves the sources in flight alone, since their rows are
 //! about to change and their reports will say how.
 //!
+//! Sources due at the same time are polled in config order, as the rows are given: the shipped
+//! politeness admits a few polls at a time, and a config lists its hosts' feeds in the order
+//! the admin chose.
+//!
 //! Invariants: a configured source that is not gone is either waiting (at one time) or in
 //! flight, never both; a gone source is neither; nothing is in flight twice. Pure: `now` is a
 //! parameter.
@@ -23,13 +27,14 @@ use crate::store::{PollTime, SourceHealth};
 /// When each configured source is due, and which are being polled.
 #[derive(Debug, Default)]
 pub(super) struct Agenda {
-    /// Waiting sources by due time (then id): the first is the next due.
-    waiting: BTreeSet<(DateTime<Utc>, String)>,
-    /// The due time of each waiting source (its key in `waiting`).
-    due_at: HashMap<String, DateTime<Utc>>,
+    /// Waiting sources by due time, then config position: the first is the next due.
+    waiting: BTreeSet<(DateTime<Utc>, usize, String)>,
+    /// The due time of each waiting source (with its position, its key in `waiting`).
+    due_at: HashMap<String, (DateTime<Utc>, usize)>,
     in_flight: HashSet<String>,
-    /// The sources of the last load: a report of any other is dropped.
-    known: HashSet<String>,
+    /// The sources of the last load, each with its position in it: a report of any other is
+    /// dropped.
+    known: HashMap<String, usize>,
 }
 
 /// What became of a poll, for the agenda.
@@ -57,11 +62,15 @@ impl Next {
 }
 
 impl Agenda {
-    /// Takes the sources' rows (those of the configured sources): every source not in flight
+    /// Takes the sources' rows (those of the configured sources, in config order): every source not in flight
     /// waits for the time its row says, now when it was never polled; gone sources are dropped,
     /// and so are the sources no longer configured.
     pub(super) fn load(&mut self, rows: &[PollTime]) {
-        self.known = rows.iter().map(|r| r.id.clone()).collect();
+        self.known = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         self.waiting.clear();
         self.due_at.clear();
         for row in rows {
@@ -75,11 +84,11 @@ impl Agenda {
     /// The waiting sources due at `now`, earliest first; they are in flight from now on.
     pub(super) fn take_due(&mut self, now: DateTime<Utc>) -> Vec<String> {
         let mut due = Vec::new();
-        while let Some((at, _)) = self.waiting.first() {
+        while let Some((at, _, _)) = self.waiting.first() {
             if *at > now {
                 break;
             }
-            if let Some((_, id)) = self.waiting.pop_first() {
+            if let Some((_, _, id)) = self.waiting.pop_first() {
                 self.due_at.remove(&id);
                 self.in_flight.insert(id.clone());
                 due.push(id);
@@ -90,24 +99,25 @@ impl Agenda {
 
     /// When the first waiting source is due; None when none waits.
     pub(super) fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.waiting.first().map(|(at, _)| *at)
+        self.waiting.first().map(|(at, _, _)| *at)
     }
 
     /// A poll of `id` is over: the source waits for `next`.
     pub(super) fn finished(&mut self, id: &str, next: Next) {
         self.in_flight.remove(id);
         if let Next::At(at) = next {
-            if self.known.contains(id) {
+            if self.known.contains_key(id) {
                 self.wait(id, at);
             }
         }
     }
 
     fn wait(&mut self, id: &str, at: DateTime<Utc>) {
-        if let Some(old) = self.due_at.insert(id.to_string(), at) {
-            self.waiting.remove(&(old, id.to_string()));
+        let position = self.known.get(id).copied().unwrap_or(usize::MAX);
+        if let Some((old, p)) = self.due_at.insert(id.to_string(), (at, position)) {
+            self.waiting.remove(&(old, p, id.to_string()));
         }
-        self.waiting.insert((at, id.to_string()));
+        self.waiting.insert((at, position, id.to_string()));
     }
 }
 
@@ -175,6 +185,19 @@ mod tests {
         a.finished("c", Next::At(t(3)));
         assert_eq!(a.take_due(t(59)), ["a"]);
         assert_eq!(a.next_due(), None);
+    }
+
+    #[test]
+    fn sources_due_together_come_in_config_order() {
+        let mut a = Agenda::default();
+        let rows = ["nguon-2", "nguon-10", "nguon-1"].map(|id| row(id, SourceHealth::Ok, Some(5)));
+        a.load(&rows);
+        assert_eq!(a.take_due(t(5)), ["nguon-2", "nguon-10", "nguon-1"]);
+        // Back from their polls in another order, they keep theirs.
+        for id in ["nguon-1", "nguon-2", "nguon-10"] {
+            a.finished(id, Next::At(t(20)));
+        }
+        assert_eq!(a.take_due(t(20)), ["nguon-2", "nguon-10", "nguon-1"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! article count, not its history), so the daemon can read it every few seconds whatever the
 //! number of sources and articles.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::{from_unix, SourceHealth, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -18,9 +18,8 @@ pub struct PollTime {
 }
 
 impl Store {
-    /// The poll times of the sources among `ids` that have a row, in no particular order.
+    /// The poll times of the sources among `ids` that have a row, in the order of `ids`.
     pub fn poll_times(&self, ids: &[String]) -> Result<Vec<PollTime>, StoreError> {
-        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached("SELECT id, health, next_poll FROM sources")?;
         let rows = stmt.query_map([], |r| {
@@ -30,14 +29,12 @@ impl Store {
                 next_poll: r.get::<_, Option<i64>>(2)?.and_then(from_unix),
             })
         })?;
-        let mut out = Vec::with_capacity(ids.len());
+        let mut by_id = HashMap::with_capacity(ids.len());
         for row in rows {
             let row = row?;
-            if wanted.contains(row.id.as_str()) {
-                out.push(row);
-            }
+            by_id.insert(row.id.clone(), row);
         }
-        Ok(out)
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 }
 
@@ -68,8 +65,7 @@ mod tests {
         };
         store.record_poll("b", &gone, now, next).unwrap();
         let ids = ["a", "b", "unknown"].map(String::from);
-        let mut times = store.poll_times(&ids).unwrap();
-        times.sort_by(|x, y| x.id.cmp(&y.id));
+        let times = store.poll_times(&ids).unwrap();
         let ms = |t: DateTime<Utc>| t.timestamp_millis();
         assert_eq!(
             times
