@@ -1,7 +1,9 @@
 //! The scheduler: polls every source when it is due, until told to stop.
 //!
 //! Each source's next poll time lives in the database (set by the poll that just finished), so a
-//! restart picks up where the last run left off and the loop itself holds no schedule state.
+//! restart picks up where the last run left off; the loop keeps a copy in memory (`agenda`),
+//! taken from each poll's report and loaded again from the rows every few seconds, and wakes
+//! for the next source due, so its cost does not grow with the number of sources squared.
 //! Polls run as tasks owned by one `JoinSet`; shutdown cancels fetches in flight, then waits for
 //! the store transactions in flight (they are never interrupted), then returns.
 //!
@@ -12,9 +14,10 @@
 //! happen. The loop also prunes old articles: at start, then daily.
 //!
 //! Here are the public entry points ([`run`], [`Ingestor`]); `service` is the loop itself, one
-//! step per event; `reload` reads the configuration again (SIGHUP, changed files); `status`
-//! writes the service manager's status line.
+//! step per event; `agenda` is when each source is due; `reload` reads the configuration again
+//! (SIGHUP, changed files); `status` writes the service manager's status line.
 
+mod agenda;
 mod reload;
 mod service;
 mod status;
@@ -33,6 +36,7 @@ use crate::ingest::{self, Outcome, PollError, Report};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::{blocking, SourceHealth, SourceSpec, SourceState, Store, StoreError};
+use agenda::Next;
 use service::Daemon;
 
 /// How long shutdown waits for work in flight before giving up on it.
@@ -239,11 +243,12 @@ pub fn source_specs(config: &Config) -> Vec<SourceSpec> {
         .collect()
 }
 
-/// Logs a finished poll; returns its source id and how many new articles it stored.
+/// Logs a finished poll; returns its source id, how many new articles it stored and when the
+/// source is due again.
 fn log_joined(
     joined: Result<(String, Result<Report, StoreError>), tokio::task::JoinError>,
     metrics: &Metrics,
-) -> Option<(String, usize)> {
+) -> Option<(String, usize, Next)> {
     match joined {
         Ok((id, Ok(report))) => {
             match &report.outcome {
@@ -278,11 +283,11 @@ fn log_joined(
                 Outcome::Stored { stats, .. } => stats.new,
                 _ => 0,
             };
-            Some((id, new))
+            Some((id, new, Next::of(&report)))
         }
         Ok((id, Err(e))) => {
             tracing::error!(source = %id, error = %e, "database error while recording a poll");
-            Some((id, 0))
+            Some((id, 0, Next::Unknown))
         }
         Err(e) => {
             tracing::error!(error = %e, "poll task failed");

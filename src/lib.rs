@@ -32,7 +32,8 @@
 //!   title), [`ingest::kind`] (the one dispatch from a source's kind to the module that reads
 //!   its bodies), [`ingest::entry`] (what every kind yields: a listing of raw entries),
 //!   [`ingest::feed`] (the feed kind: decoding, old dialects rewritten for feed-rs, broken
-//!   feeds repaired and noted), [`ingest::sitemap`] (the sitemap kind: news sitemaps, indexes,
+//!   feeds repaired and noted, [`ingest::feed::cap`] the caps on items and text lengths),
+//!   [`ingest::sitemap`] (the sitemap kind: news sitemaps, indexes,
 //!   plain-text sitemaps and robots.txt read; [`ingest::sitemap::follow`] fetches an index's
 //!   newest children, bounded, conditionally), [`ingest::normalize`] (entries →
 //!   [`article::NewArticle`], canonical URLs, identity keys), [`ingest::scrape`] (HTML list
@@ -69,7 +70,8 @@
 //!   unit's recorded error.
 //! - [`metrics`]: process counters for `/metrics` and `/healthz`.
 //! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown. `daemon/service.rs`
-//!   is the loop, one named step per event; `reload.rs` and `status.rs` beside it.
+//!   is the loop, one named step per event; `agenda.rs` (when each source is due, in memory),
+//!   `reload.rs` and `status.rs` beside it.
 //! - [`notify`]: the systemd notification protocol (ready, status, reload, stop, watchdog).
 //! - [`cli`]: one function per subcommand.
 //!

@@ -15,6 +15,7 @@ mod health;
 mod outbox;
 mod pages;
 mod retention;
+mod schedule;
 mod schema;
 
 pub use health::HealthSummary;
@@ -23,6 +24,7 @@ pub use pages::{
     PageCounts, PageError, PageJob, PageTitle, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
 };
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
+pub use schedule::PollTime;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

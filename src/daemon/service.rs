@@ -4,21 +4,21 @@
 //! to the step named for it, and [`Daemon::shut_down`] drains what is in flight under one
 //! deadline.
 //!
-//! Invariants: a source has at most one poll in flight; one digest round and one prune at a
+//! Invariants: a source has at most one poll in flight (the [`Agenda`] keeps it); one digest round and one prune at a
 //! time; the watchdog is pinged only from the loop, and only after the database answered; the
 //! store is reached only through [`blocking`], so no step blocks the runtime.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::agenda::Agenda;
 use super::reload::{self, Hangup, Watch, WATCH_INTERVAL};
 use super::status::{StatusLine, Summary};
 use super::{log_joined, DaemonError, Ingestor, SHUTDOWN_GRACE};
@@ -27,10 +27,14 @@ use crate::ingest::Report;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::postman::Postman;
-use crate::store::{blocking, HealthSummary, SourceHealth, SourceState, Store, StoreError};
+use crate::store::{blocking, Store, StoreError};
 
 /// The loop wakes at least this often, even when nothing is due.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How often the sources' rows are read again into the agenda (and the status line's health
+/// counts): what another process wrote there (`bantin fetch` beside the daemon) is followed
+/// within this. One pass over the `sources` table, whatever the number of articles.
+const AGENDA_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the service manager's status line is brought up to date (when it changed). A
 /// line stays at least half this long, so a reload's result can be read before the summary
 /// comes back.
@@ -56,8 +60,8 @@ pub(super) struct Daemon {
     ready: bool,
     ticks: Ticks,
     polls: JoinSet<PollTask>,
-    /// Sources with a poll in flight, so none is polled twice at once.
-    running: HashSet<String>,
+    /// When each source is due, and which are being polled.
+    agenda: Agenda,
     /// Cancels fetches in flight (and stops a prune between batches) at shutdown.
     cancel: CancellationToken,
     watch: Watch,
@@ -71,6 +75,7 @@ pub(super) struct Daemon {
 
 /// The periodic events. A tick missed while the loop was busy is taken late, not repeated.
 struct Ticks {
+    agenda: Interval,
     watchdog: Interval,
     status: Interval,
     prune: Interval,
@@ -99,6 +104,7 @@ impl Daemon {
         };
         let watchdog = notifier.watchdog_interval();
         let ticks = Ticks {
+            agenda: every(AGENDA_INTERVAL),
             watchdog: every(watchdog.unwrap_or(MAX_SLEEP)),
             status: every(STATUS_INTERVAL),
             prune: every(PRUNE_INTERVAL),
@@ -123,7 +129,7 @@ impl Daemon {
             ready: false,
             ticks,
             polls: JoinSet::new(),
-            running: HashSet::new(),
+            agenda: Agenda::default(),
             cancel: CancellationToken::new(),
             watch,
             hangup,
@@ -134,25 +140,26 @@ impl Daemon {
         }
     }
 
-    /// The loop, until `shutdown` resolves: each turn reads the sources' state, spawns the
-    /// polls that are due, then handles the first event to come. Only a database that cannot
-    /// be read ends it early, with that error.
+    /// The loop, until `shutdown` resolves: each turn spawns the polls that are due, then
+    /// handles the first event to come (the agenda's tick loads it, and its first tick comes
+    /// before readiness). Only a database that cannot be read ends it early, with that error.
     pub(super) async fn run(
         mut self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), DaemonError> {
         tokio::pin!(shutdown);
+        self.ticks.agenda.tick().await;
+        self.load_agenda().await?;
         loop {
-            let states = self.ingestor.states().await?;
-            let now = Utc::now();
-            self.observe(&states, now);
+            // A turn began: the loop is alive (`/healthz` reads the beat).
+            self.metrics.beat(Utc::now().timestamp());
             if !self.ready {
                 if stopped_already(&mut shutdown).await {
                     break;
                 }
                 self.announce_ready();
             }
-            let sleep = self.spawn_due_polls(&states, now);
+            let sleep = self.spawn_due_polls();
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(joined) = self.polls.join_next(), if !self.polls.is_empty() => {
@@ -160,9 +167,10 @@ impl Daemon {
                 }
                 // The next poll is due (or MAX_SLEEP passed): the next turn spawns it.
                 _ = tokio::time::sleep(sleep) => {}
+                _ = self.ticks.agenda.tick() => self.load_agenda().await?,
                 _ = self.ticks.digest.tick() => self.digest_round(),
-                _ = self.hangup.recv() => self.hangup().await,
-                _ = self.ticks.watch.tick() => self.check_config_files().await,
+                _ = self.hangup.recv() => self.hangup().await?,
+                _ = self.ticks.watch.tick() => self.check_config_files().await?,
                 _ = self.ticks.watchdog.tick(), if self.watchdog.is_some() => self.watchdog().await,
                 _ = self.ticks.status.tick(), if self.notifier.is_enabled() => self.update_status(),
                 _ = self.ticks.prune.tick() => self.prune(),
@@ -172,15 +180,21 @@ impl Daemon {
         Ok(())
     }
 
-    /// A turn began: the loop is alive (`/healthz` reads the beat) and the summary follows the
-    /// sources' health.
-    fn observe(&mut self, states: &[SourceState], now: DateTime<Utc>) {
-        self.metrics.beat(now.timestamp());
-        self.summary.observe(&HealthSummary::of(
-            states,
-            now,
-            self.ingestor.config.poll.stale_days,
-        ));
+    /// Reads the configured sources' poll times into the agenda, and their health into the
+    /// summary.
+    async fn load_agenda(&mut self) -> Result<(), StoreError> {
+        let store = self.ingestor.store.clone();
+        let ids: Vec<String> = self
+            .ingestor
+            .config
+            .sources
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
+        let rows = blocking(move || store.poll_times(&ids)).await?;
+        self.agenda.load(&rows);
+        self.summary.observe(rows.iter().map(|r| r.health));
+        Ok(())
     }
 
     /// Config, database and listener are up, and the scheduler has turned once (so /healthz
@@ -197,36 +211,29 @@ impl Daemon {
         );
     }
 
-    /// Spawns a poll of each source that is due, not gone and not already being polled;
-    /// returns how long until the next one is due (at most [`MAX_SLEEP`]).
-    fn spawn_due_polls(&mut self, states: &[SourceState], now: DateTime<Utc>) -> Duration {
-        let mut wake = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
-        for state in states {
-            if self.running.contains(&state.id) || state.health == SourceHealth::Gone {
-                continue;
-            }
-            match state.next_poll {
-                Some(t) if t > now => wake = wake.min(t),
-                _ => {
-                    self.running.insert(state.id.clone());
-                    let me = self.ingestor.clone();
-                    let id = state.id.clone();
-                    let cancel = self.cancel.clone();
-                    self.polls.spawn(async move {
-                        let r = me.poll(&id, &cancel).await;
-                        (id, r)
-                    });
-                }
-            }
+    /// Spawns a poll of each source that is due (the agenda holds neither gone sources nor
+    /// those in flight); returns how long until the next one is due (at most [`MAX_SLEEP`]).
+    fn spawn_due_polls(&mut self) -> Duration {
+        let now = Utc::now();
+        for id in self.agenda.take_due(now) {
+            let me = self.ingestor.clone();
+            let cancel = self.cancel.clone();
+            self.polls.spawn(async move {
+                let r = me.poll(&id, &cancel).await;
+                (id, r)
+            });
         }
-        (wake - now).to_std().unwrap_or_default()
+        self.agenda
+            .next_due()
+            .map_or(MAX_SLEEP, |t| (t - now).to_std().unwrap_or_default())
+            .min(MAX_SLEEP)
     }
 
-    /// A poll finished: it is logged and counted, and its source may be polled again. When
-    /// none is left in flight, the round is over.
+    /// A poll finished: it is logged and counted, and its source waits for its next poll.
+    /// When none is left in flight, the round is over.
     fn poll_finished(&mut self, joined: Result<PollTask, tokio::task::JoinError>) {
-        if let Some((id, new)) = log_joined(joined, &self.metrics) {
-            self.running.remove(&id);
+        if let Some((id, new, next)) = log_joined(joined, &self.metrics) {
+            self.agenda.finished(&id, next);
             self.summary.round_new += new;
         }
         if self.polls.is_empty() {
@@ -245,22 +252,24 @@ impl Daemon {
     }
 
     /// SIGHUP: the configuration is read again.
-    async fn hangup(&mut self) {
+    async fn hangup(&mut self) -> Result<(), StoreError> {
         tracing::info!("SIGHUP: reloading the configuration");
-        self.reload().await;
+        self.reload().await
     }
 
     /// Looks at the config files; once a change has settled, the configuration is read again.
-    async fn check_config_files(&mut self) {
+    async fn check_config_files(&mut self) -> Result<(), StoreError> {
         if self.watch.settled_change() {
             tracing::info!("configuration files changed: reloading");
-            self.reload().await;
+            self.reload().await?;
         }
+        Ok(())
     }
 
     /// Reads the configuration again and tells the service manager how it went. What depends
-    /// on the config follows the new one: the file watch, the postman, the HTTP server.
-    async fn reload(&mut self) {
+    /// on the config follows the new one: the file watch, the postman, the HTTP server, and
+    /// the agenda (sources added, dropped or reset).
+    async fn reload(&mut self) -> Result<(), StoreError> {
         self.notifier.reloading();
         let (next, outcome) = reload::reload(self.ingestor.clone()).await;
         self.ingestor = next;
@@ -276,6 +285,7 @@ impl Daemon {
                 .app
                 .set_secret(self.postman.as_ref().map(|p| p.secret().clone()));
         }
+        self.load_agenda().await
     }
 
     /// Pings the service manager's watchdog. From the loop itself, and only when the database

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::store::{HealthSummary, SourceHealth};
+use crate::store::SourceHealth;
 
 /// What the status line says: sources and their health, the last poll round, where feeds are
 /// served, and a failed reload until one succeeds.
@@ -23,10 +23,14 @@ pub(super) struct Summary {
 }
 
 impl Summary {
-    pub(super) fn observe(&mut self, health: &HealthSummary) {
-        self.sources = health.sources;
-        self.failing = health.count(SourceHealth::Failing);
-        self.gone = health.count(SourceHealth::Gone);
+    /// Takes the health of every configured source.
+    pub(super) fn observe(&mut self, health: impl Iterator<Item = SourceHealth>) {
+        (self.sources, self.failing, self.gone) = (0, 0, 0);
+        for h in health {
+            self.sources += 1;
+            self.failing += usize::from(h == SourceHealth::Failing);
+            self.gone += usize::from(h == SourceHealth::Gone);
+        }
     }
 
     /// No poll is in flight any more: what they stored is one round.

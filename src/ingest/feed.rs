@@ -23,6 +23,7 @@ use super::sniff::{self, Payload};
 use crate::date;
 use crate::text;
 
+pub mod cap;
 mod dialect;
 mod repair;
 
@@ -48,6 +49,9 @@ pub enum ParseError {
 /// item from a document that has some, the known breakage is repaired (`feed::repair`) and the
 /// document parsed again; [`Listing::repairs`] says what was repaired. A document that still
 /// yields no item is an error naming why, unless it is a valid feed with no items.
+///
+/// What is past the caps ([`cap`]: items per document, the length of a title, a summary, a
+/// body) is left out, and the cut is listed with the repairs.
 pub fn parse(
     bytes: &[u8],
     charset: Option<&str>,
@@ -57,6 +61,10 @@ pub fn parse(
     let decoded = text::decode(bytes, charset);
     let body = declare_utf8(&decoded.text);
     check_payload(bytes, &body)?;
+    let (body, cut_items) = match cap::keep_first_items(&body, item_elements(&body)) {
+        Some((kept, items)) => (kept.into(), Some(items)),
+        None => (body, None),
+    };
 
     let strict = read(&body, base, dates);
     let items = item_elements(&body);
@@ -98,6 +106,7 @@ pub fn parse(
     if feed.poll_hint.is_none() {
         feed.poll_hint = sy_update_period(&body);
     }
+    feed.repairs.extend(cut_items.map(cap::items_note));
     Ok(feed)
 }
 
@@ -154,9 +163,12 @@ fn read_as_is(
         Some(RawDate { raw, parsed })
     };
 
-    let entries = feed
+    // A JSON Feed's items are not cut in the text: the cap applies once they are read.
+    let items = feed.entries.len();
+    let mut entries: Vec<RawEntry> = feed
         .entries
         .into_iter()
+        .take(cap::MAX_ITEMS)
         .map(|e| {
             let entry_base = e
                 .base
@@ -178,6 +190,11 @@ fn read_as_is(
             }
         })
         .collect();
+    let mut repairs = repairs;
+    if items > cap::MAX_ITEMS {
+        repairs.push(cap::items_note(items));
+    }
+    repairs.extend(cap::cut_texts(&mut entries));
     Ok(Listing {
         title: feed.title.map(|t| text::clean(&t.content)),
         poll_hint: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),

@@ -841,3 +841,68 @@ async fn per_host_limit_keeps_one_request_in_flight() {
     }
     assert_eq!(gauge.max(), 1, "requests to one host overlapped");
 }
+
+#[tokio::test]
+async fn items_past_the_cap_and_a_huge_title_are_cut_and_noted() {
+    use bantin::ingest::feed::cap::{MAX_ITEMS, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS};
+    let srv = Server::start().await;
+    let many: String = (0..MAX_ITEMS + 3)
+        .map(|i| {
+            item(
+                &format!("Bản tin {i}"),
+                &format!("https://bao.example.vn/tin-{i}.html"),
+                None,
+                DATE,
+            )
+        })
+        .collect();
+    srv.set("/many", Route::feed(rss(&many)));
+    // A 4 MB title of Vietnamese words, beside an ordinary item.
+    let words = "Hội nghị toàn quốc quán triệt công tác dân vận ";
+    let huge = words.repeat(4 * 1024 * 1024 / words.len() + 1);
+    srv.set(
+        "/long-title",
+        Route::feed(feed(&[
+            (huge.as_str(), "https://dai.example.vn/tin-1.html"),
+            ("Tin thường", "https://dai.example.vn/tin-2.html"),
+        ])),
+    );
+    let sources =
+        source("many", &srv.url("/many"), "") + &source("long-title", &srv.url("/long-title"), "");
+    let env = Env::new(&sources);
+    let ing = env.ingestor().await;
+
+    let r = poll(&ing, &[]).await;
+    assert_eq!(
+        line(&r, "many"),
+        format!("new: {MAX_ITEMS} new, 0 updated, 0 unchanged")
+    );
+    assert_eq!(
+        state(&ing, "many").await.last_note,
+        Some(format!(
+            "feed needed repair ({} items, the first {MAX_ITEMS} read)",
+            MAX_ITEMS + 3
+        ))
+    );
+    // The huge title (repeated in its summary by the fixture) is stored cut, not refused.
+    assert_eq!(line(&r, "long-title"), "new: 2 new, 0 updated, 0 unchanged");
+    assert_eq!(
+        state(&ing, "long-title").await.last_note,
+        Some(format!(
+            "feed needed repair (a title cut at {MAX_TITLE_CHARS} characters, a summary cut at {MAX_SUMMARY_CHARS} characters)"
+        ))
+    );
+    let stored = ing
+        .store
+        .articles(&bantin::store::ArticleQuery {
+            source: Some("long-title".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .find(|a| a.url.as_deref() == Some("https://dai.example.vn/tin-1.html"))
+        .expect("the long-titled article");
+    assert!(stored.title.starts_with("Hội nghị toàn quốc"));
+    assert!(stored.title.chars().count() <= MAX_TITLE_CHARS);
+}
