@@ -177,6 +177,9 @@ const MIGRATIONS: &[&str] = &[
         UPDATE matches SET published = NEW.published, first_seen = NEW.first_seen
         WHERE article_id = NEW.id;
     END;",
+    // 11: a source's provenance by when it was first seen, so a poll finds the articles it just
+    // brought (to queue their pages) without walking everything the source ever carried.
+    "CREATE INDEX article_sources_seen ON article_sources (source_id, first_seen);",
 ];
 
 /// The schema version this binary writes.
