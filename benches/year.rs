@@ -9,7 +9,9 @@
 //! cross-posts from a sibling category feed, page jobs); ten subscribers' daily digests are
 //! closed and sent through the outbox. A build that was interrupted resumes where it stopped.
 //!
-//! Then it times, on that database, each figure of issue 12 next to its goal:
+//! Then it times, on that database, each figure of issue 12 next to its goal, with the CPU
+//! time the process spent meanwhile (on a machine shared with other builds, the part of the
+//! wall time that is not waiting for a core):
 //!
 //! - a poll of one source (10 new items, 40 known), parse to commit as the daemon does it,
 //!   against the same poll on an empty database;
@@ -856,6 +858,30 @@ fn file_size(path: &Path) -> u64 {
         + std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
 }
 
+/// CPU time of this process so far (user and system, every thread), from `/proc/self/stat`
+/// in ticks of 10 ms: on a machine shared with other builds it tells what a step costs apart
+/// from waiting for a core. Zero where there is no `/proc`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis start at the 3rd; utime and stime
+    // are the 14th and 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Wall time, and the CPU time the process spent meanwhile: `f`'s result with both.
+fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration, Duration) {
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    let r = f();
+    (r, wall.elapsed(), cpu_time().saturating_sub(cpu))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -946,9 +972,11 @@ const POLL_KNOWN: usize = 40;
 const POLL_NEW: usize = 10;
 const POLL_ROUNDS: usize = 30;
 
-/// Median time of a poll with `POLL_NEW` new and `POLL_KNOWN` known items. The new articles
-/// are deleted again afterwards (bench-only SQL), so the database is left as it was.
+/// Median time of a poll with `POLL_NEW` new and `POLL_KNOWN` known items. Every article the
+/// bench stored (the known ones too) is deleted again afterwards (bench-only SQL), so the
+/// database is left with the year's articles only.
 fn bench_poll(store: &Store, config: &Config, source: &SourceInfo, now: DateTime<Utc>) -> Duration {
+    let before = store.last_article_id().expect("last id");
     poll_once(
         store,
         config,
@@ -956,7 +984,7 @@ fn bench_poll(store: &Store, config: &Config, source: &SourceInfo, now: DateTime
         &poll_feed(source, POLL_KNOWN, 0, 0),
         now,
     );
-    let before = store.last_article_id().expect("last id");
+
     let docs: Vec<String> = (0..POLL_ROUNDS)
         .map(|r| poll_feed(source, POLL_KNOWN, POLL_NEW, r + 1))
         .collect();
@@ -1033,10 +1061,12 @@ fn main() {
         mib(bytes),
         bytes as f64 / articles as f64
     );
-    assert_eq!(
-        articles,
-        (days as u64) * per_day as u64,
-        "the year is whole"
+    // A few syndicated copies of a source's own title are the same article by key: a handful
+    // fewer than made.
+    let made = (days as u64) * per_day as u64;
+    assert!(
+        articles <= made && articles * 1000 >= made * 999,
+        "the year is whole: {articles} articles of {made}"
     );
     if generate_only {
         return;
@@ -1051,8 +1081,8 @@ fn main() {
             url: "https://x.example.vn/rss".into(),
         }])
         .expect("sync");
-    let on_empty = bench_poll(&empty, &config, &srcs[1], now);
-    let on_year = bench_poll(&store, &config, &srcs[1], now);
+    let (on_empty, _, empty_cpu) = timed(|| bench_poll(&empty, &config, &srcs[1], now));
+    let (on_year, _, year_cpu) = timed(|| bench_poll(&store, &config, &srcs[1], now));
     let ratio = on_year.as_secs_f64() / on_empty.as_secs_f64();
     println!(
         "poll (10 new + 40 known items, median of {POLL_ROUNDS}): {} on the year, {} on an empty database: {:+.0}% (goal ±20%) {}",
@@ -1061,10 +1091,19 @@ fn main() {
         (ratio - 1.0) * 100.0,
         if (ratio - 1.0).abs() <= 0.2 { "ok" } else { "OVER" }
     );
+    // The CPU figures include each store's first poll (40 items new) and its clean-up.
+    println!(
+        "  CPU for the {} polls: {} on the year, {} on an empty database: {:+.0}%",
+        POLL_ROUNDS + 1,
+        ms(year_cpu),
+        ms(empty_cpu),
+        (year_cpu.as_secs_f64() / empty_cpu.as_secs_f64().max(1e-3) - 1.0) * 100.0
+    );
 
     // Topic feeds, uncached: the HTTP handler's work for one request.
     let mut worst = (Duration::ZERO, "");
     let mut all = Vec::new();
+    let feeds_cpu = cpu_time();
     for (id, _, _, _) in TOPICS {
         let scope = Scope::Topic(id.to_string());
         let mut times = Vec::new();
@@ -1100,10 +1139,15 @@ fn main() {
         worst.1,
         verdict(worst.0, Duration::from_millis(5))
     );
+    println!(
+        "  CPU: {} a feed on average",
+        ms(cpu_time().saturating_sub(feeds_cpu) / (5 * TOPICS.len() as u32))
+    );
 
     // The digest window query, each subscriber's last day.
     let mut times = Vec::new();
     let mut found = 0;
+    let digest_cpu = cpu_time();
     for i in 0..SUBSCRIBERS {
         let topics: Vec<String> = (0..3)
             .map(|k| TOPICS[(i * 3 + k) % TOPICS.len()].0.to_string())
@@ -1123,31 +1167,34 @@ fn main() {
         found as f64 / SUBSCRIBERS as f64,
         verdict(worst, Duration::from_millis(10))
     );
+    println!(
+        "  CPU: {} a query on average",
+        ms(cpu_time().saturating_sub(digest_cpu) / SUBSCRIBERS as u32)
+    );
 
     // `bantin topics test` over 30 days.
-    let t = Instant::now();
-    let mut sink = std::io::sink();
-    bantin::cli::topics::write_test(&config, &store, "dan-van", 30, now, false, &mut sink)
-        .expect("topics test");
-    sink.flush().expect("flush");
-    let d = t.elapsed();
+    let ((), d, cpu) = timed(|| {
+        let mut sink = std::io::sink();
+        bantin::cli::topics::write_test(&config, &store, "dan-van", 30, now, false, &mut sink)
+            .expect("topics test");
+    });
     println!(
-        "topics test dan-van over 30 days ({} articles): {:.2} s (goal ≤ 1 s) {}",
+        "topics test dan-van over 30 days ({} articles): {:.2} s, CPU {:.2} s (goal ≤ 1 s) {}",
         30 * per_day,
         d.as_secs_f64(),
+        cpu.as_secs_f64(),
         verdict(d, Duration::from_secs(1))
     );
 
     // A re-match after a topics edit, and the one that puts the topics back.
-    let t = Instant::now();
-    let stats = bantin::ingest::rematch(&store, &edited, now).expect("rematch");
-    let d = t.elapsed();
+    let (stats, d, cpu) = timed(|| bantin::ingest::rematch(&store, &edited, now).expect("rematch"));
     println!(
-        "re-match after a topics edit ({} articles, +{} -{} matches): {:.2} s (goal ≤ 10 s) {}",
+        "re-match after a topics edit ({} articles, +{} -{} matches): {:.2} s, CPU {:.2} s (goal ≤ 10 s) {}",
         stats.articles,
         stats.added,
         stats.removed,
         d.as_secs_f64(),
+        cpu.as_secs_f64(),
         verdict(d, Duration::from_secs(10))
     );
     let t = Instant::now();
@@ -1166,16 +1213,15 @@ fn main() {
 
     // Prune of the oldest month, then the month again at the young end.
     let cutoff = day_start(first + 30);
-    let t = Instant::now();
-    let pruned = store.prune(cutoff, false).expect("prune");
-    let d = t.elapsed();
+    let (pruned, d, cpu) = timed(|| store.prune(cutoff, false).expect("prune"));
     println!(
-        "prune of a month ({} articles, {} matches, {} tombstones, {:.0} MiB reclaimed): {:.2} s (goal ≤ 10 s) {}",
+        "prune of a month ({} articles, {} matches, {} tombstones, {:.0} MiB reclaimed): {:.2} s, CPU {:.2} s (goal ≤ 10 s) {}",
         pruned.articles,
         pruned.matches,
         pruned.tombstones,
         mib(pruned.bytes_reclaimed),
         d.as_secs_f64(),
+        cpu.as_secs_f64(),
         verdict(d, Duration::from_secs(10))
     );
     store
