@@ -666,6 +666,7 @@ fn generate_day(day: i64, per_day: usize, srcs: &[SourceInfo], config: &Config) 
             guid: Some(g.to_string()),
             title_key: input.normalized(bantin::topics::Field::Title).to_string(),
             search_text: normalize::search_text(&input),
+            search_layout: Some(input.search_layout()),
             title,
             title_guessed: false,
             summary_html: Some(summary),

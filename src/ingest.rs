@@ -32,7 +32,7 @@ use crate::article::NewArticle;
 use crate::config::{Config, Schedule, Source};
 use crate::store::{Candidate, RematchStats};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
-use crate::topics::{MatchInput, Matcher, SourceRef, TopicMatch};
+use crate::topics::{Matcher, SourceRef, TopicMatch};
 use entry::{DateContext, Listing};
 use fetch::{Body, FetchError, Fetcher, Request, Response};
 use kind::ReadError;
@@ -408,12 +408,7 @@ fn match_candidates(config: &Config, candidates: &[Candidate]) -> Vec<(i64, Vec<
             })
             .collect();
         // The stored fields, as at ingest (`normalize::build`): both see the same text.
-        let input = MatchInput::from_html(
-            &c.title,
-            c.summary_html.as_deref(),
-            c.content_html.as_deref(),
-        );
-        (c.id, config.topics.matches(&input, &carriers))
+        (c.id, config.topics.matches(&c.match_input(), &carriers))
     })
 }
 

@@ -22,7 +22,8 @@ mod schema;
 pub use health::HealthSummary;
 pub use outbox::{Closed, NewDigest, OutboxEntry, SubscriberState};
 pub use pages::{
-    PageCounts, PageError, PageJob, PageTitle, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
+    PageCounts, PageError, PageJob, PageSearchLayout, PageTitle, PageUpdate,
+    MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
 };
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 
@@ -36,7 +37,7 @@ use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::article::NewArticle;
-use crate::topics::TopicMatch;
+use crate::topics::{MatchInput, TopicMatch};
 
 /// How long a syndicated copy may lag the first one and still be the same story.
 const STORY_WINDOW_MS: i64 = 72 * 3600 * 1000;
@@ -278,8 +279,28 @@ pub struct Candidate {
     pub title: String,
     pub summary_html: Option<String>,
     pub content_html: Option<String>,
+    pub search_text: String,
+    /// See [`NewArticle::search_layout`].
+    pub search_layout: Option<String>,
     /// Every source that carried it.
     pub sources: Vec<String>,
+}
+
+impl Candidate {
+    /// What topics match: rebuilt from the stored search text when its layout is known (the
+    /// same keys, without the HTML work), else from the HTML as at ingest.
+    pub fn match_input(&self) -> MatchInput {
+        self.search_layout
+            .as_deref()
+            .and_then(|layout| MatchInput::from_search_text(&self.search_text, layout))
+            .unwrap_or_else(|| {
+                MatchInput::from_html(
+                    &self.title,
+                    self.summary_html.as_deref(),
+                    self.content_html.as_deref(),
+                )
+            })
+    }
 }
 
 /// What [`Store::replace_matches`] changed.
@@ -704,7 +725,8 @@ impl Store {
                 let mut stmt = conn.prepare_cached(
                     "SELECT a.id, a.title, a.summary_html, a.content_html, a.first_seen,
                             (SELECT group_concat(source_id, char(10) ORDER BY rowid)
-                               FROM article_sources s WHERE s.article_id = a.id)
+                               FROM article_sources s WHERE s.article_id = a.id),
+                            a.search_text, a.search_layout
                      FROM articles a
                      WHERE a.first_seen >= ?1 AND (a.first_seen, a.id) > (?1, ?2)
                      ORDER BY a.first_seen, a.id LIMIT ?3",
@@ -718,6 +740,8 @@ impl Store {
                             title: r.get(1)?,
                             summary_html: r.get(2)?,
                             content_html: r.get(3)?,
+                            search_text: r.get(6)?,
+                            search_layout: r.get(7)?,
                             // Source ids are slugs: never a line break.
                             sources: sources
                                 .map(|s| s.split('\n').map(String::from).collect())
@@ -884,7 +908,7 @@ fn ingest_one(
                 "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
                    search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
                    url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11),
-                   title_guessed = ?12
+                   title_guessed = ?12, search_layout = ?13
                  WHERE id = ?1 AND content_hash <> ?8",
             )?
             .execute(params![
@@ -900,6 +924,7 @@ fn ingest_one(
                     a.url,
                     a.canonical_url,
                     a.title_guessed,
+                    a.search_layout,
                 ])?;
             if changed > 0 {
                 updated_now = true;
@@ -922,8 +947,8 @@ fn ingest_one(
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
-                   date_raw, first_seen, content_hash, story_id, ident, title_guessed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                   date_raw, first_seen, content_hash, story_id, ident, title_guessed, search_layout)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             )?
             .execute(params![
                 a.url,
@@ -945,6 +970,7 @@ fn ingest_one(
                 story,
                 a.keys.first(),
                 a.title_guessed,
+                a.search_layout,
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
@@ -1030,15 +1056,19 @@ fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::typ
 }
 
 fn candidates(conn: &Connection, ids: &[i64]) -> Result<Vec<Candidate>, StoreError> {
-    let mut article = conn
-        .prepare_cached("SELECT title, summary_html, content_html FROM articles WHERE id = ?1")?;
+    let mut article = conn.prepare_cached(
+        "SELECT title, summary_html, content_html, search_text, search_layout
+             FROM articles WHERE id = ?1",
+    )?;
     let mut src = conn.prepare_cached(
         "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
     )?;
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
-        let Some((title, summary_html, content_html)) = article
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let Some((title, summary_html, content_html, search_text, search_layout)) = article
+            .query_row([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .optional()?
         else {
             continue;
@@ -1051,6 +1081,8 @@ fn candidates(conn: &Connection, ids: &[i64]) -> Result<Vec<Candidate>, StoreErr
             title,
             summary_html,
             content_html,
+            search_text,
+            search_layout,
             sources,
         });
     }

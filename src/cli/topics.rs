@@ -184,12 +184,7 @@ pub fn write_test(
         considered += chunk.len();
         let explained = crate::parallel::map(&chunk, |c| {
             let carriers = carriers_of(config, &c.sources);
-            let input = MatchInput::from_html(
-                &c.title,
-                c.summary_html.as_deref(),
-                c.content_html.as_deref(),
-            );
-            config.topics.explain(id, &input, &carriers)
+            config.topics.explain(id, &c.match_input(), &carriers)
         });
         for (c, e) in chunk.into_iter().zip(explained) {
             let Some(e) = e else { continue };

@@ -106,6 +106,7 @@ fn article(n: usize, topics: &[&str]) -> NewArticle {
         guid: Some(n.to_string()),
         title_key: crate::text::match_key(&title),
         search_text: crate::text::match_key(&title),
+        search_layout: None,
         title,
         title_guessed: false,
         summary_html: Some("<p>Tóm tắt.</p>".into()),

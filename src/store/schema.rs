@@ -180,6 +180,18 @@ const MIGRATIONS: &[&str] = &[
     // 11: a source's provenance by when it was first seen, so a poll finds the articles it just
     // brought (to queue their pages) without walking everything the source ever carried.
     "CREATE INDEX article_sources_seen ON article_sources (source_id, first_seen);",
+    // 12: where each field's match key lies in the search text (`MatchInput::search_layout`),
+    // so re-matching and `topics test` rebuild an article's match input from it instead of
+    // from its HTML. NULL (every article stored before, and any whose text could not be vouched
+    // for) means: derive it from the HTML, as before. A change of the text rules must clear it
+    // in a migration. The trigger clears it when an article's fields change and its search
+    // text does not: whoever changed them did not rebuild it.
+    "ALTER TABLE articles ADD COLUMN search_layout TEXT;
+    CREATE TRIGGER articles_search_layout_stale
+    AFTER UPDATE OF title, summary_html, content_html ON articles
+    WHEN NEW.search_layout IS NOT NULL AND NEW.search_text IS OLD.search_text BEGIN
+        UPDATE articles SET search_layout = NULL WHERE id = NEW.id;
+    END;",
 ];
 
 /// The schema version this binary writes.
