@@ -30,6 +30,7 @@ fn article(i: usize) -> NewArticle {
         title_guessed: false,
         summary_html: Some(paragraph.to_string()),
         search_text: bantin::text::match_key(&content),
+        search_layout: None,
         content_html: Some(content),
         authors: vec!["THU HƯƠNG".into()],
         published: now.fixed_offset(),

@@ -35,6 +35,9 @@ pub struct NewArticle {
     pub content_html: Option<String>,
     /// `text::match_key` of title, summary and content as plain text: what topics match against.
     pub search_text: String,
+    /// `MatchInput::search_layout` of the same input, when `search_text` was built from these
+    /// very fields: matching then rebuilds its input from `search_text` instead of the HTML.
+    pub search_layout: Option<String>,
     pub authors: Vec<String>,
     pub published: DateTime<FixedOffset>,
     /// True when no plausible date was found and `published` is the first-seen time.

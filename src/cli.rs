@@ -5,7 +5,7 @@ mod digests;
 mod maintenance;
 mod opml;
 mod pages;
-mod topics;
+pub mod topics;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

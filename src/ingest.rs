@@ -32,7 +32,7 @@ use crate::article::NewArticle;
 use crate::config::{Config, Schedule, Source};
 use crate::store::{Candidate, RematchStats};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
-use crate::topics::{MatchInput, Matcher, SourceRef, TopicMatch};
+use crate::topics::{Matcher, SourceRef, TopicMatch};
 use entry::{DateContext, Listing};
 use fetch::{Body, FetchError, Fetcher, Request, Response};
 use kind::ReadError;
@@ -377,8 +377,14 @@ pub fn rematch(
     now: DateTime<Utc>,
 ) -> Result<RematchStats, StoreError> {
     let since = now - chrono::Duration::days(i64::from(config.rematch_days));
-    let candidates = store.match_candidates(since)?;
-    rematch_candidates(store, config, &candidates, now)
+    // Read and matched a chunk at a time, on every core; written at the end in one
+    // transaction, only what changed.
+    let mut results = Vec::new();
+    store.match_candidates_by_chunk(since, |chunk| {
+        results.extend(match_candidates(config, &chunk));
+        Ok(())
+    })?;
+    store.replace_matches(&results, now)
 }
 
 pub(crate) fn rematch_candidates(
@@ -387,27 +393,23 @@ pub(crate) fn rematch_candidates(
     candidates: &[Candidate],
     now: DateTime<Utc>,
 ) -> Result<RematchStats, StoreError> {
-    let results: Vec<(i64, Vec<TopicMatch>)> = candidates
-        .iter()
-        .map(|c| {
-            let carriers: Vec<SourceRef> = c
-                .sources
-                .iter()
-                .map(|id| SourceRef {
-                    id,
-                    tags: config.source(id).map(|s| s.tags.as_slice()).unwrap_or(&[]),
-                })
-                .collect();
-            // The stored fields, as at ingest (`normalize::build`): both see the same text.
-            let input = MatchInput::from_html(
-                &c.title,
-                c.summary_html.as_deref(),
-                c.content_html.as_deref(),
-            );
-            (c.id, config.topics.matches(&input, &carriers))
-        })
-        .collect();
-    store.replace_matches(&results, now)
+    store.replace_matches(&match_candidates(config, candidates), now)
+}
+
+/// The topics each stored article matches now, with every source that carries it.
+fn match_candidates(config: &Config, candidates: &[Candidate]) -> Vec<(i64, Vec<TopicMatch>)> {
+    crate::parallel::map(candidates, |c| {
+        let carriers: Vec<SourceRef> = c
+            .sources
+            .iter()
+            .map(|id| SourceRef {
+                id,
+                tags: config.source(id).map(|s| s.tags.as_slice()).unwrap_or(&[]),
+            })
+            .collect();
+        // The stored fields, as at ingest (`normalize::build`): both see the same text.
+        (c.id, config.topics.matches(&c.match_input(), &carriers))
+    })
 }
 
 /// The key under which the fingerprint of the topics last matched is kept.

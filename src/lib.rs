@@ -66,6 +66,8 @@
 //! - [`postman`]: digests end to end: windows, outbox, retries, exactly once; links from
 //!   [`site::paths`].
 //! - [`unsubscribe`]: HMAC-signed unsubscribe tokens. Pure.
+//! - [`parallel`]: CPU-bound work over many items on every core, order kept (re-matching a
+//!   month of articles).
 //! - [`guard`]: task edges: a panic in a poll, a page, a digest or a request becomes that
 //!   unit's recorded error.
 //! - [`metrics`]: process counters for `/metrics` and `/healthz`.
@@ -108,6 +110,7 @@ pub mod ingest;
 pub mod mail;
 pub mod metrics;
 pub mod notify;
+pub mod parallel;
 pub mod postman;
 pub mod publish;
 pub mod site;

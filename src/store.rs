@@ -14,6 +14,8 @@
 mod health;
 mod outbox;
 mod pages;
+#[cfg(test)]
+mod query_plans;
 mod retention;
 mod schedule;
 mod schema;
@@ -21,7 +23,8 @@ mod schema;
 pub use health::HealthSummary;
 pub use outbox::{Closed, NewDigest, OutboxEntry, SubscriberState};
 pub use pages::{
-    PageCounts, PageError, PageJob, PageTitle, PageUpdate, MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
+    PageCounts, PageError, PageJob, PageSearchLayout, PageTitle, PageUpdate,
+    MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
 };
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
@@ -36,10 +39,12 @@ use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::article::NewArticle;
-use crate::topics::TopicMatch;
+use crate::topics::{MatchInput, TopicMatch};
 
 /// How long a syndicated copy may lag the first one and still be the same story.
 const STORY_WINDOW_MS: i64 = 72 * 3600 * 1000;
+/// Articles per chunk of [`Store::match_candidates_by_chunk`] (a few MB of text).
+const CANDIDATE_CHUNK: i64 = 2_000;
 /// Titles shorter than this (in syllables) are too generic to link stories ("Tin tức").
 const STORY_MIN_SYLLABLES: usize = 5;
 
@@ -276,8 +281,28 @@ pub struct Candidate {
     pub title: String,
     pub summary_html: Option<String>,
     pub content_html: Option<String>,
+    pub search_text: String,
+    /// See [`NewArticle::search_layout`].
+    pub search_layout: Option<String>,
     /// Every source that carried it.
     pub sources: Vec<String>,
+}
+
+impl Candidate {
+    /// What topics match: rebuilt from the stored search text when its layout is known (the
+    /// same keys, without the HTML work), else from the HTML as at ingest.
+    pub fn match_input(&self) -> MatchInput {
+        self.search_layout
+            .as_deref()
+            .and_then(|layout| MatchInput::from_search_text(&self.search_text, layout))
+            .unwrap_or_else(|| {
+                MatchInput::from_html(
+                    &self.title,
+                    self.summary_html.as_deref(),
+                    self.content_html.as_deref(),
+                )
+            })
+    }
 }
 
 /// What [`Store::replace_matches`] changed.
@@ -623,66 +648,40 @@ impl Store {
     /// Stored articles, newest first (published time, then first seen).
     pub fn articles(&self, q: &ArticleQuery) -> Result<Vec<StoredArticle>, StoreError> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, title, url, canonical_url, guid, summary_html, content_html, authors,
-                    published, published_offset, date_guessed, date_raw, first_seen, updated,
-                    coalesce(story_id, id), coalesce(ident, 'id:' || id)
-             FROM articles a
-             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
-                                          WHERE s.article_id = a.id AND s.source_id = ?1))
-               AND (?2 IS NULL OR published >= ?2)
-               AND (?4 IS NULL OR EXISTS (SELECT 1 FROM matches m
-                                          WHERE m.article_id = a.id AND m.topic_id = ?4))
-               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM article_sources s
-                                          WHERE s.article_id = a.id
-                                            AND s.source_id IN (SELECT value FROM json_each(?5))))
-               AND (?6 IS NULL OR a.id IN (SELECT value FROM json_each(?6)))
-             ORDER BY published DESC, first_seen DESC, id DESC
-             LIMIT ?3",
-        )?;
-        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(
-            params![
-                q.source,
-                q.since.map(unix_ms),
-                limit,
-                q.topic,
-                q.any_source
-                    .as_ref()
-                    .map(|v| serde_json::Value::from(v.clone()).to_string()),
-                q.ids
-                    .as_ref()
-                    .map(|v| serde_json::Value::from(v.clone()).to_string()),
-            ],
-            |r| {
-                let published: i64 = r.get(8)?;
-                let offset: i32 = r.get(9)?;
-                let authors: String = r.get(7)?;
-                Ok(StoredArticle {
-                    id: r.get(0)?,
-                    title: r.get(1)?,
-                    url: r.get(2)?,
-                    canonical_url: r.get(3)?,
-                    guid: r.get(4)?,
-                    summary_html: r.get(5)?,
-                    content_html: r.get(6)?,
-                    authors: authors
-                        .split('\n')
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
-                    published: to_fixed(published, offset),
-                    date_guessed: r.get(10)?,
-                    date_raw: r.get(11)?,
-                    sources: Vec::new(),
-                    first_seen: from_unix(r.get(12)?).unwrap_or_default(),
-                    updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
-                    story: r.get(14)?,
-                    ident: r.get(15)?,
-                    topics: Vec::new(),
-                })
-            },
-        )?;
+        let (sql, params) = article_select(q);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
+            .iter()
+            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+            .collect();
+        let rows = stmt.query_map(named.as_slice(), |r| {
+            let published: i64 = r.get(8)?;
+            let offset: i32 = r.get(9)?;
+            let authors: String = r.get(7)?;
+            Ok(StoredArticle {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                url: r.get(2)?,
+                canonical_url: r.get(3)?,
+                guid: r.get(4)?,
+                summary_html: r.get(5)?,
+                content_html: r.get(6)?,
+                authors: authors
+                    .split('\n')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                published: to_fixed(published, offset),
+                date_guessed: r.get(10)?,
+                date_raw: r.get(11)?,
+                sources: Vec::new(),
+                first_seen: from_unix(r.get(12)?).unwrap_or_default(),
+                updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+                story: r.get(14)?,
+                ident: r.get(15)?,
+                topics: Vec::new(),
+            })
+        })?;
         let mut out = rows.collect::<Result<Vec<_>, _>>()?;
         let mut src = conn.prepare_cached(
             "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
@@ -703,12 +702,67 @@ impl Store {
 
     /// Articles first seen at or after `since`, with what matching needs.
     pub fn match_candidates(&self, since: DateTime<Utc>) -> Result<Vec<Candidate>, StoreError> {
-        let conn = self.lock()?;
-        let ids: Vec<i64> = conn
-            .prepare_cached("SELECT id FROM articles WHERE first_seen >= ?1 ORDER BY id")?
-            .query_map([unix_ms(since)], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        candidates(&conn, &ids)
+        let mut out = Vec::new();
+        self.match_candidates_by_chunk(since, |chunk| {
+            out.extend(chunk);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Store::match_candidates`] a chunk at a time, in first-seen order, without holding
+    /// the store between chunks: a month of articles (90,000, some 300 MB of text) is
+    /// matched without being held in memory at once, and polls go on meanwhile. Each chunk is
+    /// one range of `articles_first_seen` read in one statement, sources included.
+    pub fn match_candidates_by_chunk(
+        &self,
+        since: DateTime<Utc>,
+        mut each: impl FnMut(Vec<Candidate>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Where the next chunk starts: past this (first_seen, id).
+        let mut after = (unix_ms(since), 0_i64);
+        loop {
+            let chunk = {
+                let conn = self.lock()?;
+                let mut stmt = conn.prepare_cached(
+                    "SELECT a.id, a.title, a.summary_html, a.content_html, a.first_seen,
+                            (SELECT group_concat(source_id, char(10) ORDER BY rowid)
+                               FROM article_sources s WHERE s.article_id = a.id),
+                            a.search_text, a.search_layout
+                     FROM articles a
+                     WHERE a.first_seen >= ?1 AND (a.first_seen, a.id) > (?1, ?2)
+                     ORDER BY a.first_seen, a.id LIMIT ?3",
+                )?;
+                let rows = stmt.query_map(params![after.0, after.1, CANDIDATE_CHUNK], |r| {
+                    let sources: Option<String> = r.get(5)?;
+                    Ok((
+                        r.get::<_, i64>(4)?,
+                        Candidate {
+                            id: r.get(0)?,
+                            title: r.get(1)?,
+                            summary_html: r.get(2)?,
+                            content_html: r.get(3)?,
+                            search_text: r.get(6)?,
+                            search_layout: r.get(7)?,
+                            // Source ids are slugs: never a line break.
+                            sources: sources
+                                .map(|s| s.split('\n').map(String::from).collect())
+                                .unwrap_or_default(),
+                        },
+                    ))
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            let Some((first_seen, last)) = chunk.last().map(|(t, c)| (*t, c.id)) else {
+                return Ok(());
+            };
+            let full = chunk.len() == CANDIDATE_CHUNK as usize;
+            after = (first_seen, last);
+            each(chunk.into_iter().map(|(_, c)| c).collect())?;
+            if !full {
+                return Ok(());
+            }
+        }
     }
 
     /// The given articles (those still stored), with what matching needs.
@@ -729,25 +783,31 @@ impl Store {
         let tx = conn.transaction()?;
         let mut stats = RematchStats::default();
         {
+            // Only what changed is written: a re-match after an edit of one topic leaves the
+            // other topics' rows (nearly all of them) untouched.
             let mut old =
-                tx.prepare_cached("SELECT topic_id FROM matches WHERE article_id = ?1")?;
+                tx.prepare_cached("SELECT topic_id, phrases FROM matches WHERE article_id = ?1")?;
             let mut delete =
                 tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1 AND topic_id = ?2")?;
             for (id, matches) in results {
-                let before: Vec<String> = old
-                    .query_map([id], |r| r.get(0))?
+                let before: Vec<(String, String)> = old
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<Result<_, _>>()?;
-                for t in &before {
+                for (t, _) in &before {
                     if !matches.iter().any(|m| &m.topic == t) {
                         delete.execute(params![id, t])?;
                         stats.removed += 1;
                     }
                 }
-                stats.added += matches
-                    .iter()
-                    .filter(|m| !before.contains(&m.topic))
-                    .count();
-                insert_matches(&tx, *id, matches, unix_ms(now))?;
+                for m in matches {
+                    let phrases = m.phrases.join("\n");
+                    match before.iter().find(|(t, _)| *t == m.topic) {
+                        Some((_, stored)) if *stored == phrases => continue,
+                        Some(_) => {}
+                        None => stats.added += 1,
+                    }
+                    insert_match(&tx, *id, &m.topic, &phrases, unix_ms(now))?;
+                }
                 stats.articles += 1;
             }
         }
@@ -762,8 +822,7 @@ impl Store {
     pub fn matching_ids(&self, topic: &str, since: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT m.article_id FROM matches m JOIN articles a ON a.id = m.article_id
-             WHERE m.topic_id = ?1 AND a.first_seen >= ?2",
+            "SELECT article_id FROM matches WHERE topic_id = ?1 AND first_seen >= ?2",
         )?;
         let rows = stmt.query_map(params![topic, unix_ms(since)], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -773,10 +832,8 @@ impl Store {
     pub fn topic_counts(&self, now: DateTime<Utc>) -> Result<Vec<TopicCount>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT m.topic_id,
-                    sum(a.first_seen >= ?1), sum(a.first_seen >= ?2), count(*)
-             FROM matches m JOIN articles a ON a.id = m.article_id
-             GROUP BY m.topic_id",
+            "SELECT topic_id, sum(first_seen >= ?1), sum(first_seen >= ?2), count(*)
+             FROM matches INDEXED BY matches_seen GROUP BY topic_id",
         )?;
         let day = unix_ms(now) - 86_400_000;
         let week = unix_ms(now) - 7 * 86_400_000;
@@ -853,7 +910,7 @@ fn ingest_one(
                 "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
                    search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
                    url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11),
-                   title_guessed = ?12
+                   title_guessed = ?12, search_layout = ?13
                  WHERE id = ?1 AND content_hash <> ?8",
             )?
             .execute(params![
@@ -869,6 +926,7 @@ fn ingest_one(
                     a.url,
                     a.canonical_url,
                     a.title_guessed,
+                    a.search_layout,
                 ])?;
             if changed > 0 {
                 updated_now = true;
@@ -891,8 +949,8 @@ fn ingest_one(
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
-                   date_raw, first_seen, content_hash, story_id, ident, title_guessed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                   date_raw, first_seen, content_hash, story_id, ident, title_guessed, search_layout)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             )?
             .execute(params![
                 a.url,
@@ -914,6 +972,7 @@ fn ingest_one(
                 story,
                 a.keys.first(),
                 a.title_guessed,
+                a.search_layout,
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
@@ -927,16 +986,91 @@ fn ingest_one(
     Ok(())
 }
 
+/// The SQL of [`Store::articles`] for the filters `q` sets, with its parameters by name. Each
+/// filter adds its own condition, so the planner sees only what is asked (one statement with a
+/// `?n IS NULL OR …` per filter hides every index from it). A topic's articles are read in
+/// feed order from the `matches_feed` index, however rare the topic; given ids are looked up
+/// by id; everything else walks `articles_published` from the newest.
+fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::types::Value)>) {
+    use rusqlite::types::Value;
+    let json = |v: serde_json::Value| Value::Text(v.to_string());
+    let mut params = vec![(
+        ":limit",
+        Value::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)),
+    )];
+    let mut sql = String::from(
+        "SELECT a.id, a.title, a.url, a.canonical_url, a.guid, a.summary_html, a.content_html,
+                a.authors, a.published, a.published_offset, a.date_guessed, a.date_raw,
+                a.first_seen, a.updated, coalesce(a.story_id, a.id),
+                coalesce(a.ident, 'id:' || a.id)",
+    );
+    let mut conditions = Vec::new();
+    // The order is the same for both: `matches` carries its article's (published,
+    // first_seen), kept equal by the schema's triggers.
+    let order = match &q.topic {
+        Some(topic) => {
+            sql.push_str(" FROM matches m JOIN articles a ON a.id = m.article_id");
+            conditions.push("m.topic_id = :topic");
+            params.push((":topic", Value::Text(topic.clone())));
+            if q.since.is_some() {
+                conditions.push("m.published >= :since");
+            }
+            "m.published DESC, m.first_seen DESC, m.article_id DESC"
+        }
+        None => {
+            sql.push_str(" FROM articles a");
+            if q.since.is_some() {
+                conditions.push("a.published >= :since");
+            }
+            "a.published DESC, a.first_seen DESC, a.id DESC"
+        }
+    };
+    if let Some(since) = q.since {
+        params.push((":since", Value::Integer(unix_ms(since))));
+    }
+    if let Some(source) = &q.source {
+        conditions.push(
+            "EXISTS (SELECT 1 FROM article_sources s
+                     WHERE s.article_id = a.id AND s.source_id = :source)",
+        );
+        params.push((":source", Value::Text(source.clone())));
+    }
+    if let Some(sources) = &q.any_source {
+        conditions.push(
+            "EXISTS (SELECT 1 FROM article_sources s
+                     WHERE s.article_id = a.id
+                       AND s.source_id IN (SELECT value FROM json_each(:sources)))",
+        );
+        params.push((":sources", json(sources.clone().into())));
+    }
+    if let Some(ids) = &q.ids {
+        conditions.push("a.id IN (SELECT value FROM json_each(:ids))");
+        params.push((":ids", json(ids.clone().into())));
+    }
+    for (i, c) in conditions.iter().enumerate() {
+        sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+        sql.push_str(c);
+    }
+    sql.push_str(" ORDER BY ");
+    sql.push_str(order);
+    sql.push_str(" LIMIT :limit");
+    (sql, params)
+}
+
 fn candidates(conn: &Connection, ids: &[i64]) -> Result<Vec<Candidate>, StoreError> {
-    let mut article = conn
-        .prepare_cached("SELECT title, summary_html, content_html FROM articles WHERE id = ?1")?;
+    let mut article = conn.prepare_cached(
+        "SELECT title, summary_html, content_html, search_text, search_layout
+             FROM articles WHERE id = ?1",
+    )?;
     let mut src = conn.prepare_cached(
         "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
     )?;
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
-        let Some((title, summary_html, content_html)) = article
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let Some((title, summary_html, content_html, search_text, search_layout)) = article
+            .query_row([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .optional()?
         else {
             continue;
@@ -949,6 +1083,8 @@ fn candidates(conn: &Connection, ids: &[i64]) -> Result<Vec<Candidate>, StoreErr
             title,
             summary_html,
             content_html,
+            search_text,
+            search_layout,
             sources,
         });
     }
@@ -961,13 +1097,33 @@ fn insert_matches(
     matches: &[TopicMatch],
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO matches (topic_id, article_id, phrases, matched_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(topic_id, article_id) DO UPDATE SET phrases = excluded.phrases",
-    )?;
+    let mut stmt = insert_statement(tx)?;
     for m in matches {
         stmt.execute(params![m.topic, id, m.phrases.join("\n"), now])?;
     }
+    Ok(())
+}
+
+/// Stores a match (topic, article id, phrases, now); an existing one only takes the new
+/// phrases (`matched_at` stays). The article's feed order comes with it (schema 10), read in
+/// the same statement.
+fn insert_statement<'t>(tx: &'t Transaction) -> Result<rusqlite::CachedStatement<'t>, StoreError> {
+    Ok(tx.prepare_cached(
+        "INSERT INTO matches (topic_id, article_id, phrases, matched_at, published, first_seen)
+         SELECT ?1, id, ?3, ?4, published, first_seen FROM articles WHERE id = ?2
+         ON CONFLICT(topic_id, article_id) DO UPDATE SET phrases = excluded.phrases",
+    )?)
+}
+
+/// One match of [`insert_matches`], its phrases joined already.
+fn insert_match(
+    tx: &Transaction,
+    id: i64,
+    topic: &str,
+    phrases: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    insert_statement(tx)?.execute(params![topic, id, phrases, now])?;
     Ok(())
 }
 

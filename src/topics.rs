@@ -321,6 +321,44 @@ impl MatchInput {
         &self.keys[field.index()]
     }
 
+    /// Where each field's key lies in the search text ([`normalize::search_text`]: the
+    /// non-empty keys joined by a space): their byte lengths, in [`Field::index`] order.
+    ///
+    /// [`normalize::search_text`]: crate::ingest::normalize::search_text
+    pub fn search_layout(&self) -> String {
+        let [title, summary, content] = self.keys.each_ref().map(String::len);
+        format!("{title} {summary} {content}")
+    }
+
+    /// The input of an article rebuilt from its stored search text and
+    /// [`search_layout`](Self::search_layout), without re-reading its HTML: the same keys as
+    /// [`MatchInput::from_html`] gave when they were stored. None when the layout does not fit
+    /// the text.
+    pub fn from_search_text(search_text: &str, layout: &str) -> Option<MatchInput> {
+        let mut lengths = layout.split(' ').map(|n| n.parse::<usize>().ok());
+        let mut keys: [String; 3] = Default::default();
+        let mut at = 0;
+        let mut first = true;
+        for key in &mut keys {
+            let length = lengths.next()??;
+            if length == 0 {
+                continue;
+            }
+            if !first {
+                let separator = at + 1;
+                if search_text.get(at..separator)? != " " {
+                    return None;
+                }
+                at = separator;
+            }
+            first = false;
+            let end = at.checked_add(length)?;
+            *key = search_text.get(at..end)?.to_string();
+            at = end;
+        }
+        (lengths.next().is_none() && at == search_text.len()).then(|| MatchInput::from_keys(keys))
+    }
+
     fn from_keys(keys: [String; 3]) -> MatchInput {
         let capacity: usize = keys.iter().map(|k| k.len() + 4).sum();
         let mut exact = String::with_capacity(capacity);
@@ -1159,6 +1197,39 @@ fn context(input: &MatchInput, hit: &RawHit) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The input rebuilt from a stored search text and its layout is the one the HTML gives,
+    /// whichever fields are empty; a layout that does not fit the text gives none.
+    #[test]
+    fn the_stored_search_text_rebuilds_the_input_of_the_html() {
+        let summaries = [None, Some(""), Some("<p>Công tác <b>dân vận</b> khéo.</p>")];
+        let contents = [None, Some("<p>Đổi mới, sáng tạo.</p><p>Xe buýt 2026.</p>")];
+        for title in ["", "Tăng cường công tác DÂN VẬN"] {
+            for summary in summaries {
+                for content in contents {
+                    let html = MatchInput::from_html(title, summary, content);
+                    let text = crate::ingest::normalize::search_text(&html);
+                    let stored = MatchInput::from_search_text(&text, &html.search_layout())
+                        .unwrap_or_else(|| panic!("{title:?} {summary:?} {content:?}"));
+                    assert_eq!(stored.keys, html.keys);
+                    assert_eq!(stored.exact, html.exact);
+                    assert_eq!(stored.folded, html.folded);
+                    assert_eq!(stored.field_syllables, html.field_syllables);
+                }
+            }
+        }
+        let text = "tang cuong cong tac";
+        for layout in [
+            "", "4 14", "4 14 0 0", "5 13 0", "4 15 0", "x 14 0", "3 15 0",
+        ] {
+            assert!(
+                MatchInput::from_search_text(text, layout).is_none(),
+                "{layout:?}"
+            );
+        }
+        assert!(MatchInput::from_search_text(text, "4 14 0").is_some());
+        assert!(MatchInput::from_search_text("ô", "1 0 0").is_none());
+    }
 
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

@@ -1,15 +1,16 @@
 //! `bantin topics`, `bantin topics test` and `bantin match`: what topics match, and why.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
 use super::{open_store, EXIT_CONFIG};
 use crate::config::Config;
-use crate::store::Candidate;
+use crate::store::{Candidate, Store};
 use crate::topics::{Explanation, Hit, MatchInput, SourceRef, Verdict};
 
 #[derive(Debug, Subcommand)]
@@ -150,39 +151,63 @@ pub async fn test(config: Config, id: &str, days: Option<u32>, json: bool) -> Re
     }
     let days = days.unwrap_or(config.rematch_days);
     let store = open_store(&config).await?;
-    let since = Utc::now() - chrono::Duration::days(i64::from(days));
     let topic = id.to_string();
-    let (candidates, stored) =
-        tokio::task::spawn_blocking(move || -> Result<(Vec<Candidate>, Vec<i64>)> {
-            Ok((
-                store.match_candidates(since)?,
-                store.matching_ids(&topic, since)?,
-            ))
-        })
-        .await??;
+    // Matching a month of articles is CPU work: off the runtime, like the store's.
+    let report = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        write_test(&config, &store, &topic, days, Utc::now(), json, &mut out)?;
+        Ok(out)
+    })
+    .await??;
+    std::io::stdout().lock().write_all(&report)?;
+    Ok(ExitCode::SUCCESS)
+}
 
-    let explained: Vec<(&Candidate, Explanation)> = candidates
-        .iter()
-        .filter_map(|c| {
-            let carriers = carriers_of(&config, &c.sources);
-            let input = MatchInput::from_html(
-                &c.title,
-                c.summary_html.as_deref(),
-                c.content_html.as_deref(),
-            );
-            Some((c, config.topics.explain(id, &input, &carriers)?))
-        })
-        .collect();
+/// `bantin topics test ID`: the report on the articles first seen in the `days` before `now`,
+/// as text or JSON, into `out`. The topic is known (checked by the caller).
+pub fn write_test(
+    config: &Config,
+    store: &Store,
+    id: &str,
+    days: u32,
+    now: DateTime<Utc>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let since = now - chrono::Duration::days(i64::from(days));
+    let stored: HashSet<i64> = store.matching_ids(id, since)?.into_iter().collect();
+    // A month of articles is read a chunk at a time and explained on every core; only the
+    // articles the report lists are kept.
+    let mut considered = 0;
+    let mut listed: Vec<(Candidate, Explanation)> = Vec::new();
+    store.match_candidates_by_chunk(since, |chunk| {
+        considered += chunk.len();
+        let explained = crate::parallel::map(&chunk, |c| {
+            let carriers = carriers_of(config, &c.sources);
+            config.topics.explain(id, &c.match_input(), &carriers)
+        });
+        for (c, e) in chunk.into_iter().zip(explained) {
+            let Some(e) = e else { continue };
+            let reported = match e.verdict {
+                Verdict::Matched | Verdict::Vetoed { .. } | Verdict::MaskedByIgnore { .. } => true,
+                _ => stored.contains(&c.id),
+            };
+            if reported {
+                listed.push((c, e));
+            }
+        }
+        Ok(())
+    })?;
     let mut report = TestReport {
         topic: id,
         days,
-        considered: candidates.len(),
+        considered,
         matched: Vec::new(),
         vetoed: Vec::new(),
         masked: Vec::new(),
         would_stop_matching: Vec::new(),
     };
-    for (c, e) in &explained {
+    for (c, e) in &listed {
         let v = tested(c, e, stored.contains(&c.id));
         match &e.verdict {
             Verdict::Matched => report.matched.push(v),
@@ -202,11 +227,10 @@ pub async fn test(config: Config, id: &str, days: Option<u32>, json: bool) -> Re
         list.sort_by_key(|a| std::cmp::Reverse(a.id));
     }
 
-    let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
+        serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     let new = report.matched.iter().filter(|a| !a.stored_match).count();
     writeln!(
@@ -246,11 +270,11 @@ pub async fn test(config: Config, id: &str, days: Option<u32>, json: bool) -> Re
                 writeln!(out, "      vetoed by {p:?}")?;
             }
             for h in &a.hits {
-                write_hit(&mut out, h)?;
+                write_hit(out, h)?;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn tested<'a>(c: &'a Candidate, e: &'a Explanation, stored_match: bool) -> TestedArticle<'a> {

@@ -224,6 +224,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
     let input = MatchInput::from_html(&title, summary_html.as_deref(), content_html.as_deref());
     let title_key = input.normalized(Field::Title).to_string();
     let search_text = search_text(&input);
+    let search_layout = Some(input.search_layout());
 
     let parsed = e
         .date
@@ -253,6 +254,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
         summary_html,
         content_html,
         search_text,
+        search_layout,
         authors: clean_authors(&e.authors),
         published,
         date_guessed,

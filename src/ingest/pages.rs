@@ -20,7 +20,7 @@ use super::normalize;
 use super::scrape::{self, ScrapeError};
 use crate::config::{Config, Source};
 use crate::date;
-use crate::store::{blocking, PageJob, PageTitle, PageUpdate, Store, StoreError};
+use crate::store::{blocking, PageJob, PageSearchLayout, PageTitle, PageUpdate, Store, StoreError};
 use crate::topics::{Field, MatchInput};
 
 /// Pages fetched in one poll of one source, at most.
@@ -172,6 +172,11 @@ impl ArticleText {
                 title,
             }),
             search_text: normalize::search_text(&input),
+            search_layout: Some(PageSearchLayout {
+                layout: input.search_layout(),
+                title_key: input.normalized(Field::Title).to_string(),
+                summary_html: job.summary_html.clone(),
+            }),
             content_html: self.content_html,
             authors: self.authors,
             published: self.published,

@@ -147,10 +147,12 @@ impl Store {
     ) -> Result<Vec<StoredArticle>, StoreError> {
         let ids: Vec<i64> = {
             let conn = self.lock()?;
+            // One range of the `matches_seen` index per topic: matches carry their article's
+            // first_seen (schema 10).
             let mut stmt = conn.prepare_cached(
-                "SELECT DISTINCT a.id FROM articles a JOIN matches m ON m.article_id = a.id
-                 WHERE m.topic_id IN (SELECT value FROM json_each(?1))
-                   AND a.first_seen >= ?2 AND a.first_seen < ?3",
+                "SELECT DISTINCT article_id FROM matches
+                 WHERE topic_id IN (SELECT value FROM json_each(?1))
+                   AND first_seen >= ?2 AND first_seen < ?3",
             )?;
             let topics = serde_json::Value::from(topics.to_vec()).to_string();
             let rows = stmt.query_map(params![topics, unix_ms(since), unix_ms(until)], |r| {

@@ -34,6 +34,17 @@ pub struct PageJob {
     pub title_guessed: bool,
 }
 
+/// `MatchInput::search_layout` of a page's search text, kept only while the article still has
+/// the title and summary it was built from: a list may have changed them since the page's job
+/// was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageSearchLayout {
+    pub layout: String,
+    /// The match key of the title the text was built from.
+    pub title_key: String,
+    pub summary_html: Option<String>,
+}
+
 /// What a fetched page gives its article.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageUpdate {
@@ -43,6 +54,8 @@ pub struct PageUpdate {
     pub content_html: String,
     /// `text::match_key` of title, summary and body (as `ingest::normalize` builds it).
     pub search_text: String,
+    /// The layout of `search_text` and what it was built from besides the body.
+    pub search_layout: Option<PageSearchLayout>,
     /// Replaces the stored authors when not empty.
     pub authors: Vec<String>,
     /// Replaces the stored date when that was a guess.
@@ -173,7 +186,7 @@ impl Store {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         tx.execute(
-            "UPDATE articles SET content_html = ?2, search_text = ?3,
+            "UPDATE articles SET content_html = ?2, search_text = ?3, search_layout = NULL,
                authors = CASE WHEN ?4 <> '' THEN ?4 ELSE authors END
              WHERE id = ?1",
             params![
@@ -198,6 +211,20 @@ impl Store {
         if let Some(title) = &update.title {
             retitle(&tx, article_id, title)?;
         }
+        // Last, so that it sees the article's fields as they now are.
+        tx.execute(
+            "UPDATE articles SET search_layout = ?2
+             WHERE id = ?1 AND ?2 IS NOT NULL AND title_key = ?3 AND summary_html IS ?4",
+            params![
+                article_id,
+                update.search_layout.as_ref().map(|l| &l.layout),
+                update.search_layout.as_ref().map(|l| &l.title_key),
+                update
+                    .search_layout
+                    .as_ref()
+                    .and_then(|l| l.summary_html.as_ref()),
+            ],
+        )?;
         tx.execute(
             "UPDATE pages SET status = 'done', attempts = attempts + 1, last_error = NULL,
                fetched_at = ?2
@@ -289,6 +316,7 @@ mod tests {
             summary_html: None,
             content_html: None,
             search_text: crate::text::match_key(title),
+            search_layout: None,
             authors: Vec::new(),
             published: Utc
                 .with_ymd_and_hms(2026, 11, 28, 2, 0, 0)
@@ -309,9 +337,58 @@ mod tests {
             }),
             content_html: "<p>Nội dung.</p>".into(),
             search_text: "noi dung".into(),
+            search_layout: None,
             authors: Vec::new(),
             published: None,
         }
+    }
+
+    /// A page's search layout is kept while the article has the title and summary its text was
+    /// built from, and dropped when they changed since its job was read.
+    #[test]
+    fn a_page_keeps_its_search_layout_only_for_the_fields_it_was_built_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        store
+            .sync_sources(&[SourceSpec {
+                id: "feed".into(),
+                url: "https://feed.vn/".into(),
+            }])
+            .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap();
+        let title = "Hội nghị tổng kết";
+        let record = PollRecord::Fetched {
+            articles: vec![article("a", "nhandan.vn", title, false)],
+            seen: Vec::new(),
+            etag: None,
+            last_modified: None,
+            moved_to: None,
+            pages: true,
+            note: None,
+            complete: true,
+        };
+        store.record_poll("feed", &record, now, now).unwrap();
+        let job = store.due_pages("feed", now, 1).unwrap().remove(0);
+        let layout_after = |summary_html: Option<&str>, title_key: &str| {
+            let update = PageUpdate {
+                search_layout: Some(PageSearchLayout {
+                    layout: "17 0 8".into(),
+                    title_key: title_key.into(),
+                    summary_html: summary_html.map(String::from),
+                }),
+                ..update(None)
+            };
+            store.page_done(job.article_id, &update, now).unwrap();
+            store
+                .match_candidates_for(&[job.article_id])
+                .unwrap()
+                .remove(0)
+                .search_layout
+        };
+        let key = crate::text::match_key(title);
+        assert_eq!(layout_after(None, &key).as_deref(), Some("17 0 8"));
+        assert_eq!(layout_after(Some("<p>Tóm tắt cũ.</p>"), &key), None);
+        assert_eq!(layout_after(None, "tieu de cu"), None);
     }
 
     /// A stand-in title gives way to the page's, with its key, which joins the article to the

@@ -209,9 +209,12 @@ fn count_doomed(
     })
 }
 
-/// The next batch of articles to prune, oldest id first (the same rows every time it runs in
-/// one transaction).
-const NEXT_BATCH: &str = "SELECT id FROM articles WHERE first_seen < ?1 ORDER BY id LIMIT ?2";
+/// The next batch of articles to prune, oldest first (the same rows every time it runs in one
+/// transaction). In the order of the `articles_first_seen` index, which it reads from its
+/// start: ordered by id, it would walk the table from its first row past every younger
+/// article whose id is lower than an old one's.
+const NEXT_BATCH: &str =
+    "SELECT id FROM articles WHERE first_seen < ?1 ORDER BY first_seen, id LIMIT ?2";
 
 fn page_counts(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
     let count: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;

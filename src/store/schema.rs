@@ -155,6 +155,43 @@ const MIGRATIONS: &[&str] = &[
     // 9: whether an article's title is a stand-in (its entry had none: a sitemap without news
     // titles), for its page's title to replace. Articles stored before are left as they are.
     "ALTER TABLE articles ADD COLUMN title_guessed INTEGER NOT NULL DEFAULT 0;",
+    // 10: each match carries its article's feed order (published, first_seen), so a topic's
+    // feed, its digest windows and `topics test` read one index range of the topic instead of
+    // walking every article (a year of news is a million). Triggers keep the copies equal to
+    // the article's: a match inserted without them gets them, and an article whose time
+    // changes (a page's date replacing a guessed one) passes it on.
+    "ALTER TABLE matches ADD COLUMN published INTEGER;
+    ALTER TABLE matches ADD COLUMN first_seen INTEGER;
+    UPDATE matches SET (published, first_seen) =
+        (SELECT published, first_seen FROM articles a WHERE a.id = matches.article_id);
+    CREATE INDEX matches_feed ON matches (topic_id, published DESC, first_seen DESC, article_id DESC);
+    CREATE INDEX matches_seen ON matches (topic_id, first_seen);
+    CREATE TRIGGER matches_order_on_insert AFTER INSERT ON matches
+    WHEN NEW.published IS NULL OR NEW.first_seen IS NULL BEGIN
+        UPDATE matches SET (published, first_seen) =
+            (SELECT published, first_seen FROM articles a WHERE a.id = NEW.article_id)
+        WHERE topic_id = NEW.topic_id AND article_id = NEW.article_id;
+    END;
+    CREATE TRIGGER matches_order_on_update AFTER UPDATE OF published, first_seen ON articles
+    WHEN NEW.published IS NOT OLD.published OR NEW.first_seen IS NOT OLD.first_seen BEGIN
+        UPDATE matches SET published = NEW.published, first_seen = NEW.first_seen
+        WHERE article_id = NEW.id;
+    END;",
+    // 11: a source's provenance by when it was first seen, so a poll finds the articles it just
+    // brought (to queue their pages) without walking everything the source ever carried.
+    "CREATE INDEX article_sources_seen ON article_sources (source_id, first_seen);",
+    // 12: where each field's match key lies in the search text (`MatchInput::search_layout`),
+    // so re-matching and `topics test` rebuild an article's match input from it instead of
+    // from its HTML. NULL (every article stored before, and any whose text could not be vouched
+    // for) means: derive it from the HTML, as before. A change of the text rules must clear it
+    // in a migration. The trigger clears it when an article's fields change and its search
+    // text does not: whoever changed them did not rebuild it.
+    "ALTER TABLE articles ADD COLUMN search_layout TEXT;
+    CREATE TRIGGER articles_search_layout_stale
+    AFTER UPDATE OF title, summary_html, content_html ON articles
+    WHEN NEW.search_layout IS NOT NULL AND NEW.search_text IS OLD.search_text BEGIN
+        UPDATE articles SET search_layout = NULL WHERE id = NEW.id;
+    END;",
 ];
 
 /// The schema version this binary writes.
@@ -214,5 +251,72 @@ mod tests {
         assert_eq!(one("SELECT first_seen FROM articles"), 1_800_000_000_000);
         assert_eq!(one("SELECT window_end FROM subscribers"), 1_800_000_000_000);
         assert_eq!(one("PRAGMA user_version"), VERSION);
+    }
+
+    /// A database of schema 9 gets its matches' feed order (step 10) from their articles, and
+    /// keeps it equal to theirs afterwards: a page's date replacing a guessed one moves the
+    /// article in its topics' feeds too.
+    #[test]
+    fn matches_carry_their_article_feed_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..9] {
+            tx.execute_batch(step).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 9).unwrap();
+        tx.execute_batch(
+            "INSERT INTO articles (id, title, title_key, search_text, published, first_seen,
+               content_hash) VALUES (1, 't', 't', 't', 1799990000000, 1800000000000, 'h'),
+                                    (2, 'u', 'u', 'u', 1799990001000, 1800000001000, 'i');
+             INSERT INTO matches (topic_id, article_id, phrases, matched_at)
+               VALUES ('dan-van', 1, 'p', 1800000000000), ('kinh-te', 1, 'p', 1800000000000),
+                      ('dan-van', 2, 'p', 1800000001000);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(
+            conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            VERSION
+        );
+        let order = |conn: &Connection| -> Vec<(String, i64, i64, i64)> {
+            conn.prepare(
+                "SELECT topic_id, article_id, published, first_seen FROM matches
+                 ORDER BY topic_id, article_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        let row = |t: &str, a, p, f| (t.to_string(), a, p, f);
+        assert_eq!(
+            order(&conn),
+            [
+                row("dan-van", 1, 1_799_990_000_000, 1_800_000_000_000),
+                row("dan-van", 2, 1_799_990_001_000, 1_800_000_001_000),
+                row("kinh-te", 1, 1_799_990_000_000, 1_800_000_000_000),
+            ]
+        );
+        // A match stored the old way (no order given) gets it; a moved article moves its own.
+        conn.execute_batch(
+            "INSERT INTO matches (topic_id, article_id, phrases, matched_at)
+               VALUES ('kinh-te', 2, 'p', 1800000002000);
+             UPDATE articles SET published = 1799000000000 WHERE id = 1;",
+        )
+        .unwrap();
+        assert_eq!(
+            order(&conn),
+            [
+                row("dan-van", 1, 1_799_000_000_000, 1_800_000_000_000),
+                row("dan-van", 2, 1_799_990_001_000, 1_800_000_001_000),
+                row("kinh-te", 1, 1_799_000_000_000, 1_800_000_000_000),
+                row("kinh-te", 2, 1_799_990_001_000, 1_800_000_001_000),
+            ]
+        );
     }
 }

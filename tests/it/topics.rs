@@ -999,6 +999,64 @@ name = "Cải cách hành chính"
 any = ["cải cách hành chính", "thủ tục hành chính"]
 "#;
 
+/// `topics test` and a re-match read each article's stored search text (through its layout)
+/// instead of its HTML: the same reports and the same matches as from the HTML, which is what
+/// an article stored before its layout was kept still gets.
+#[tokio::test]
+async fn matching_the_stored_text_gives_what_matching_the_html_gives() {
+    let srv = Server::start().await;
+    srv.set("/rss", Route::feed(feed("nhandan.vn", DAN_VAN_FEED)));
+    let env = Env::new(&source("nhandan", &srv.url("/rss"), ""));
+    write_topics(&env, DAN_VAN);
+    let ing = env.ingestor().await;
+    poll_stored(&ing, &["nhandan"]).await;
+    drop(ing);
+
+    // The same database twice: with the layouts ingest stored, and without any.
+    let html_db = env.dir.path().join("from-html.db");
+    {
+        let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+        let laid_out: usize = conn
+            .query_row(
+                "SELECT count(*) FROM articles WHERE search_layout IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(laid_out, DAN_VAN_FEED.len(), "ingest keeps every layout");
+        conn.execute("VACUUM INTO ?1", [html_db.to_str().unwrap()])
+            .unwrap();
+        let copy = rusqlite::Connection::open(&html_db).unwrap();
+        copy.execute("UPDATE articles SET search_layout = NULL", [])
+            .unwrap();
+    }
+    let from_text = Store::open(&env.db_path()).unwrap();
+    let from_html = Store::open(&html_db).unwrap();
+
+    write_topics(&env, DAN_VAN_EDITED);
+    let config = env.config();
+    let now = Utc::now();
+    for topic in ["dan-van", "cai-cach-hanh-chinh"] {
+        for as_json in [false, true] {
+            let report = |store: &Store| {
+                let mut out = Vec::new();
+                bantin::cli::topics::write_test(&config, store, topic, 30, now, as_json, &mut out)
+                    .unwrap();
+                String::from_utf8(out).unwrap()
+            };
+            let text = report(&from_text);
+            assert!(text.contains(topic), "{text}");
+            assert_eq!(text, report(&from_html), "{topic}, json: {as_json}");
+        }
+    }
+
+    let text_stats = ingest::rematch(&from_text, &config, now).unwrap();
+    let html_stats = ingest::rematch(&from_html, &config, now).unwrap();
+    assert_eq!(text_stats, html_stats);
+    assert!(text_stats.added + text_stats.removed > 0, "{text_stats:?}");
+    assert_eq!(topics_by_slug(&from_text), topics_by_slug(&from_html));
+}
+
 #[tokio::test]
 async fn topics_test_explains_stored_articles_with_the_file_as_it_is_now() {
     let srv = Server::start().await;
