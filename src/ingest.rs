@@ -303,8 +303,8 @@ pub fn prepare(
         id: ctx.source_id,
         tags,
     }];
+    // One item's match input at a time: it is dropped once matched, not kept for the feed.
     let articles = normalize::build(feed, &ids, ctx, |i| !skip[i])
-        .into_iter()
         .map(|(mut a, input)| {
             a.matches = topics.matches(&input, &carrier);
             a
