@@ -214,7 +214,7 @@ pub async fn poll_source(
                 Ok(listed) => Ok(Polled::Read {
                     complete: listed.complete(),
                     listing: listed.listing,
-                    body,
+                    body: headers_only(body),
                 }),
                 // Shutdown came before a kind that fetches further documents read any: as if
                 // it had come during the fetch.
@@ -255,6 +255,19 @@ pub async fn poll_source(
         }
     }
     Ok(report)
+}
+
+/// `body` without its bytes, once its listing is read: a poll waiting for the store's write
+/// lock then holds its entries, not its document as well.
+fn headers_only(body: Arc<Body>) -> Arc<Body> {
+    match Arc::try_unwrap(body) {
+        Ok(mut b) => {
+            b.bytes = Vec::new();
+            Arc::new(b)
+        }
+        // Still shared (no kind keeps one after reading today): left whole.
+        Err(shared) => shared,
+    }
 }
 
 /// A parsed feed made ready for [`Store::record_poll`].
@@ -303,8 +316,8 @@ pub fn prepare(
         id: ctx.source_id,
         tags,
     }];
+    // One item's match input at a time: it is dropped once matched, not kept for the feed.
     let articles = normalize::build(feed, &ids, ctx, |i| !skip[i])
-        .into_iter()
         .map(|(mut a, input)| {
             a.matches = topics.matches(&input, &carrier);
             a

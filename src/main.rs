@@ -8,6 +8,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = bantin::cli::Cli::parse();
     init_logging(&cli);
     raise_file_limit();
@@ -33,6 +34,25 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(RUNTIME_GRACE);
     code
 }
+
+/// glibc's malloc, set for a process whose big buffers (feed bodies, their text) come and go.
+/// Two arenas instead of eight per core: every thread that allocates while another holds an
+/// arena gets one of its own, polls run on as many blocking threads as are in flight, and the
+/// memory they free stays spread over arenas nobody reuses (a cold `bantin fetch`: 130 MiB of
+/// RSS with the default, 92 MiB with two, same CPU time). And a fixed mmap threshold (glibc's
+/// default, 128 KiB): left dynamic, it rises to the size of the first megabyte body freed,
+/// after which every body lands in an arena and leaves a hole there when freed (67 → 58 MiB).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
 
 /// What exit waits for blocking tasks still running after the command returned.
 const RUNTIME_GRACE: std::time::Duration = std::time::Duration::from_secs(1);

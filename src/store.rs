@@ -360,9 +360,13 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
-        // Identity keys are hashes: inserts land all over their index, which wants to stay in
-        // memory (64 MiB at most; SQLite's default is 2 MiB).
-        conn.pragma_update(None, "cache_size", -65536)
+        // 8 MiB of page cache (SQLite's default is 2 MiB). Identity keys are hashes, so their
+        // inserts and lookups land all over the index: no cache short of the whole index keeps
+        // them from missing at a year's scale, and a miss is a read from the OS page cache
+        // (microseconds), not the disk. What the cache must hold is the inner pages of every
+        // index and the newest leaves that feeds and digests read, a few MiB. A cold
+        // `bantin fetch` must stay under 64 MiB of RSS in all; 64 MiB here filled most of it.
+        conn.pragma_update(None, "cache_size", -8192)
             .map_err(open_err)?;
         // Checkpoint every 8192 pages (32 MiB of WAL) rather than 1000: index pages rewritten
         // by many polls are then copied back once, not once per 4 MiB.
@@ -980,7 +984,7 @@ fn ingest_one(
             id
         }
     };
-    if link(tx, source, &a.keys, id, now)? && known || updated_now {
+    if link(tx, source, &a.keys, id, known, now)? && known || updated_now {
         stats.rematch.push(id);
     }
     Ok(())
@@ -1137,24 +1141,26 @@ fn touch(
 ) -> Result<(), StoreError> {
     let mut lookup = tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
     let mut found = None;
-    for k in keys {
+    for (at, k) in keys.iter().enumerate() {
         if let Some(id) = lookup
             .query_row([k], |r| r.get::<_, Option<i64>>(0))
             .optional()?
         {
-            found = Some(id);
+            found = Some((at, id));
             break;
         }
     }
     match found {
-        Some(Some(id)) => {
+        Some((at, Some(id))) => {
             stats.unchanged += 1;
-            if link(tx, source, keys, id, now)? {
+            // The key just found is stored already: inserting it again would do nothing.
+            let rest = keys.iter().enumerate().filter(|(i, _)| *i != at);
+            if link(tx, source, rest.map(|(_, k)| k), id, true, now)? {
                 stats.rematch.push(id);
             }
             Ok(())
         }
-        Some(None) => {
+        Some((_, None)) => {
             stats.tombstoned += 1;
             Ok(())
         }
@@ -1165,13 +1171,15 @@ fn touch(
 }
 
 /// Records `keys` for article `id` (existing keys keep their article) and that `source`
-/// carried it.
+/// carried it; `stored` false when the article was inserted in this transaction (no source
+/// carries it yet).
 /// Returns true when `source` carries the article for the first time.
-fn link(
+fn link<'k>(
     tx: &Transaction,
     source: &str,
-    keys: &[String],
+    keys: impl IntoIterator<Item = &'k String>,
     id: i64,
+    stored: bool,
     now: i64,
 ) -> Result<bool, StoreError> {
     let mut add_key = tx.prepare_cached(
@@ -1179,6 +1187,19 @@ fn link(
     )?;
     for k in keys {
         add_key.execute(params![k, id])?;
+    }
+    // Most polls carry what the source carried before: the update alone then records it (one
+    // statement, where an insert that conflicts and then the update took two). An article
+    // inserted in this transaction skips straight to the insert. The row ends the same.
+    if stored {
+        let carried = tx
+            .prepare_cached(
+                "UPDATE article_sources SET last_seen = ?3 WHERE article_id = ?1 AND source_id = ?2",
+            )?
+            .execute(params![id, source, now])?;
+        if carried > 0 {
+            return Ok(false);
+        }
     }
     let added = tx
         .prepare_cached(

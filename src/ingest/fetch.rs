@@ -391,7 +391,10 @@ impl Fetcher {
         let last_modified = text(header::LAST_MODIFIED);
         let max_age = text(header::CACHE_CONTROL).as_deref().and_then(max_age_of);
 
-        let mut bytes = Vec::new();
+        // Sized once when the length is announced: grown by doubling, a body's buffer costs up
+        // to twice the body and a copy at each step.
+        let announced = resp.content_length().unwrap_or(0).min(self.max_bytes);
+        let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {

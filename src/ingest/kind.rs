@@ -193,11 +193,23 @@ fn read_feed(body: &Body, dates: DateContext) -> Result<Listing, ReadError> {
     })
 }
 
-/// Runs `f` on a blocking thread. A panic there goes on up to the caller's task edge
-/// ([`crate::guard`]), as if it had happened here.
+/// Bodies being read at once, in the whole process: one per core. Reading is CPU work, so more
+/// at once is no faster, and each costs several times its body in memory while it runs (the
+/// decoded text, the dialect check's tree, feed-rs's model): with one per poll in flight, eight
+/// feeds of a megabyte held 60 MiB at once. Polls past this wait with their body alone.
+static READERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+});
+
+/// Runs `f` on a blocking thread, once one of [`READERS`] is free. A panic there goes on up to
+/// the caller's task edge ([`crate::guard`]), as if it had happened here.
 pub(super) async fn off_runtime<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ReadError> {
+    // Nothing closes the semaphore; were it closed, reading would be as if interrupted.
+    let Ok(_reading) = READERS.acquire().await else {
+        return Err(ReadError::Interrupted);
+    };
     match tokio::task::spawn_blocking(f).await {
         Ok(v) => Ok(v),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

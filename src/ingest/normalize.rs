@@ -62,10 +62,7 @@ pub fn normalize(feed: &Listing, ctx: &Context) -> Normalized {
     let ids = identify(feed, ctx);
     Normalized {
         dropped: ids.iter().filter(|i| i.is_none()).count(),
-        articles: build(feed, &ids, ctx, |_| true)
-            .into_iter()
-            .map(|(a, _)| a)
-            .collect(),
+        articles: build(feed, &ids, ctx, |_| true).map(|(a, _)| a).collect(),
     }
 }
 
@@ -183,20 +180,19 @@ impl Identified {
 
 /// Builds the articles of the identified entries for which `wanted(index)` is true, each with
 /// its text prepared for topic matching.
-pub fn build(
-    feed: &Listing,
-    ids: &[Option<Identified>],
-    ctx: &Context,
-    wanted: impl Fn(usize) -> bool,
-) -> Vec<(NewArticle, MatchInput)> {
+pub fn build<'a>(
+    feed: &'a Listing,
+    ids: &'a [Option<Identified>],
+    ctx: &'a Context,
+    wanted: impl Fn(usize) -> bool + 'a,
+) -> impl Iterator<Item = (NewArticle, MatchInput)> + 'a {
     feed.entries
         .iter()
         .zip(ids)
         .enumerate()
-        .filter(|(i, _)| wanted(*i))
+        .filter(move |(i, _)| wanted(*i))
         .filter_map(|(_, (e, id))| id.as_ref().filter(|id| !id.repeat).map(|id| (e, id)))
         .map(|(e, id)| build_one(e, id, ctx))
-        .collect()
 }
 
 fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, MatchInput) {
