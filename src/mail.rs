@@ -10,9 +10,10 @@
 //! 7bit when ASCII with short lines, else quoted-printable or base64 (lettre's chooser picks the
 //! shorter); nothing is an attachment. Line endings become CRLF (here, in one pass: lettre's own
 //! conversion inserts one `\r` at a time, which is quadratic in a 100 KB body). Headers: From,
-//! Reply-To, To, Subject (RFC 2047 words when not ASCII), Date, Message-ID, `Auto-Submitted: auto-generated`
-//! (RFC 3834, so vacation responders stay quiet), `Precedence: bulk` (the older convention
-//! the same responders honour), and the RFC 2369 / RFC 8058 unsubscribe headers.
+//! Reply-To, To, Subject (RFC 2047 words when not ASCII), Date, Message-ID,
+//! `Auto-Submitted: auto-generated` (RFC 3834, so vacation responders stay quiet), `Precedence:
+//! bulk` (the older convention the same responders honour), and the RFC 2369 / RFC 8058
+//! unsubscribe headers.
 //!
 //! Invariants:
 //!

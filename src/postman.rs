@@ -7,10 +7,10 @@
 //! same Message-ID. The one window that cannot be closed: the server accepted the message and
 //! the process died before recording it — then the subscriber gets it twice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
@@ -33,8 +33,35 @@ const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
 /// Articles of a window, by (topic ids, window start, window end).
 type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<Vec<StoredArticle>>>;
 
-/// Digests being delivered at once (as many as the SMTP pool keeps connections).
-const SEND_CONCURRENCY: usize = 2;
+/// Window articles cached within one compose round, and the last article id when the cache was
+/// emptied: every list in it holds every article up to that id (it was queried later).
+#[derive(Default)]
+struct ArticleCache {
+    up_to: i64,
+    windows: WindowArticles,
+}
+
+/// Threads composing digests at once, at most: rendering is CPU work, recording them is one
+/// writer; more threads than cores only take turns.
+const COMPOSE_THREADS: usize = 4;
+/// How far composing may run ahead of recording, in subscribers: bounds the digests held in
+/// memory (about 250 KB each) while one slow digest is still being composed.
+const COMPOSE_AHEAD: usize = 64;
+
+/// One subscriber's window as a compose thread left it, for the recording thread.
+struct Prepared {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    /// The digest, or the panic that composing it raised.
+    composed: Result<Result<Composition, PostmanError>, guard::Panic>,
+}
+
+/// A composed window: the digest (None: nothing to send) and the last article id the articles
+/// it lists were read up to ([`Store::close_window`] checks the window against it).
+struct Composition {
+    digest: Option<(Outgoing, usize)>,
+    up_to: i64,
+}
 
 /// What happened to one digest in a send round.
 enum Delivery {
@@ -123,9 +150,7 @@ pub struct Postman {
     secret: Secret,
     /// Articles per (topics, window) within one compose round: subscribers with the same topics
     /// and schedule share a window, so the query runs once for all of them.
-    articles: Arc<Mutex<WindowArticles>>,
-    /// The last article id when that cache was emptied: every article it holds is at most this.
-    articles_up_to: Arc<AtomicI64>,
+    articles: Arc<Mutex<ArticleCache>>,
 }
 
 impl Postman {
@@ -149,7 +174,11 @@ impl Postman {
                 extra_root_der: None,
             }),
         };
-        let mailer = Mailer::new(&transport)?;
+        let connections = match &config.mail.transport {
+            MailTransport::Smtp(s) => s.connections,
+            MailTransport::Maildir(_) => mail::DEFAULT_CONNECTIONS,
+        };
+        let mailer = Mailer::with_connections(&transport, connections)?;
         let dir = config
             .path
             .parent()
@@ -172,7 +201,6 @@ impl Postman {
             templates: Arc::new(templates),
             secret,
             articles: Arc::default(),
-            articles_up_to: Arc::default(),
         })
     }
 
@@ -201,18 +229,106 @@ impl Postman {
     /// [`Postman::compose_due`], counting the digests that panicked while being composed: each
     /// is recorded on its subscriber (shown by `bantin subscribers`) and tried again after
     /// [`COMPOSE_RETRY`]; the window stays open, so nothing is skipped.
+    ///
+    /// Digests are composed (articles read, templates rendered) on up to [`COMPOSE_THREADS`]
+    /// threads and recorded on this one, one window after another in the config's order, each
+    /// in its own transaction, as if composed here: the outbox keeps that order.
     fn compose_due_counted(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         self.forget_articles()?;
+        let subscribers = &self.config.subscribers;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, COMPOSE_THREADS)
+            .min(subscribers.len());
         let mut round = Round::default();
-        for s in &self.config.subscribers {
-            let Some(state) = self.store.subscriber_state(&s.email)? else {
-                continue;
-            };
-            if state.compose_retry.is_some_and(|t| t > now) {
-                continue;
+        let next = AtomicUsize::new(0);
+        let recorded = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next, recorded, stop) = (&next, &recorded, &stop);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::AcqRel);
+                    let Some(s) = subscribers.get(i) else {
+                        return;
+                    };
+                    while i >= recorded.load(Ordering::Acquire) + COMPOSE_AHEAD
+                        && !stop.load(Ordering::Acquire)
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    if stop.load(Ordering::Acquire) || tx.send((i, self.prepare(s, now))).is_err() {
+                        return;
+                    }
+                });
             }
-            if let Some(end) = last_tick(s, state.window_end, now) {
-                match guard::catch(|| self.close(s, state.window_end, end, now)) {
+            drop(tx);
+            let recording = self.record_in_order(&rx, &recorded, now, &mut round);
+            stop.store(true, Ordering::Release);
+            recording
+        })?;
+        Ok(round)
+    }
+
+    /// Reads `s`'s window and, when a tick has closed it, composes its digest (a panic while
+    /// composing is caught and kept). None: nothing to close now.
+    fn prepare(
+        &self,
+        s: &Subscriber,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Prepared>, PostmanError> {
+        let Some(state) = self.store.subscriber_state(&s.email)? else {
+            return Ok(None);
+        };
+        if state.compose_retry.is_some_and(|t| t > now) {
+            return Ok(None);
+        }
+        let Some(end) = last_tick(s, state.window_end, now) else {
+            return Ok(None);
+        };
+        let start = state.window_end;
+        Ok(Some(Prepared {
+            start,
+            end,
+            composed: guard::catch(|| self.compose_first(s, start, end)),
+        }))
+    }
+
+    /// Records what the compose threads send, in subscriber order, noting in `recorded` how
+    /// many subscribers are done (the threads stay at most [`COMPOSE_AHEAD`] ahead of it).
+    fn record_in_order(
+        &self,
+        rx: &mpsc::Receiver<(usize, Result<Option<Prepared>, PostmanError>)>,
+        recorded: &AtomicUsize,
+        now: DateTime<Utc>,
+        round: &mut Round,
+    ) -> Result<(), PostmanError> {
+        let mut early = BTreeMap::new();
+        for (i, s) in self.config.subscribers.iter().enumerate() {
+            let prepared = loop {
+                if let Some(p) = early.remove(&i) {
+                    break p;
+                }
+                match rx.recv() {
+                    Ok((j, p)) => {
+                        early.insert(j, p);
+                    }
+                    // Every compose thread is gone: one panicked outside its guard, and the
+                    // scope passes that panic on.
+                    Err(_) => return Ok(()),
+                }
+            };
+            if let Some(Prepared {
+                start,
+                end,
+                composed,
+            }) = prepared?
+            {
+                let closed = composed
+                    .and_then(|first| guard::catch(|| self.close(s, start, end, now, first)));
+                match closed {
                     Ok(closed) => round.composed += usize::from(closed?),
                     Err(error) => {
                         tracing::error!(subscriber = %s.email, %error, "composing a digest panicked; recorded, tried again later");
@@ -225,8 +341,9 @@ impl Postman {
                     }
                 }
             }
+            recorded.store(i + 1, Ordering::Release);
         }
-        Ok(round)
+        Ok(())
     }
 
     /// Closes the named subscriber's current window now (`bantin digest send --now`).
@@ -241,7 +358,8 @@ impl Postman {
         if now <= state.window_end {
             return Ok(false);
         }
-        self.close(s, state.window_end, now, now)
+        let first = self.compose_first(s, state.window_end, now);
+        self.close(s, state.window_end, now, now, first)
     }
 
     /// What would go out for `email` if its window closed now; records nothing.
@@ -257,23 +375,39 @@ impl Postman {
         let Some(state) = self.store.subscriber_state(&s.email)? else {
             return Ok(None);
         };
-        self.compose(s, state.window_end, now)
+        Ok(self.compose(s, state.window_end, now)?.digest)
     }
 
-    /// Composes and records one window; true when a digest went into the outbox.
+    /// The first composition of a window ([`Postman::close`] composes it again if articles
+    /// arrived meanwhile).
+    fn compose_first(
+        &self,
+        s: &Subscriber,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Composition, PostmanError> {
+        guard::failpoint("compose", &s.email);
+        self.compose(s, start, end)
+    }
+
+    /// Records one window, composed as `first`; true when a digest went into the outbox.
     fn close(
         &self,
         s: &Subscriber,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         now: DateTime<Utc>,
+        first: Result<Composition, PostmanError>,
     ) -> Result<bool, PostmanError> {
-        guard::failpoint("compose", &s.email);
+        let mut first = Some(first);
         // A poll that commits while the window is composed has the window composed again; polls
         // after the close fall in the next window, so this settles at once.
         for _ in 0..3 {
-            let composed = self.compose(s, start, end)?;
-            let digest = composed.as_ref().map(|(out, articles)| NewDigest {
+            let Composition { digest, up_to } = match first.take() {
+                Some(composed) => composed?,
+                None => self.compose(s, start, end)?,
+            };
+            let digest = digest.as_ref().map(|(out, articles)| NewDigest {
                 email: s.email.clone(),
                 window_start: start,
                 window_end: end,
@@ -282,7 +416,6 @@ impl Postman {
                 message: encode(out),
                 articles: *articles as u32,
             });
-            let up_to = self.articles_up_to.load(Ordering::Acquire);
             match self
                 .store
                 .close_window(&s.email, start, end, up_to, digest.as_ref(), now)?
@@ -309,12 +442,25 @@ impl Postman {
         digest.is_some()
     }
 
-    /// The digest for `[start, end)`, or None when there is nothing to send.
+    /// The digest for `[start, end)` (None when there is nothing to send), with the last article
+    /// id its articles were read up to.
     fn compose(
         &self,
         s: &Subscriber,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+    ) -> Result<Composition, PostmanError> {
+        let up_to = self.cache().up_to;
+        let digest = self.compose_digest(s, start, end, up_to)?;
+        Ok(Composition { digest, up_to })
+    }
+
+    fn compose_digest(
+        &self,
+        s: &Subscriber,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        up_to: i64,
     ) -> Result<Option<(Outgoing, usize)>, PostmanError> {
         let state = self.store.subscriber_state(&s.email)?;
         if state.as_ref().is_some_and(|st| st.unsubscribed_all) {
@@ -326,7 +472,7 @@ impl Postman {
             return Ok(None);
         }
         let ids: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
-        let articles = self.window_articles(&ids, start, end)?;
+        let articles = self.window_articles(&ids, start, end, up_to)?;
         if articles.is_empty() {
             return Ok(None);
         }
@@ -418,42 +564,46 @@ impl Postman {
         Ok(Some((out, c.articles)))
     }
 
-    /// Empties the cache of window articles, and notes the last article id before any query
-    /// fills it again (what [`Store::close_window`] checks the windows against).
+    fn cache(&self) -> MutexGuard<'_, ArticleCache> {
+        self.articles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Empties the cache of window articles, noting the last article id: what every query that
+    /// fills it again reads at least, and what [`Store::close_window`] checks the windows
+    /// against.
     fn forget_articles(&self) -> Result<(), StoreError> {
-        self.articles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
         let up_to = self.store.last_article_id()?;
-        self.articles_up_to.store(up_to, Ordering::Release);
+        let mut cache = self.cache();
+        cache.windows.clear();
+        cache.up_to = up_to;
         Ok(())
     }
 
+    /// The articles of a window, read after the last article id was `up_to`: from the cache
+    /// while it still holds that id, else from the store (kept only if it still does).
     fn window_articles(
         &self,
         topics: &[String],
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        up_to: i64,
     ) -> Result<Arc<Vec<StoredArticle>>, StoreError> {
         let key = (
             topics.to_vec(),
             start.timestamp_millis(),
             end.timestamp_millis(),
         );
-        if let Some(hit) = self
-            .articles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
         {
-            return Ok(hit.clone());
+            let cache = self.cache();
+            if let Some(hit) = cache.windows.get(&key).filter(|_| cache.up_to == up_to) {
+                return Ok(hit.clone());
+            }
         }
         let found = Arc::new(self.store.digest_articles(topics, start, end)?);
-        self.articles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, found.clone());
+        let mut cache = self.cache();
+        if cache.up_to == up_to {
+            cache.windows.insert(key, found.clone());
+        }
         Ok(found)
     }
 
@@ -465,10 +615,11 @@ impl Postman {
             .await
             .map_err(StoreError::Task)??;
         let mut round = Round::default();
-        // A few deliveries in flight at once: each costs several SMTP round trips.
+        // One delivery in flight per pooled connection: each costs several SMTP round trips.
+        let concurrency = self.mailer.connections();
         let mut tasks = tokio::task::JoinSet::new();
         for entry in due {
-            while tasks.len() >= SEND_CONCURRENCY {
+            while tasks.len() >= concurrency {
                 if let Some(done) = tasks.join_next().await {
                     count(&mut round, done)?;
                 }
