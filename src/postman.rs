@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
@@ -31,7 +31,7 @@ use crate::unsubscribe::{self, Request, Secret, SecretError};
 const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
 const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
 /// Articles of a window, by (topic ids, window start, window end).
-type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<Vec<StoredArticle>>>;
+type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<[DigestArticle]>>;
 
 /// Window articles cached within one compose round, and the last article id when the cache was
 /// emptied: every list in it holds every article up to that id (it was queried later).
@@ -503,28 +503,7 @@ impl Postman {
                     ),
                 })
                 .collect(),
-            articles: articles
-                .iter()
-                .map(|a| DigestArticle {
-                    id: a.id,
-                    story: a.story,
-                    title: a.title.clone(),
-                    url: a.url.clone(),
-                    summary_html: a.summary_html.clone(),
-                    published: a.published,
-                    sources: a
-                        .sources
-                        .iter()
-                        .map(|id| {
-                            self.config
-                                .source(id)
-                                .map(|x| x.name.clone())
-                                .unwrap_or_else(|| id.clone())
-                        })
-                        .collect(),
-                    topics: a.topics.clone(),
-                })
-                .collect(),
+            articles,
             window_start: start,
             window_end: end,
             timezone: s.timezone,
@@ -587,7 +566,7 @@ impl Postman {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         up_to: i64,
-    ) -> Result<Arc<Vec<StoredArticle>>, StoreError> {
+    ) -> Result<Arc<[DigestArticle]>, StoreError> {
         let key = (
             topics.to_vec(),
             start.timestamp_millis(),
@@ -599,12 +578,41 @@ impl Postman {
                 return Ok(hit.clone());
             }
         }
-        let found = Arc::new(self.store.digest_articles(topics, start, end)?);
+        let found: Arc<[DigestArticle]> = self
+            .store
+            .digest_articles(topics, start, end)?
+            .into_iter()
+            .map(|a| self.digest_article(a))
+            .collect();
         let mut cache = self.cache();
         if cache.up_to == up_to {
             cache.windows.insert(key, found.clone());
         }
         Ok(found)
+    }
+
+    /// A stored article as digests list it: its sources by name.
+    fn digest_article(&self, a: StoredArticle) -> DigestArticle {
+        DigestArticle {
+            id: a.id,
+            story: a.story,
+            title: a.title,
+            url: a.url,
+            summary_html: a.summary_html,
+            published: a.published,
+            sources: a
+                .sources
+                .iter()
+                .map(|id| {
+                    self.config
+                        .source(id)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_else(|| id.clone())
+                })
+                .collect(),
+            topics: a.topics,
+            listed_summary: OnceLock::new(),
+        }
     }
 
     /// Delivers every due outbox entry; transient failures are retried later (first after a
@@ -640,10 +648,18 @@ impl Postman {
         now: DateTime<Utc>,
     ) -> Result<Delivery, PostmanError> {
         let (store, id) = (self.store.clone(), entry.id);
-        let claimed = blocking(move || store.claim_digest(id, now, CLAIM_LEASE)).await?;
-        if !claimed {
+        // The message is read once claimed: only the digests being sent are in memory.
+        let claimed = blocking(move || {
+            if store.claim_digest(id, now, CLAIM_LEASE)? {
+                Ok(Some(store.outbox_message(id)?))
+            } else {
+                Ok(None)
+            }
+        })
+        .await?;
+        let Some(message) = claimed else {
             return Ok(Delivery::Skipped);
-        }
+        };
         // An unsubscribe (or removal from the config) after composing still stops the mail.
         let active = self
             .config
@@ -664,7 +680,7 @@ impl Postman {
             tracing::info!(subscriber = %entry.email, "digest cancelled: no longer subscribed");
             return Ok(Delivery::Skipped);
         }
-        let result = match decode(&entry) {
+        let result = match message.as_deref().and_then(decode) {
             // A panic while sending (a bug) is this digest's transient failure: retried later.
             Some(out) => {
                 let _renewing = self.renew_claim_while_sending(id, now);
@@ -831,8 +847,8 @@ fn encode(o: &Outgoing) -> Vec<u8> {
     serde_json::to_vec(&s).unwrap_or_default()
 }
 
-fn decode(e: &OutboxEntry) -> Option<Outgoing> {
-    let s: Stored = serde_json::from_slice(&e.message).ok()?;
+fn decode(message: &[u8]) -> Option<Outgoing> {
+    let s: Stored = serde_json::from_slice(message).ok()?;
     Some(Outgoing {
         from: s.from,
         reply_to: s.reply_to,
