@@ -265,9 +265,9 @@ impl Postman {
                 });
             }
             drop(tx);
-            let recording = self.record_in_order(&rx, &recorded, now, &mut round);
-            stop.store(true, Ordering::Release);
-            recording
+            // However recording ends (an error, a panic), the compose threads stop waiting.
+            let _stop = StopOnDrop(&stop);
+            self.record_in_order(&rx, &recorded, now, &mut round)
         })?;
         Ok(round)
     }
@@ -762,6 +762,15 @@ impl Postman {
     /// The outbox, newest first.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.store.outbox(limit)
+    }
+}
+
+/// Raises its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 

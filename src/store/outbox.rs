@@ -197,28 +197,31 @@ impl Store {
         // poll after it stamps its articles later than `window_end`
         // ([`Store::record_poll_now`]).
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let arrived: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1 AND first_seen < ?2)",
-            params![composed_up_to, unix_ms(window_end)],
-            |r| r.get(0),
-        )?;
+        // Cached statements: a mail-out runs these once per subscriber.
+        let arrived: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1 AND first_seen < ?2)",
+            )?
+            .query_row(params![composed_up_to, unix_ms(window_end)], |r| r.get(0))?;
         if arrived {
             return Ok(Closed::Changed);
         }
-        let moved = tx.execute(
-            "UPDATE subscribers SET window_end = ?3, compose_error = NULL, compose_retry = NULL
-             WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
-            params![email, unix_ms(window_start), unix_ms(window_end)],
-        )?;
+        let moved = tx
+            .prepare_cached(
+                "UPDATE subscribers SET window_end = ?3, compose_error = NULL, compose_retry = NULL
+                 WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
+            )?
+            .execute(params![email, unix_ms(window_start), unix_ms(window_end)])?;
         if moved == 0 {
             return Ok(Closed::Refused);
         }
         if let Some(d) = digest {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO outbox (email, window_start, window_end, message_id, subject, articles,
                                      status, attempts, next_attempt, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
-                params![
+            )?
+            .execute(params![
                     d.email,
                     unix_ms(d.window_start),
                     unix_ms(d.window_end),
@@ -228,10 +231,8 @@ impl Store {
                     unix_ms(now)
                 ],
             )?;
-            tx.execute(
-                "INSERT INTO outbox_messages (id, message) VALUES (?1, ?2)",
-                params![tx.last_insert_rowid(), d.message],
-            )?;
+            tx.prepare_cached("INSERT INTO outbox_messages (id, message) VALUES (?1, ?2)")?
+                .execute(params![tx.last_insert_rowid(), d.message])?;
         }
         tx.commit()?;
         Ok(Closed::Yes)
