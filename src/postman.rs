@@ -59,8 +59,16 @@ struct Prepared {
 /// A composed window: the digest (None: nothing to send) and the last article id the articles
 /// it lists were read up to ([`Store::close_window`] checks the window against it).
 struct Composition {
-    digest: Option<(Outgoing, usize)>,
+    digest: Option<Ready>,
     up_to: i64,
+}
+
+/// A digest ready for the outbox: the message, its article count, and the message as the
+/// outbox keeps it ([`encode`]), built on the composing thread.
+struct Ready {
+    out: Outgoing,
+    articles: usize,
+    stored: Vec<u8>,
 }
 
 /// What happened to one digest in a send round.
@@ -375,7 +383,10 @@ impl Postman {
         let Some(state) = self.store.subscriber_state(&s.email)? else {
             return Ok(None);
         };
-        Ok(self.compose(s, state.window_end, now)?.digest)
+        Ok(self
+            .compose(s, state.window_end, now)?
+            .digest
+            .map(|ready| (ready.out, ready.articles)))
     }
 
     /// The first composition of a window ([`Postman::close`] composes it again if articles
@@ -407,14 +418,14 @@ impl Postman {
                 Some(composed) => composed?,
                 None => self.compose(s, start, end)?,
             };
-            let digest = digest.as_ref().map(|(out, articles)| NewDigest {
+            let digest = digest.map(|ready| NewDigest {
                 email: s.email.clone(),
                 window_start: start,
                 window_end: end,
-                message_id: out.message_id.clone(),
-                subject: out.subject.clone(),
-                message: encode(out),
-                articles: *articles as u32,
+                message_id: ready.out.message_id,
+                subject: ready.out.subject,
+                message: ready.stored,
+                articles: ready.articles as u32,
             });
             match self
                 .store
@@ -451,7 +462,13 @@ impl Postman {
         end: DateTime<Utc>,
     ) -> Result<Composition, PostmanError> {
         let up_to = self.cache().up_to;
-        let digest = self.compose_digest(s, start, end, up_to)?;
+        let digest = self
+            .compose_digest(s, start, end, up_to)?
+            .map(|(out, articles)| Ready {
+                stored: encode(&out),
+                out,
+                articles,
+            });
         Ok(Composition { digest, up_to })
     }
 
@@ -682,11 +699,14 @@ impl Postman {
         }
         let result = match message.as_deref().and_then(decode) {
             // A panic while sending (a bug) is this digest's transient failure: retried later.
-            Some(out) => {
+            Some(stored) => {
                 let _renewing = self.renew_claim_while_sending(id, now);
                 match guard::catch_async(async {
                     guard::failpoint("send", &entry.email);
-                    self.mailer.send(&out).await
+                    match &stored {
+                        Stored::Built(built) => self.mailer.send_built(built).await,
+                        Stored::Parts(out) => self.mailer.send(out).await,
+                    }
                 })
                 .await
                 {
@@ -824,9 +844,14 @@ fn bare_address(s: &str) -> String {
         .to_string()
 }
 
-/// The outbox keeps the message's parts; a resend builds the same message (same Message-ID).
+/// The first bytes of a stored message in format 2: the message as built at composition. A
+/// message in format 1 (what the outbox held before, and still holds for a message that cannot
+/// be built) is the JSON of [`Parts`], so starts with `{`.
+const BUILT_V2: &[u8] = b"bantin-message/2\n";
+
+/// A stored message in format 1: its parts, built into bytes when sent.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Stored {
+struct Parts {
     from: String,
     reply_to: Option<String>,
     to: String,
@@ -839,8 +864,47 @@ struct Stored {
     unsubscribe_mailto: Option<String>,
 }
 
+/// The envelope line of a stored message in format 2.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredEnvelope {
+    from: Option<String>,
+    to: Vec<String>,
+}
+
+/// A message as the outbox keeps it.
+#[derive(Debug)]
+enum Stored {
+    /// Format 1: built when sent.
+    Parts(Box<Outgoing>),
+    /// Format 2: sent as it is.
+    Built(mail::Built),
+}
+
+/// The outbox keeps the message as it goes out (format 2): `BUILT_V2`, the envelope as one
+/// line of JSON, then the message's bytes. Built once, at composition, a resend sends the same
+/// bytes (same Message-ID, same MIME boundary). A message that cannot be built is kept as its
+/// parts (format 1), so that sending it fails as it always did, permanently, with the reason.
 fn encode(o: &Outgoing) -> Vec<u8> {
-    let s = Stored {
+    let Ok(built) = mail::Built::of(o) else {
+        return encode_parts(o);
+    };
+    let envelope = StoredEnvelope {
+        from: built.envelope_from,
+        to: built.envelope_to,
+    };
+    // Serializing plain strings to JSON cannot fail; JSON escapes any newline in them.
+    let head = serde_json::to_vec(&envelope).unwrap_or_default();
+    let mut stored = Vec::with_capacity(BUILT_V2.len() + head.len() + 1 + built.bytes.len());
+    stored.extend_from_slice(BUILT_V2);
+    stored.extend_from_slice(&head);
+    stored.push(b'\n');
+    stored.extend_from_slice(&built.bytes);
+    stored
+}
+
+/// Format 1: the JSON of the message's parts.
+fn encode_parts(o: &Outgoing) -> Vec<u8> {
+    let s = Parts {
         from: o.from.clone(),
         reply_to: o.reply_to.clone(),
         to: o.to.clone(),
@@ -856,9 +920,20 @@ fn encode(o: &Outgoing) -> Vec<u8> {
     serde_json::to_vec(&s).unwrap_or_default()
 }
 
-fn decode(message: &[u8]) -> Option<Outgoing> {
-    let s: Stored = serde_json::from_slice(message).ok()?;
-    Some(Outgoing {
+/// A stored message in either format; None when it cannot be read.
+fn decode(message: &[u8]) -> Option<Stored> {
+    if let Some(rest) = message.strip_prefix(BUILT_V2) {
+        let line = rest.iter().position(|&b| b == b'\n')?;
+        let (head, bytes) = rest.split_at(line);
+        let envelope: StoredEnvelope = serde_json::from_slice(head).ok()?;
+        return Some(Stored::Built(mail::Built {
+            envelope_from: envelope.from,
+            envelope_to: envelope.to,
+            bytes: bytes.get(1..)?.to_vec(),
+        }));
+    }
+    let s: Parts = serde_json::from_slice(message).ok()?;
+    Some(Stored::Parts(Box::new(Outgoing {
         from: s.from,
         reply_to: s.reply_to,
         to: s.to,
@@ -869,7 +944,7 @@ fn decode(message: &[u8]) -> Option<Outgoing> {
         date: s.date,
         unsubscribe_url: s.unsubscribe_url,
         unsubscribe_mailto: s.unsubscribe_mailto,
-    })
+    })))
 }
 
 /// The unsubscribe secret: `[mail] secret_file`, else `BANTIN_SECRET`, else one generated once
@@ -918,6 +993,70 @@ mod tests {
             "{a}"
         );
         assert_ne!(a, message_id("an@example.vn", t, "bantin <tin@example.vn>"));
+    }
+
+    fn outgoing() -> Outgoing {
+        Outgoing {
+            from: "Bản tin <tin@example.vn>".into(),
+            reply_to: None,
+            to: "Hoa <hoa@example.vn>".into(),
+            subject: "Bản tin 28/11/2026: Dân vận".into(),
+            text: "Chào Hoa,\n\nCó 1 bài mới.\n".into(),
+            html: "<p>Chào Hoa,</p>\n".into(),
+            message_id: "digest.1.1764288000000@example.vn".into(),
+            date: Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap(),
+            unsubscribe_url: Some("https://bantin.example.vn/unsubscribe?token=x".into()),
+            unsubscribe_mailto: Some("mailto:tin@example.vn?subject=unsubscribe".into()),
+        }
+    }
+
+    #[test]
+    fn a_message_is_stored_as_it_goes_out() {
+        let out = outgoing();
+        let stored = encode(&out);
+        assert!(stored.starts_with(BUILT_V2));
+        let Some(Stored::Built(built)) = decode(&stored) else {
+            panic!("not read back as built");
+        };
+        assert_eq!(built.envelope_from.as_deref(), Some("tin@example.vn"));
+        assert_eq!(built.envelope_to, ["hoa@example.vn"]);
+        let text = String::from_utf8(built.bytes.clone()).unwrap();
+        assert!(text.starts_with("From: "), "{text}");
+        assert!(text.contains("Message-ID: <digest.1.1764288000000@example.vn>\r\n"));
+        // The same message as one built at sending, but for the random MIME boundary.
+        let fresh = mail::Built::of(&out).unwrap();
+        assert_eq!(
+            (&fresh.envelope_from, &fresh.envelope_to, fresh.bytes.len()),
+            (&built.envelope_from, &built.envelope_to, built.bytes.len())
+        );
+    }
+
+    #[test]
+    fn a_message_stored_as_parts_before_still_reads() {
+        // Format 1, as the outbox held it before format 2, field for field.
+        let old = r#"{"from":"Bản tin <tin@example.vn>","reply_to":null,"to":"Hoa <hoa@example.vn>","subject":"Bản tin 28/11/2026: Dân vận","text":"Chào Hoa,\n\nCó 1 bài mới.\n","html":"<p>Chào Hoa,</p>\n","message_id":"digest.1.1764288000000@example.vn","date":"2026-11-28T00:00:00Z","unsubscribe_url":"https://bantin.example.vn/unsubscribe?token=x","unsubscribe_mailto":"mailto:tin@example.vn?subject=unsubscribe"}"#;
+        let Some(Stored::Parts(read)) = decode(old.as_bytes()) else {
+            panic!("format 1 not read");
+        };
+        let want = outgoing();
+        assert_eq!(
+            (&read.from, &read.to, &read.subject, &read.text, &read.html),
+            (&want.from, &want.to, &want.subject, &want.text, &want.html)
+        );
+        assert_eq!(
+            (&read.message_id, read.date, &read.unsubscribe_url),
+            (&want.message_id, want.date, &want.unsubscribe_url)
+        );
+        assert_eq!(read.unsubscribe_mailto, want.unsubscribe_mailto);
+        assert_eq!(encode_parts(&want), old.as_bytes());
+        // A message that cannot be built stays in format 1 and fails when sent, as before.
+        let bad = Outgoing {
+            to: "not an address".into(),
+            ..outgoing()
+        };
+        assert!(matches!(decode(&encode(&bad)), Some(Stored::Parts(_))));
+        assert!(decode(b"bantin-message/2\nno envelope").is_none());
+        assert!(decode(b"garbage").is_none());
     }
 
     #[test]
