@@ -36,7 +36,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -56,6 +56,10 @@ pub struct DigestArticle {
     pub sources: Vec<String>,
     /// Topic ids it matches.
     pub topics: Vec<String>,
+    /// The summary as listed, made from `summary_html` and `title` by the first digest that
+    /// lists the article and kept for the next ones (subscribers share their window's
+    /// articles): leave it empty, and change neither of those once it is set.
+    pub listed_summary: OnceLock<Option<String>>,
 }
 
 /// One of the subscriber's topics.
@@ -74,7 +78,8 @@ pub struct DigestInput {
     pub email: String,
     /// The subscriber's topics, in their order.
     pub topics: Vec<DigestTopic>,
-    pub articles: Vec<DigestArticle>,
+    /// Shared by the digests of one window.
+    pub articles: Arc<[DigestArticle]>,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub timezone: Tz,
@@ -462,9 +467,13 @@ fn entry(story: &Story, also_in: Vec<String>, tz: Tz) -> Entry {
     let a = story.first;
     let title = one_line(&a.title);
     let summary = a
-        .summary_html
-        .as_deref()
-        .and_then(|html| summarize(html, &title));
+        .listed_summary
+        .get_or_init(|| {
+            a.summary_html
+                .as_deref()
+                .and_then(|html| summarize(html, &title))
+        })
+        .clone();
     Entry {
         url: web_link(a.url.as_deref()),
         sources_text: story.sources.join(", "),
@@ -697,6 +706,7 @@ fn sample_input() -> DigestInput {
         published: at(id),
         sources: vec![source.to_owned()],
         topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+        listed_summary: OnceLock::new(),
     };
     let topic = |id: &str, name: &str| DigestTopic {
         id: id.to_owned(),
@@ -713,7 +723,8 @@ fn sample_input() -> DigestInput {
             article(2, 1, "Báo Y", &["a"]),
             article(3, 3, "Báo X", &["a"]),
             article(4, 4, "Báo Y", &["b"]),
-        ],
+        ]
+        .into(),
         window_start: end - TimeDelta::days(1),
         window_end: end,
         timezone: tz,
@@ -745,6 +756,7 @@ mod tests {
             published: at(published),
             sources: vec!["Nhân Dân".to_owned()],
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            listed_summary: OnceLock::new(),
         }
     }
 
@@ -762,7 +774,7 @@ mod tests {
             subscriber_name: "Nguyễn Văn An".to_owned(),
             email: "an@example.vn".to_owned(),
             topics,
-            articles,
+            articles: articles.into(),
             window_start: utc("2026-11-27T00:00:00Z"),
             window_end: utc("2026-11-28T00:00:00Z"),
             timezone: chrono_tz::Asia::Ho_Chi_Minh,

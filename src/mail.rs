@@ -1,16 +1,19 @@
 //! The only place that knows lettre: builds RFC 5322 messages and delivers them over SMTP or into a Maildir.
 //!
 //! [`build`] turns an [`Outgoing`] (what the digest module composed, plus the envelope the caller
-//! chose) into the bytes of one message; a [`Mailer`] delivers it, either to an SMTP relay through
-//! one connection pool, or into a Maildir (the default when no relay is configured: every message
-//! lands as a file a mail client can open).
+//! chose) into one message, built once: a [`Built`] holds its envelope and its final bytes. A
+//! [`Mailer`] delivers it, either to an SMTP relay through one connection pool, or into a Maildir
+//! (the default when no relay is configured: every message lands as a file a mail client can
+//! open).
 //!
 //! The message: `multipart/alternative` with a `text/plain` and a `text/html` part, both UTF-8,
-//! 7bit when ASCII with short lines, else quoted-printable or base64 (lettre picks the shorter);
-//! nothing is an attachment. Line endings become CRLF. Headers: From, Reply-To, To, Subject
-//! (RFC 2047 words when not ASCII), Date, Message-ID, `Auto-Submitted: auto-generated`
-//! (RFC 3834, so vacation responders stay quiet), `Precedence: bulk` (the older convention
-//! the same responders honour), and the RFC 2369 / RFC 8058 unsubscribe headers.
+//! 7bit when ASCII with short lines, else quoted-printable or base64 (lettre's chooser picks the
+//! shorter); nothing is an attachment. Line endings become CRLF (here, in one pass: lettre's own
+//! conversion inserts one `\r` at a time, which is quadratic in a 100 KB body). Headers: From,
+//! Reply-To, To, Subject (RFC 2047 words when not ASCII), Date, Message-ID,
+//! `Auto-Submitted: auto-generated` (RFC 3834, so vacation responders stay quiet), `Precedence:
+//! bulk` (the older convention the same responders honour), and the RFC 2369 / RFC 8058
+//! unsubscribe headers.
 //!
 //! Invariants:
 //!
@@ -21,7 +24,7 @@
 //!   derived from the To header, so a message has exactly the one recipient the caller named.
 //! - **Resends are the same message.** The Message-ID and Date come from the caller; nothing in
 //!   [`build`] reads the clock or invents an id. (Multipart boundaries are random, so the bytes
-//!   differ; what a mail client shows does not.)
+//!   of two builds differ; what a mail client shows does not.)
 //! - **Secrets stay secret.** The SMTP password is printed by no `Debug`, `Display` or error.
 //! - **Failures are classified once, here**: [`MailError::Permanent`] means "do not retry this
 //!   message" (a 5xx reply, a message we refuse to build); everything else a relay can do to us
@@ -41,17 +44,21 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Datelike, Utc};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use email_encoding::body::Encoding;
+use lettre::address::Envelope;
+use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls as ClientTls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-/// Connections the pool keeps to the relay. Digests go out one subscriber after another; a
-/// couple of connections absorb overlap between schedule ticks without looking like a flood.
-const POOL_MAX_SIZE: u32 = 2;
+/// Connections to the relay, and deliveries in flight at once, unless `[mail.smtp]
+/// connections` says otherwise ([`Mailer::with_connections`]). Each delivery is a handful of
+/// round trips to the relay, so a few at once keep both sides busy; a few stay well below what
+/// relays allow one client (Postfix: 50 by default), so a mail-out is not taken for a flood.
+pub const DEFAULT_CONNECTIONS: u32 = 4;
 
 /// How to reach the SMTP server.
 #[derive(Clone)]
@@ -146,6 +153,18 @@ pub struct Outgoing {
     pub unsubscribe_mailto: Option<String>,
 }
 
+/// A message built once ([`Built::of`]): the envelope and the bytes the relay receives;
+/// [`Mailer::send_built`] sends it as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The envelope sender (MAIL FROM), the From header's address.
+    pub envelope_from: Option<String>,
+    /// The envelope recipients (RCPT TO): the To header's one address.
+    pub envelope_to: Vec<String>,
+    /// RFC 5322, CRLF line endings.
+    pub bytes: Vec<u8>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// A bad address, Message-ID, URI or date: permanent.
@@ -168,13 +187,28 @@ impl MailError {
 
 /// Builds the message bytes (CRLF line endings; see the module docs for the shape).
 pub fn build(msg: &Outgoing) -> Result<Vec<u8>, MailError> {
-    Ok(compose(msg)?.formatted())
+    Ok(Built::of(msg)?.bytes)
+}
+
+impl Built {
+    /// Builds the message: its envelope (derived from From and To) and its bytes.
+    pub fn of(msg: &Outgoing) -> Result<Built, MailError> {
+        let message = compose(msg)?;
+        let envelope = message.envelope();
+        Ok(Built {
+            envelope_from: envelope.from().map(ToString::to_string),
+            envelope_to: envelope.to().iter().map(ToString::to_string).collect(),
+            bytes: message.formatted(),
+        })
+    }
 }
 
 /// A connection-pooled sender, built once and reused (cheap to clone: clones share the pool).
 #[derive(Clone)]
 pub struct Mailer {
     inner: Inner,
+    /// Connections the SMTP pool keeps: how many deliveries may be in flight at once.
+    connections: u32,
 }
 
 #[derive(Clone)]
@@ -198,6 +232,8 @@ struct Smtp {
     relay: String,
     pool: Mutex<AsyncSmtpTransport<Tokio1Executor>>,
     stale: AtomicBool,
+    /// The pool's size.
+    connections: u32,
 }
 
 /// By hand: lettre's transport would print its credentials.
@@ -218,19 +254,31 @@ impl Mailer {
     /// there (it ends when the last clone of the `Mailer` is dropped). Outside one this is an
     /// error, not a panic.
     pub fn new(transport: &Transport) -> Result<Mailer, MailError> {
+        Mailer::with_connections(transport, DEFAULT_CONNECTIONS)
+    }
+
+    /// [`Mailer::new`] with a pool of `connections` to the relay (at least one).
+    pub fn with_connections(transport: &Transport, connections: u32) -> Result<Mailer, MailError> {
+        let connections = connections.max(1);
         let inner = match transport {
             Transport::Smtp(settings) => {
-                let pool = smtp_pool(settings)?;
+                let pool = smtp_pool(settings, connections)?;
                 Inner::Smtp(Arc::new(Smtp {
                     relay: format!("{}:{}", settings.host, settings.port),
                     settings: settings.clone(),
                     pool: Mutex::new(pool),
                     stale: AtomicBool::new(false),
+                    connections,
                 }))
             }
             Transport::Maildir(dir) => Inner::Maildir(Arc::from(dir.as_path())),
         };
-        Ok(Mailer { inner })
+        Ok(Mailer { inner, connections })
+    }
+
+    /// How many deliveries may be in flight at once: one per pooled connection.
+    pub fn connections(&self) -> usize {
+        self.connections as usize
     }
 
     /// Delivers one message; Ok(the server's reply, e.g. `"250 2.0.0 queued as …"`, or for a
@@ -242,12 +290,19 @@ impl Mailer {
     /// message may arrive and then be resent; the stable Message-ID lets mail clients fold the
     /// copy.)
     pub async fn send(&self, msg: &Outgoing) -> Result<String, MailError> {
-        let message = compose(msg)?;
+        self.send_built(&Built::of(msg)?).await
+    }
+
+    /// Delivers a message built earlier ([`Built::of`]), as it is: same envelope, same bytes. Its
+    /// envelope is checked again (it may have been read back from storage); a bad one is
+    /// [`MailError::Invalid`].
+    pub async fn send_built(&self, msg: &Built) -> Result<String, MailError> {
         match &self.inner {
-            Inner::Smtp(smtp) => smtp.send(message).await,
+            Inner::Smtp(smtp) => smtp.send(&envelope(msg)?, &msg.bytes).await,
             Inner::Maildir(dir) => {
                 let dir = Arc::clone(dir);
-                let bytes = message.formatted();
+                // The file holds a copy: the message may be sent again if this fails.
+                let bytes = msg.bytes.clone();
                 let path = tokio::task::spawn_blocking(move || deliver_to_maildir(&dir, &bytes))
                     .await
                     .map_err(|e| MailError::Transient(format!("maildir writer stopped: {e}")))??;
@@ -257,10 +312,25 @@ impl Mailer {
     }
 }
 
+/// The envelope of a built message, checked as lettre checks one it derives itself.
+fn envelope(msg: &Built) -> Result<Envelope, MailError> {
+    let address = |a: &str| {
+        a.parse::<Address>()
+            .map_err(|e| MailError::Invalid(format!("envelope address {a:?}: {e}")))
+    };
+    let from = msg.envelope_from.as_deref().map(address).transpose()?;
+    let to = msg
+        .envelope_to
+        .iter()
+        .map(|a| address(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Envelope::new(from, to).map_err(|e| MailError::Invalid(format!("envelope: {e}")))
+}
+
 impl Smtp {
-    async fn send(&self, message: Message) -> Result<String, MailError> {
+    async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<String, MailError> {
         let transport = self.current_pool()?;
-        let delivery = transport.send(message);
+        let delivery = transport.send_raw(envelope, bytes);
         tokio::pin!(delivery);
         // Declared after `delivery`, so dropped before it: the pool is marked stale before the
         // cut-short connection is handed back to it.
@@ -286,7 +356,7 @@ impl Smtp {
         if self.stale.swap(false, Ordering::AcqRel) {
             // The settings passed the same checks in `Mailer::new`; should a rebuild still fail,
             // it is the relay's setup, not this message: retry later.
-            *pool = smtp_pool(&self.settings).map_err(|e| {
+            *pool = smtp_pool(&self.settings, self.connections).map_err(|e| {
                 self.stale.store(true, Ordering::Release);
                 MailError::Transient(e.to_string())
             })?;
@@ -306,7 +376,10 @@ impl Drop for StaleUnlessFinished<'_> {
     }
 }
 
-fn smtp_pool(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+fn smtp_pool(
+    s: &SmtpSettings,
+    connections: u32,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
     let relay = format!("{}:{}", s.host, s.port);
     if s.host.trim().is_empty() {
         return Err(MailError::Invalid("smtp host is empty".into()));
@@ -332,7 +405,7 @@ fn smtp_pool(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, Mai
         .port(s.port)
         .timeout(Some(s.timeout))
         .tls(tls)
-        .pool_config(PoolConfig::new().max_size(POOL_MAX_SIZE));
+        .pool_config(PoolConfig::new().max_size(connections));
     match (&s.username, &s.password) {
         (Some(user), password) => {
             let password = password.clone().unwrap_or_default();
@@ -404,11 +477,54 @@ fn compose(msg: &Outgoing) -> Result<Message, MailError> {
     builder
         .raw_header(header("Auto-Submitted", "auto-generated".into()))
         .raw_header(header("Precedence", "bulk".into()))
-        .multipart(MultiPart::alternative_plain_html(
-            msg.text.clone(),
-            msg.html.clone(),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(body(&msg.text)))
+                .singlepart(SinglePart::html(body(&msg.html))),
+        )
         .map_err(|e| MailError::Invalid(e.to_string()))
+}
+
+/// The part's body as lettre's `Body::new` makes it from `text`, byte for byte, in linear time:
+/// the same transfer encoding (lettre's chooser, on the text as given, before line endings
+/// change), the same CRLF line endings. lettre converts by inserting each `\r` into the string,
+/// moving the rest of it every time; here the text is copied once.
+fn body(text: &str) -> Body {
+    let encoding = match Encoding::choose(text, false) {
+        Encoding::SevenBit => ContentTransferEncoding::SevenBit,
+        Encoding::EightBit => ContentTransferEncoding::EightBit,
+        Encoding::QuotedPrintable => ContentTransferEncoding::QuotedPrintable,
+        Encoding::Base64 => ContentTransferEncoding::Base64,
+    };
+    let crlf = crlf_line_endings(text);
+    match encoding {
+        // What `Body::new` keeps as is; `new_with_encoding` would check the line lengths again,
+        // now one longer each.
+        ContentTransferEncoding::SevenBit | ContentTransferEncoding::EightBit => {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+        }
+        // Always accepted for these encodings; no `\n` lacks its `\r` any more, so lettre's
+        // own conversion finds nothing to insert.
+        _ => Body::new_with_encoding(crlf, encoding)
+            .unwrap_or_else(|text| Body::new(String::from_utf8_lossy(&text).into_owned())),
+    }
+}
+
+/// Every `\n` not preceded by `\r` preceded by one, as lettre's `Body::new` does.
+fn crlf_line_endings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    let mut lines = text.split('\n');
+    let mut last = lines.next().unwrap_or_default();
+    out.push_str(last);
+    for line in lines {
+        if !last.ends_with('\r') {
+            out.push('\r');
+        }
+        out.push('\n');
+        out.push_str(line);
+        last = line;
+    }
+    out
 }
 
 /// A header lettre encodes and folds itself (values here are validated ASCII).
@@ -649,6 +765,34 @@ mod tests {
     fn headers_of(bytes: &[u8]) -> String {
         let text = String::from_utf8(bytes.to_vec()).unwrap();
         text.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn bodies_are_lettres_byte_for_byte() {
+        let long_ascii = "a".repeat(75);
+        let vietnamese = "Tăng cường công tác dân vận ở cơ sở, đổi mới phương thức.\n".repeat(40);
+        let html = "<p style=\"margin:0\">Dân vận</p>\n".repeat(300);
+        let cases = [
+            String::new(),
+            "\n".into(),
+            "\n\n\r\n\r\r\n".into(),
+            "ascii, short lines\nand more\n".into(),
+            format!("{long_ascii}\n{long_ascii}"),
+            format!("{long_ascii}a\nx"),
+            "lone\rcarriage\r".into(),
+            "already\r\ncrlf\r\n".into(),
+            "Bản tin\n".into(),
+            "đ".repeat(200),
+            vietnamese,
+            html,
+            "tab\there \u{0}nul\n".into(),
+        ];
+        for text in cases {
+            let ours = body(&text);
+            let lettres = Body::new(text.clone());
+            assert_eq!(ours.encoding(), lettres.encoding(), "{text:?}");
+            assert_eq!(ours.into_vec(), lettres.into_vec(), "{text:?}");
+        }
     }
 
     #[test]

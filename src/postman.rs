@@ -7,10 +7,10 @@
 //! same Message-ID. The one window that cannot be closed: the server accepted the message and
 //! the process died before recording it — then the subscriber gets it twice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
@@ -31,10 +31,45 @@ use crate::unsubscribe::{self, Request, Secret, SecretError};
 const RETRY_FIRST: chrono::Duration = chrono::Duration::seconds(60);
 const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
 /// Articles of a window, by (topic ids, window start, window end).
-type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<Vec<StoredArticle>>>;
+type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<[DigestArticle]>>;
 
-/// Digests being delivered at once (as many as the SMTP pool keeps connections).
-const SEND_CONCURRENCY: usize = 2;
+/// Window articles cached within one compose round, and the last article id when the cache was
+/// emptied: every list in it holds every article up to that id (it was queried later).
+#[derive(Default)]
+struct ArticleCache {
+    up_to: i64,
+    windows: WindowArticles,
+}
+
+/// Threads composing digests at once, at most: rendering is CPU work, recording them is one
+/// writer; more threads than cores only take turns.
+const COMPOSE_THREADS: usize = 4;
+/// How far composing may run ahead of recording, in subscribers: bounds the digests held in
+/// memory (about 250 KB each) while one slow digest is still being composed.
+const COMPOSE_AHEAD: usize = 64;
+
+/// One subscriber's window as a compose thread left it, for the recording thread.
+struct Prepared {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    /// The digest, or the panic that composing it raised.
+    composed: Result<Result<Composition, PostmanError>, guard::Panic>,
+}
+
+/// A composed window: the digest (None: nothing to send) and the last article id the articles
+/// it lists were read up to ([`Store::close_window`] checks the window against it).
+struct Composition {
+    digest: Option<Ready>,
+    up_to: i64,
+}
+
+/// A digest ready for the outbox: the message, its article count, and the message as the
+/// outbox keeps it ([`encode`]), built on the composing thread.
+struct Ready {
+    out: Outgoing,
+    articles: usize,
+    stored: Vec<u8>,
+}
 
 /// What happened to one digest in a send round.
 enum Delivery {
@@ -123,9 +158,7 @@ pub struct Postman {
     secret: Secret,
     /// Articles per (topics, window) within one compose round: subscribers with the same topics
     /// and schedule share a window, so the query runs once for all of them.
-    articles: Arc<Mutex<WindowArticles>>,
-    /// The last article id when that cache was emptied: every article it holds is at most this.
-    articles_up_to: Arc<AtomicI64>,
+    articles: Arc<Mutex<ArticleCache>>,
 }
 
 impl Postman {
@@ -149,7 +182,11 @@ impl Postman {
                 extra_root_der: None,
             }),
         };
-        let mailer = Mailer::new(&transport)?;
+        let connections = match &config.mail.transport {
+            MailTransport::Smtp(s) => s.connections,
+            MailTransport::Maildir(_) => mail::DEFAULT_CONNECTIONS,
+        };
+        let mailer = Mailer::with_connections(&transport, connections)?;
         let dir = config
             .path
             .parent()
@@ -172,7 +209,6 @@ impl Postman {
             templates: Arc::new(templates),
             secret,
             articles: Arc::default(),
-            articles_up_to: Arc::default(),
         })
     }
 
@@ -201,18 +237,106 @@ impl Postman {
     /// [`Postman::compose_due`], counting the digests that panicked while being composed: each
     /// is recorded on its subscriber (shown by `bantin subscribers`) and tried again after
     /// [`COMPOSE_RETRY`]; the window stays open, so nothing is skipped.
+    ///
+    /// Digests are composed (articles read, templates rendered) on up to [`COMPOSE_THREADS`]
+    /// threads and recorded on this one, one window after another in the config's order, each
+    /// in its own transaction, as if composed here: the outbox keeps that order.
     fn compose_due_counted(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         self.forget_articles()?;
+        let subscribers = &self.config.subscribers;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, COMPOSE_THREADS)
+            .min(subscribers.len());
         let mut round = Round::default();
-        for s in &self.config.subscribers {
-            let Some(state) = self.store.subscriber_state(&s.email)? else {
-                continue;
-            };
-            if state.compose_retry.is_some_and(|t| t > now) {
-                continue;
+        let next = AtomicUsize::new(0);
+        let recorded = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next, recorded, stop) = (&next, &recorded, &stop);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::AcqRel);
+                    let Some(s) = subscribers.get(i) else {
+                        return;
+                    };
+                    while i >= recorded.load(Ordering::Acquire) + COMPOSE_AHEAD
+                        && !stop.load(Ordering::Acquire)
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    if stop.load(Ordering::Acquire) || tx.send((i, self.prepare(s, now))).is_err() {
+                        return;
+                    }
+                });
             }
-            if let Some(end) = last_tick(s, state.window_end, now) {
-                match guard::catch(|| self.close(s, state.window_end, end, now)) {
+            drop(tx);
+            // However recording ends (an error, a panic), the compose threads stop waiting.
+            let _stop = StopOnDrop(&stop);
+            self.record_in_order(&rx, &recorded, now, &mut round)
+        })?;
+        Ok(round)
+    }
+
+    /// Reads `s`'s window and, when a tick has closed it, composes its digest (a panic while
+    /// composing is caught and kept). None: nothing to close now.
+    fn prepare(
+        &self,
+        s: &Subscriber,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Prepared>, PostmanError> {
+        let Some(state) = self.store.subscriber_state(&s.email)? else {
+            return Ok(None);
+        };
+        if state.compose_retry.is_some_and(|t| t > now) {
+            return Ok(None);
+        }
+        let Some(end) = last_tick(s, state.window_end, now) else {
+            return Ok(None);
+        };
+        let start = state.window_end;
+        Ok(Some(Prepared {
+            start,
+            end,
+            composed: guard::catch(|| self.compose_first(s, start, end)),
+        }))
+    }
+
+    /// Records what the compose threads send, in subscriber order, noting in `recorded` how
+    /// many subscribers are done (the threads stay at most [`COMPOSE_AHEAD`] ahead of it).
+    fn record_in_order(
+        &self,
+        rx: &mpsc::Receiver<(usize, Result<Option<Prepared>, PostmanError>)>,
+        recorded: &AtomicUsize,
+        now: DateTime<Utc>,
+        round: &mut Round,
+    ) -> Result<(), PostmanError> {
+        let mut early = BTreeMap::new();
+        for (i, s) in self.config.subscribers.iter().enumerate() {
+            let prepared = loop {
+                if let Some(p) = early.remove(&i) {
+                    break p;
+                }
+                match rx.recv() {
+                    Ok((j, p)) => {
+                        early.insert(j, p);
+                    }
+                    // Every compose thread is gone: one panicked outside its guard, and the
+                    // scope passes that panic on.
+                    Err(_) => return Ok(()),
+                }
+            };
+            if let Some(Prepared {
+                start,
+                end,
+                composed,
+            }) = prepared?
+            {
+                let closed = composed
+                    .and_then(|first| guard::catch(|| self.close(s, start, end, now, first)));
+                match closed {
                     Ok(closed) => round.composed += usize::from(closed?),
                     Err(error) => {
                         tracing::error!(subscriber = %s.email, %error, "composing a digest panicked; recorded, tried again later");
@@ -225,8 +349,9 @@ impl Postman {
                     }
                 }
             }
+            recorded.store(i + 1, Ordering::Release);
         }
-        Ok(round)
+        Ok(())
     }
 
     /// Closes the named subscriber's current window now (`bantin digest send --now`).
@@ -241,7 +366,8 @@ impl Postman {
         if now <= state.window_end {
             return Ok(false);
         }
-        self.close(s, state.window_end, now, now)
+        let first = self.compose_first(s, state.window_end, now);
+        self.close(s, state.window_end, now, now, first)
     }
 
     /// What would go out for `email` if its window closed now; records nothing.
@@ -257,32 +383,50 @@ impl Postman {
         let Some(state) = self.store.subscriber_state(&s.email)? else {
             return Ok(None);
         };
-        self.compose(s, state.window_end, now)
+        Ok(self
+            .compose(s, state.window_end, now)?
+            .digest
+            .map(|ready| (ready.out, ready.articles)))
     }
 
-    /// Composes and records one window; true when a digest went into the outbox.
+    /// The first composition of a window ([`Postman::close`] composes it again if articles
+    /// arrived meanwhile).
+    fn compose_first(
+        &self,
+        s: &Subscriber,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Composition, PostmanError> {
+        guard::failpoint("compose", &s.email);
+        self.compose(s, start, end)
+    }
+
+    /// Records one window, composed as `first`; true when a digest went into the outbox.
     fn close(
         &self,
         s: &Subscriber,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         now: DateTime<Utc>,
+        first: Result<Composition, PostmanError>,
     ) -> Result<bool, PostmanError> {
-        guard::failpoint("compose", &s.email);
+        let mut first = Some(first);
         // A poll that commits while the window is composed has the window composed again; polls
         // after the close fall in the next window, so this settles at once.
         for _ in 0..3 {
-            let composed = self.compose(s, start, end)?;
-            let digest = composed.as_ref().map(|(out, articles)| NewDigest {
+            let Composition { digest, up_to } = match first.take() {
+                Some(composed) => composed?,
+                None => self.compose(s, start, end)?,
+            };
+            let digest = digest.map(|ready| NewDigest {
                 email: s.email.clone(),
                 window_start: start,
                 window_end: end,
-                message_id: out.message_id.clone(),
-                subject: out.subject.clone(),
-                message: encode(out),
-                articles: *articles as u32,
+                message_id: ready.out.message_id,
+                subject: ready.out.subject,
+                message: ready.stored,
+                articles: ready.articles as u32,
             });
-            let up_to = self.articles_up_to.load(Ordering::Acquire);
             match self
                 .store
                 .close_window(&s.email, start, end, up_to, digest.as_ref(), now)?
@@ -309,12 +453,31 @@ impl Postman {
         digest.is_some()
     }
 
-    /// The digest for `[start, end)`, or None when there is nothing to send.
+    /// The digest for `[start, end)` (None when there is nothing to send), with the last article
+    /// id its articles were read up to.
     fn compose(
         &self,
         s: &Subscriber,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+    ) -> Result<Composition, PostmanError> {
+        let up_to = self.cache().up_to;
+        let digest = self
+            .compose_digest(s, start, end, up_to)?
+            .map(|(out, articles)| Ready {
+                stored: encode(&out),
+                out,
+                articles,
+            });
+        Ok(Composition { digest, up_to })
+    }
+
+    fn compose_digest(
+        &self,
+        s: &Subscriber,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        up_to: i64,
     ) -> Result<Option<(Outgoing, usize)>, PostmanError> {
         let state = self.store.subscriber_state(&s.email)?;
         if state.as_ref().is_some_and(|st| st.unsubscribed_all) {
@@ -326,7 +489,7 @@ impl Postman {
             return Ok(None);
         }
         let ids: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
-        let articles = self.window_articles(&ids, start, end)?;
+        let articles = self.window_articles(&ids, start, end, up_to)?;
         if articles.is_empty() {
             return Ok(None);
         }
@@ -357,28 +520,7 @@ impl Postman {
                     ),
                 })
                 .collect(),
-            articles: articles
-                .iter()
-                .map(|a| DigestArticle {
-                    id: a.id,
-                    story: a.story,
-                    title: a.title.clone(),
-                    url: a.url.clone(),
-                    summary_html: a.summary_html.clone(),
-                    published: a.published,
-                    sources: a
-                        .sources
-                        .iter()
-                        .map(|id| {
-                            self.config
-                                .source(id)
-                                .map(|x| x.name.clone())
-                                .unwrap_or_else(|| id.clone())
-                        })
-                        .collect(),
-                    topics: a.topics.clone(),
-                })
-                .collect(),
+            articles,
             window_start: start,
             window_end: end,
             timezone: s.timezone,
@@ -418,43 +560,76 @@ impl Postman {
         Ok(Some((out, c.articles)))
     }
 
-    /// Empties the cache of window articles, and notes the last article id before any query
-    /// fills it again (what [`Store::close_window`] checks the windows against).
+    fn cache(&self) -> MutexGuard<'_, ArticleCache> {
+        self.articles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Empties the cache of window articles, noting the last article id: what every query that
+    /// fills it again reads at least, and what [`Store::close_window`] checks the windows
+    /// against.
     fn forget_articles(&self) -> Result<(), StoreError> {
-        self.articles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
         let up_to = self.store.last_article_id()?;
-        self.articles_up_to.store(up_to, Ordering::Release);
+        let mut cache = self.cache();
+        cache.windows.clear();
+        cache.up_to = up_to;
         Ok(())
     }
 
+    /// The articles of a window, read after the last article id was `up_to`: from the cache
+    /// while it still holds that id, else from the store (kept only if it still does).
     fn window_articles(
         &self,
         topics: &[String],
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> Result<Arc<Vec<StoredArticle>>, StoreError> {
+        up_to: i64,
+    ) -> Result<Arc<[DigestArticle]>, StoreError> {
         let key = (
             topics.to_vec(),
             start.timestamp_millis(),
             end.timestamp_millis(),
         );
-        if let Some(hit) = self
-            .articles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
         {
-            return Ok(hit.clone());
+            let cache = self.cache();
+            if let Some(hit) = cache.windows.get(&key).filter(|_| cache.up_to == up_to) {
+                return Ok(hit.clone());
+            }
         }
-        let found = Arc::new(self.store.digest_articles(topics, start, end)?);
-        self.articles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, found.clone());
+        let found: Arc<[DigestArticle]> = self
+            .store
+            .digest_articles(topics, start, end)?
+            .into_iter()
+            .map(|a| self.digest_article(a))
+            .collect();
+        let mut cache = self.cache();
+        if cache.up_to == up_to {
+            cache.windows.insert(key, found.clone());
+        }
         Ok(found)
+    }
+
+    /// A stored article as digests list it: its sources by name.
+    fn digest_article(&self, a: StoredArticle) -> DigestArticle {
+        DigestArticle {
+            id: a.id,
+            story: a.story,
+            title: a.title,
+            url: a.url,
+            summary_html: a.summary_html,
+            published: a.published,
+            sources: a
+                .sources
+                .iter()
+                .map(|id| {
+                    self.config
+                        .source(id)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_else(|| id.clone())
+                })
+                .collect(),
+            topics: a.topics,
+            listed_summary: OnceLock::new(),
+        }
     }
 
     /// Delivers every due outbox entry; transient failures are retried later (first after a
@@ -465,10 +640,11 @@ impl Postman {
             .await
             .map_err(StoreError::Task)??;
         let mut round = Round::default();
-        // A few deliveries in flight at once: each costs several SMTP round trips.
+        // One delivery in flight per pooled connection: each costs several SMTP round trips.
+        let concurrency = self.mailer.connections();
         let mut tasks = tokio::task::JoinSet::new();
         for entry in due {
-            while tasks.len() >= SEND_CONCURRENCY {
+            while tasks.len() >= concurrency {
                 if let Some(done) = tasks.join_next().await {
                     count(&mut round, done)?;
                 }
@@ -489,10 +665,18 @@ impl Postman {
         now: DateTime<Utc>,
     ) -> Result<Delivery, PostmanError> {
         let (store, id) = (self.store.clone(), entry.id);
-        let claimed = blocking(move || store.claim_digest(id, now, CLAIM_LEASE)).await?;
-        if !claimed {
+        // The message is read once claimed: only the digests being sent are in memory.
+        let claimed = blocking(move || {
+            if store.claim_digest(id, now, CLAIM_LEASE)? {
+                Ok(Some(store.outbox_message(id)?))
+            } else {
+                Ok(None)
+            }
+        })
+        .await?;
+        let Some(message) = claimed else {
             return Ok(Delivery::Skipped);
-        }
+        };
         // An unsubscribe (or removal from the config) after composing still stops the mail.
         let active = self
             .config
@@ -513,13 +697,16 @@ impl Postman {
             tracing::info!(subscriber = %entry.email, "digest cancelled: no longer subscribed");
             return Ok(Delivery::Skipped);
         }
-        let result = match decode(&entry) {
+        let result = match message.as_deref().and_then(decode) {
             // A panic while sending (a bug) is this digest's transient failure: retried later.
-            Some(out) => {
+            Some(stored) => {
                 let _renewing = self.renew_claim_while_sending(id, now);
                 match guard::catch_async(async {
                     guard::failpoint("send", &entry.email);
-                    self.mailer.send(&out).await
+                    match &stored {
+                        Stored::Built(built) => self.mailer.send_built(built).await,
+                        Stored::Parts(out) => self.mailer.send(out).await,
+                    }
                 })
                 .await
                 {
@@ -598,6 +785,15 @@ impl Postman {
     }
 }
 
+/// Raises its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Aborts its task when dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -648,9 +844,14 @@ fn bare_address(s: &str) -> String {
         .to_string()
 }
 
-/// The outbox keeps the message's parts; a resend builds the same message (same Message-ID).
+/// The first bytes of a stored message in format 2: the message as built at composition. A
+/// message in format 1 (what the outbox held before, and still holds for a message that cannot
+/// be built) is the JSON of [`Parts`], so starts with `{`.
+const BUILT_V2: &[u8] = b"bantin-message/2\n";
+
+/// A stored message in format 1: its parts, built into bytes when sent.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Stored {
+struct Parts {
     from: String,
     reply_to: Option<String>,
     to: String,
@@ -663,8 +864,47 @@ struct Stored {
     unsubscribe_mailto: Option<String>,
 }
 
+/// The envelope line of a stored message in format 2.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredEnvelope {
+    from: Option<String>,
+    to: Vec<String>,
+}
+
+/// A message as the outbox keeps it.
+#[derive(Debug)]
+enum Stored {
+    /// Format 1: built when sent.
+    Parts(Box<Outgoing>),
+    /// Format 2: sent as it is.
+    Built(mail::Built),
+}
+
+/// The outbox keeps the message as it goes out (format 2): `BUILT_V2`, the envelope as one
+/// line of JSON, then the message's bytes. Built once, at composition, a resend sends the same
+/// bytes (same Message-ID, same MIME boundary). A message that cannot be built is kept as its
+/// parts (format 1), so that sending it fails as it always did, permanently, with the reason.
 fn encode(o: &Outgoing) -> Vec<u8> {
-    let s = Stored {
+    let Ok(built) = mail::Built::of(o) else {
+        return encode_parts(o);
+    };
+    let envelope = StoredEnvelope {
+        from: built.envelope_from,
+        to: built.envelope_to,
+    };
+    // Serializing plain strings to JSON cannot fail; JSON escapes any newline in them.
+    let head = serde_json::to_vec(&envelope).unwrap_or_default();
+    let mut stored = Vec::with_capacity(BUILT_V2.len() + head.len() + 1 + built.bytes.len());
+    stored.extend_from_slice(BUILT_V2);
+    stored.extend_from_slice(&head);
+    stored.push(b'\n');
+    stored.extend_from_slice(&built.bytes);
+    stored
+}
+
+/// Format 1: the JSON of the message's parts.
+fn encode_parts(o: &Outgoing) -> Vec<u8> {
+    let s = Parts {
         from: o.from.clone(),
         reply_to: o.reply_to.clone(),
         to: o.to.clone(),
@@ -680,9 +920,20 @@ fn encode(o: &Outgoing) -> Vec<u8> {
     serde_json::to_vec(&s).unwrap_or_default()
 }
 
-fn decode(e: &OutboxEntry) -> Option<Outgoing> {
-    let s: Stored = serde_json::from_slice(&e.message).ok()?;
-    Some(Outgoing {
+/// A stored message in either format; None when it cannot be read.
+fn decode(message: &[u8]) -> Option<Stored> {
+    if let Some(rest) = message.strip_prefix(BUILT_V2) {
+        let line = rest.iter().position(|&b| b == b'\n')?;
+        let (head, bytes) = rest.split_at(line);
+        let envelope: StoredEnvelope = serde_json::from_slice(head).ok()?;
+        return Some(Stored::Built(mail::Built {
+            envelope_from: envelope.from,
+            envelope_to: envelope.to,
+            bytes: bytes.get(1..)?.to_vec(),
+        }));
+    }
+    let s: Parts = serde_json::from_slice(message).ok()?;
+    Some(Stored::Parts(Box::new(Outgoing {
         from: s.from,
         reply_to: s.reply_to,
         to: s.to,
@@ -693,7 +944,7 @@ fn decode(e: &OutboxEntry) -> Option<Outgoing> {
         date: s.date,
         unsubscribe_url: s.unsubscribe_url,
         unsubscribe_mailto: s.unsubscribe_mailto,
-    })
+    })))
 }
 
 /// The unsubscribe secret: `[mail] secret_file`, else `BANTIN_SECRET`, else one generated once
@@ -742,6 +993,70 @@ mod tests {
             "{a}"
         );
         assert_ne!(a, message_id("an@example.vn", t, "bantin <tin@example.vn>"));
+    }
+
+    fn outgoing() -> Outgoing {
+        Outgoing {
+            from: "Bản tin <tin@example.vn>".into(),
+            reply_to: None,
+            to: "Hoa <hoa@example.vn>".into(),
+            subject: "Bản tin 28/11/2026: Dân vận".into(),
+            text: "Chào Hoa,\n\nCó 1 bài mới.\n".into(),
+            html: "<p>Chào Hoa,</p>\n".into(),
+            message_id: "digest.1.1764288000000@example.vn".into(),
+            date: Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap(),
+            unsubscribe_url: Some("https://bantin.example.vn/unsubscribe?token=x".into()),
+            unsubscribe_mailto: Some("mailto:tin@example.vn?subject=unsubscribe".into()),
+        }
+    }
+
+    #[test]
+    fn a_message_is_stored_as_it_goes_out() {
+        let out = outgoing();
+        let stored = encode(&out);
+        assert!(stored.starts_with(BUILT_V2));
+        let Some(Stored::Built(built)) = decode(&stored) else {
+            panic!("not read back as built");
+        };
+        assert_eq!(built.envelope_from.as_deref(), Some("tin@example.vn"));
+        assert_eq!(built.envelope_to, ["hoa@example.vn"]);
+        let text = String::from_utf8(built.bytes.clone()).unwrap();
+        assert!(text.starts_with("From: "), "{text}");
+        assert!(text.contains("Message-ID: <digest.1.1764288000000@example.vn>\r\n"));
+        // The same message as one built at sending, but for the random MIME boundary.
+        let fresh = mail::Built::of(&out).unwrap();
+        assert_eq!(
+            (&fresh.envelope_from, &fresh.envelope_to, fresh.bytes.len()),
+            (&built.envelope_from, &built.envelope_to, built.bytes.len())
+        );
+    }
+
+    #[test]
+    fn a_message_stored_as_parts_before_still_reads() {
+        // Format 1, as the outbox held it before format 2, field for field.
+        let old = r#"{"from":"Bản tin <tin@example.vn>","reply_to":null,"to":"Hoa <hoa@example.vn>","subject":"Bản tin 28/11/2026: Dân vận","text":"Chào Hoa,\n\nCó 1 bài mới.\n","html":"<p>Chào Hoa,</p>\n","message_id":"digest.1.1764288000000@example.vn","date":"2026-11-28T00:00:00Z","unsubscribe_url":"https://bantin.example.vn/unsubscribe?token=x","unsubscribe_mailto":"mailto:tin@example.vn?subject=unsubscribe"}"#;
+        let Some(Stored::Parts(read)) = decode(old.as_bytes()) else {
+            panic!("format 1 not read");
+        };
+        let want = outgoing();
+        assert_eq!(
+            (&read.from, &read.to, &read.subject, &read.text, &read.html),
+            (&want.from, &want.to, &want.subject, &want.text, &want.html)
+        );
+        assert_eq!(
+            (&read.message_id, read.date, &read.unsubscribe_url),
+            (&want.message_id, want.date, &want.unsubscribe_url)
+        );
+        assert_eq!(read.unsubscribe_mailto, want.unsubscribe_mailto);
+        assert_eq!(encode_parts(&want), old.as_bytes());
+        // A message that cannot be built stays in format 1 and fails when sent, as before.
+        let bad = Outgoing {
+            to: "not an address".into(),
+            ..outgoing()
+        };
+        assert!(matches!(decode(&encode(&bad)), Some(Stored::Parts(_))));
+        assert!(decode(b"bantin-message/2\nno envelope").is_none());
+        assert!(decode(b"garbage").is_none());
     }
 
     #[test]

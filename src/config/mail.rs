@@ -2,7 +2,7 @@
 //!
 //! Keys of `[mail]`: `from`, `reply_to`, `secret_file`, `outbox` (the Maildir, the default
 //! transport) and `[mail.smtp]` (`host`, `port`, `security`, `username`, `password_file`,
-//! `password_env`, `timeout`). Keys of a `[[subscribers]]` entry: `email`, `name`, `topics`,
+//! `password_env`, `timeout`, `connections`). Keys of a `[[subscribers]]` entry: `email`, `name`, `topics`,
 //! `schedule`, `timezone`, `max_items`.
 //!
 //! Passwords are never read from the config file itself: only from a file or an environment
@@ -48,7 +48,13 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: PasswordSource,
     pub timeout: Duration,
+    /// Connections to the relay, and so digests delivered at once.
+    pub connections: u32,
 }
+
+/// `[mail.smtp] connections` unless set ([`crate::mail::DEFAULT_CONNECTIONS`]); at most
+/// [`MAX_SMTP_CONNECTIONS`], a politeness bound (Postfix lets one client open 50 by default).
+pub const MAX_SMTP_CONNECTIONS: i64 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {
@@ -173,6 +179,7 @@ const SMTP_KEYS: &[&str] = &[
     "password_env",
     "password",
     "timeout",
+    "connections",
 ];
 
 pub(super) fn read_mail(r: &mut Reporter, root: &Section) -> Mail {
@@ -244,6 +251,9 @@ pub(super) fn read_mail(r: &mut Reporter, root: &Section) -> Mail {
             username: s.string(r, "username").map(Spanned::into_inner),
             password,
             timeout: s.duration(r, "timeout").unwrap_or(Duration::from_secs(30)),
+            connections: s
+                .integer_in(r, "connections", 1..=MAX_SMTP_CONNECTIONS)
+                .map_or(crate::mail::DEFAULT_CONNECTIONS, |n| n as u32),
         };
         s.finish(r, SMTP_KEYS);
         mail.transport = MailTransport::Smtp(smtp);

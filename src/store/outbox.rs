@@ -39,8 +39,6 @@ pub struct OutboxEntry {
     pub window_end: DateTime<Utc>,
     pub message_id: String,
     pub subject: String,
-    #[serde(skip)]
-    pub message: Vec<u8>,
     pub articles: u32,
     /// "pending", "sent" or "failed".
     pub status: String,
@@ -201,28 +199,31 @@ impl Store {
         // poll after it stamps its articles later than `window_end`
         // ([`Store::record_poll_now`]).
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let arrived: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1 AND first_seen < ?2)",
-            params![composed_up_to, unix_ms(window_end)],
-            |r| r.get(0),
-        )?;
+        // Cached statements: a mail-out runs these once per subscriber.
+        let arrived: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1 AND first_seen < ?2)",
+            )?
+            .query_row(params![composed_up_to, unix_ms(window_end)], |r| r.get(0))?;
         if arrived {
             return Ok(Closed::Changed);
         }
-        let moved = tx.execute(
-            "UPDATE subscribers SET window_end = ?3, compose_error = NULL, compose_retry = NULL
-             WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
-            params![email, unix_ms(window_start), unix_ms(window_end)],
-        )?;
+        let moved = tx
+            .prepare_cached(
+                "UPDATE subscribers SET window_end = ?3, compose_error = NULL, compose_retry = NULL
+                 WHERE email = ?1 AND window_end = ?2 AND ?3 > ?2",
+            )?
+            .execute(params![email, unix_ms(window_start), unix_ms(window_end)])?;
         if moved == 0 {
             return Ok(Closed::Refused);
         }
         if let Some(d) = digest {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO outbox (email, window_start, window_end, message_id, subject, articles,
                                      status, attempts, next_attempt, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
-                params![
+            )?
+            .execute(params![
                     d.email,
                     unix_ms(d.window_start),
                     unix_ms(d.window_end),
@@ -232,44 +233,43 @@ impl Store {
                     unix_ms(now)
                 ],
             )?;
-            tx.execute(
-                "INSERT INTO outbox_messages (id, message) VALUES (?1, ?2)",
-                params![tx.last_insert_rowid(), d.message],
-            )?;
+            tx.prepare_cached("INSERT INTO outbox_messages (id, message) VALUES (?1, ?2)")?
+                .execute(params![tx.last_insert_rowid(), d.message])?;
         }
         tx.commit()?;
         Ok(Closed::Yes)
     }
 
-    /// Pending digests whose next attempt is due, oldest first.
+    /// Pending digests whose next attempt is due, oldest first; their messages are read one at
+    /// a time ([`Store::outbox_message`]), as each is sent, not all at once (a day's mail-out
+    /// to 10,000 subscribers is a gigabyte).
     pub fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>, StoreError> {
         self.outbox_where(
             "status = 'pending' AND next_attempt <= ?1 ORDER BY id",
             unix_ms(now),
-            true,
         )
+    }
+
+    /// The stored message of digest `id` (None when there is no such digest).
+    pub fn outbox_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.lock()?;
+        let message = conn
+            .prepare_cached("SELECT message FROM outbox_messages WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(message)
     }
 
     /// The outbox, newest first.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.outbox_where("1 ORDER BY id DESC LIMIT ?1", limit, false)
+        self.outbox_where("1 ORDER BY id DESC LIMIT ?1", limit)
     }
 
-    fn outbox_where(
-        &self,
-        clause: &str,
-        arg: i64,
-        with_message: bool,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
+    fn outbox_where(&self, clause: &str, arg: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         let conn = self.lock()?;
-        let message = if with_message {
-            "(SELECT message FROM outbox_messages m WHERE m.id = outbox.id)"
-        } else {
-            "x''"
-        };
         let sql = format!(
-            "SELECT id, email, window_start, window_end, message_id, subject, coalesce({message}, x''), articles,
+            "SELECT id, email, window_start, window_end, message_id, subject, articles,
                     status, attempts, next_attempt, last_error, reply, sent_at
              FROM outbox WHERE {clause}"
         );
@@ -282,14 +282,13 @@ impl Store {
                 window_end: from_unix(r.get(3)?).unwrap_or_default(),
                 message_id: r.get(4)?,
                 subject: r.get(5)?,
-                message: r.get(6)?,
-                articles: r.get(7)?,
-                status: r.get(8)?,
-                attempts: r.get(9)?,
-                next_attempt: r.get::<_, Option<i64>>(10)?.and_then(from_unix),
-                last_error: r.get(11)?,
-                reply: r.get(12)?,
-                sent_at: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+                articles: r.get(6)?,
+                status: r.get(7)?,
+                attempts: r.get(8)?,
+                next_attempt: r.get::<_, Option<i64>>(9)?.and_then(from_unix),
+                last_error: r.get(10)?,
+                reply: r.get(11)?,
+                sent_at: r.get::<_, Option<i64>>(12)?.and_then(from_unix),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -464,7 +463,10 @@ mod tests {
 
         let due = store.due_digests(t(7)).unwrap();
         assert_eq!(due.len(), 1);
-        assert_eq!(due[0].message, b"Subject: x\r\n\r\nx\r\n");
+        assert_eq!(
+            store.outbox_message(due[0].id).unwrap().as_deref(),
+            Some(&b"Subject: x\r\n\r\nx\r\n"[..])
+        );
         store.mark_retry(due[0].id, "451 try later", t(9)).unwrap();
         assert!(store.due_digests(t(8)).unwrap().is_empty());
         let due = store.due_digests(t(9)).unwrap();

@@ -794,6 +794,58 @@ async fn a_digest_composed_before_a_restart_goes_out_after_it_with_the_same_mess
     assert_eq!(smtp.messages().len(), 1);
 }
 
+#[tokio::test]
+async fn a_digest_queued_in_the_older_format_still_goes_out() {
+    let d = Digests::start(Options::default()).await;
+    let t1 = d.t0 + days(1);
+    // The message of the window that closes at t1, as its parts.
+    let (p, end) = (d.postman.clone(), seven_am_until(t1));
+    let (out, _) = tokio::task::spawn_blocking(move || p.preview(HOA, end))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let p = d.postman.clone();
+    let composed = tokio::task::spawn_blocking(move || p.compose_due(t1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(composed, 1);
+    let draft = d.outbox()[0].clone();
+    assert_eq!(draft.message_id, out.message_id);
+
+    // Queued by a bantin that kept a message as the JSON of its parts (format 1).
+    let old = serde_json::json!({
+        "from": out.from,
+        "reply_to": out.reply_to,
+        "to": out.to,
+        "subject": out.subject,
+        "text": out.text,
+        "html": out.html,
+        "message_id": out.message_id,
+        "date": out.date,
+        "unsubscribe_url": out.unsubscribe_url,
+        "unsubscribe_mailto": out.unsubscribe_mailto,
+    });
+    let db = rusqlite::Connection::open(d.env.db_path()).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE outbox_messages SET message = ?1 WHERE id = ?2",
+            rusqlite::params![serde_json::to_vec(&old).unwrap(), draft.id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+
+    assert_eq!(d.round(t1).await.sent, 1);
+    let got = d.received_by(HOA);
+    assert_eq!(got.len(), 1);
+    let m = got[0].parse();
+    assert_eq!(m.message.message_id(), Some(draft.message_id.as_str()));
+    both_parts_show(&m, DAN_VAN_NEWS, NOT_DAN_VAN);
+    assert_eq!(d.outbox()[0].status, "sent");
+}
+
 /// A relay that accepts connections and never says a word: a delivery to it hangs.
 async fn silent_relay() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
