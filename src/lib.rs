@@ -47,7 +47,8 @@
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
 //! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'
 //!   windows, the outbox; retention, backup and restore). [`store::HealthSummary`] counts the
-//!   sources' health once for `/healthz`, `/metrics` and the status line.
+//!   sources' health once for `/healthz`, `/metrics` and the status line. Its test
+//!   `store::query_plans` runs `EXPLAIN QUERY PLAN` on every statement of the hot paths.
 //! - [`stories`]: syndicated copies merged into one story, for feeds, pages and digests alike.
 //!   Pure.
 //! - [`publish`]: entries → RSS / Atom / JSON Feed bytes; [`publish::Format::ALL`] lists the

@@ -322,7 +322,7 @@ impl MatchInput {
     }
 
     /// Where each field's key lies in the search text ([`normalize::search_text`]: the
-    /// non-empty keys joined by a space): their byte lengths, in [`Field::index`] order.
+    /// non-empty keys joined by a space): their byte lengths, in the order of `Field::index`.
     ///
     /// [`normalize::search_text`]: crate::ingest::normalize::search_text
     pub fn search_layout(&self) -> String {
