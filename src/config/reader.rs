@@ -267,20 +267,10 @@ impl<'a, 'i> Section<'a, 'i> {
         Some(out)
     }
 
+    /// An array of strings.
     pub(super) fn string_array(&self, r: &mut Reporter, key: &str) -> Option<Vec<String>> {
-        let v = self.get(key)?;
-        let DeValue::Array(items) = v.get_ref() else {
-            self.wrong_type(r, key, v, "an array of strings");
-            return None;
-        };
-        let mut out = Vec::new();
-        for item in items.iter() {
-            match item.get_ref() {
-                DeValue::String(s) => out.push(s.to_string()),
-                _ => self.wrong_type(r, key, item, "a string"),
-            }
-        }
-        Some(out)
+        let strings = self.spanned_strings(r, key)?;
+        Some(strings.into_iter().map(Spanned::into_inner).collect())
     }
 
     pub(super) fn integer_in(
