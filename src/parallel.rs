@@ -11,12 +11,14 @@ use std::num::NonZeroUsize;
 /// Below this many items one thread does it all: starting threads costs more than it saves.
 const MIN_PER_THREAD: usize = 64;
 
+/// The cores this process may use (one when the system does not say).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+}
+
 /// `f` of every item, in order, computed on up to as many threads as the machine has cores.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, NonZeroUsize::get)
-        .min(items.len() / MIN_PER_THREAD)
-        .max(1);
+    let threads = cores().min(items.len() / MIN_PER_THREAD).max(1);
     if threads == 1 {
         return items.iter().map(f).collect();
     }

@@ -244,8 +244,7 @@ impl Postman {
     fn compose_due_counted(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         self.forget_articles()?;
         let subscribers = &self.config.subscribers;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
+        let threads = crate::parallel::cores()
             .clamp(1, COMPOSE_THREADS)
             .min(subscribers.len());
         let mut round = Round::default();
