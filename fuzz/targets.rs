@@ -24,7 +24,7 @@ use bantin::publish;
 use bantin::site::opml;
 use bantin::store::{ArticleQuery, PollRecord, SourceSpec, Store};
 use bantin::text;
-use bantin::topics::{MatchInput, Matcher, SourceRef, TopicSpec};
+use bantin::topics::{MatchInput, Matcher, Role, SourceRef, TopicSpec};
 use bantin::unsubscribe::{self, Request, Secret};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -577,7 +577,7 @@ fn assert_problems_located(
 
 /// A topics file from the input, beside a fixed main config with two tagged sources; when it
 /// compiles, it is matched against fixed articles and against the input's own text, and
-/// `explain` agrees with `matches` for every topic.
+/// `explain` agrees with `matches` for every topic, and with its screen.
 pub fn topics(data: &[u8]) {
     let (toml_part, text_part) = match data.iter().position(|&b| b == 0) {
         Some(i) => (&data[..i], &data[i + 1..]),
@@ -627,6 +627,15 @@ pub fn topics(data: &[u8]) {
                     .expect("explain a known topic");
                 let matched = found.iter().any(|m| m.topic == *id);
                 assert_eq!(e.matched(), matched, "explain and matches disagree on {id}");
+                // The screen of `topics test` never turns away an article with a hit.
+                if let Some(screen) = matcher.screen(id) {
+                    if !screen.may_hit(bantin::ingest::normalize::search_text(input).as_bytes()) {
+                        assert!(
+                            e.hits.iter().all(|h| h.role == Role::Ignore),
+                            "{id} screened away an article it has a hit in"
+                        );
+                    }
+                }
             }
         }
     }

@@ -289,6 +289,13 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// Whether [`Candidate::match_input`] rebuilds it from its search text (not its HTML).
+    fn matches_from_search_text(&self) -> bool {
+        self.search_layout.as_deref().is_some_and(|layout| {
+            MatchInput::fits_search_layout(self.search_text.as_bytes(), layout)
+        })
+    }
+
     /// What topics match: rebuilt from the stored search text when its layout is known (the
     /// same keys, without the HTML work), else from the HTML as at ingest.
     pub fn match_input(&self) -> MatchInput {
@@ -751,8 +758,13 @@ impl Store {
         loop {
             let chunk = {
                 let conn = self.lock()?;
+                // The HTML is read only for articles stored without a search layout: the
+                // others are matched from their search text (half the bytes of a month).
                 let mut stmt = conn.prepare_cached(
-                    "SELECT a.id, a.title, a.summary_html, a.content_html, a.first_seen,
+                    "SELECT a.id, a.title,
+                            CASE WHEN a.search_layout IS NULL THEN a.summary_html END,
+                            CASE WHEN a.search_layout IS NULL THEN a.content_html END,
+                            a.first_seen,
                             (SELECT group_concat(source_id, char(10) ORDER BY rowid)
                                FROM article_sources s WHERE s.article_id = a.id),
                             a.search_text, a.search_layout
@@ -778,7 +790,13 @@ impl Store {
                         },
                     ))
                 })?;
-                rows.collect::<Result<Vec<_>, _>>()?
+                let mut chunk = rows.collect::<Result<Vec<_>, _>>()?;
+                for (_, c) in &mut chunk {
+                    if c.search_layout.is_some() && !c.matches_from_search_text() {
+                        (c.summary_html, c.content_html) = html_of(&conn, c.id)?;
+                    }
+                }
+                chunk
             };
             let Some((first_seen, last)) = chunk.last().map(|(t, c)| (*t, c.id)) else {
                 return Ok(());
@@ -787,6 +805,66 @@ impl Store {
             after = (first_seen, last);
             each(chunk.into_iter().map(|(_, c)| c).collect())?;
             if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// [`Store::match_candidates_by_chunk`] of the articles `keep(id, search text's bytes)`
+    /// lets through, with the number of articles each chunk looked at. `keep` runs on every
+    /// core, without the store. An article is read whole only if kept; one without a search
+    /// text to match from (stored before it had one) is always kept, since its text is
+    /// rebuilt from its HTML.
+    pub fn screened_candidates_by_chunk(
+        &self,
+        since: DateTime<Utc>,
+        keep: impl Fn(i64, &[u8]) -> bool + Sync,
+        mut each: impl FnMut(Vec<Candidate>, usize) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut after = (unix_ms(since), 0_i64);
+        loop {
+            // (id, search text, whether it can be screened)
+            let rows: Vec<(i64, Vec<u8>, bool)> = {
+                let conn = self.lock()?;
+                let mut stmt = conn.prepare_cached(
+                    "SELECT a.id, a.first_seen, a.search_text, a.search_layout
+                     FROM articles a
+                     WHERE a.first_seen >= ?1 AND (a.first_seen, a.id) > (?1, ?2)
+                     ORDER BY a.first_seen, a.id LIMIT ?3",
+                )?;
+                let mut rows = stmt.query(params![after.0, after.1, CANDIDATE_CHUNK])?;
+                let mut out = Vec::with_capacity(CANDIDATE_CHUNK as usize);
+                while let Some(r) = rows.next()? {
+                    let id: i64 = r.get(0)?;
+                    after = (r.get(1)?, id);
+                    // Bytes, their UTF-8 unchecked: most articles are looked at, not kept.
+                    let text = r
+                        .get_ref(2)?
+                        .as_bytes_or_null()
+                        .map_err(|e| conversion(2, e))?
+                        .unwrap_or_default();
+                    let screened = borrowed_text(r, 3)?
+                        .is_some_and(|layout| MatchInput::fits_search_layout(text, layout));
+                    out.push((id, text.to_vec(), screened));
+                }
+                out
+            };
+            let kept: Vec<i64> = crate::parallel::map(&rows, |(id, text, screened)| {
+                (!screened || keep(*id, text)).then_some(*id)
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+            let looked = rows.len();
+            drop(rows);
+            let chunk = {
+                let conn = self.lock()?;
+                candidates(&conn, &kept)?
+            };
+            if looked > 0 {
+                each(chunk, looked)?;
+            }
+            if looked < CANDIDATE_CHUNK as usize {
                 return Ok(());
             }
         }
@@ -1116,6 +1194,24 @@ fn candidates(conn: &Connection, ids: &[i64]) -> Result<Vec<Candidate>, StoreErr
         });
     }
     Ok(out)
+}
+
+/// Column `i` of a row as text, without copying it; NULL as `None`.
+fn borrowed_text<'r>(r: &'r rusqlite::Row, i: usize) -> Result<Option<&'r str>, rusqlite::Error> {
+    r.get_ref(i)?.as_str_or_null().map_err(|e| conversion(i, e))
+}
+
+fn conversion(column: usize, e: rusqlite::types::FromSqlError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// An article's summary and content HTML.
+fn html_of(conn: &Connection, id: i64) -> Result<(Option<String>, Option<String>), StoreError> {
+    let html = conn
+        .prepare_cached("SELECT summary_html, content_html FROM articles WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(html.unwrap_or_default())
 }
 
 fn insert_matches(

@@ -54,6 +54,7 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use memchr::memmem::Finder;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -335,28 +336,15 @@ impl MatchInput {
     /// [`MatchInput::from_html`] gave when they were stored. None when the layout does not fit
     /// the text.
     pub fn from_search_text(search_text: &str, layout: &str) -> Option<MatchInput> {
-        let mut lengths = layout.split(' ').map(|n| n.parse::<usize>().ok());
-        let mut keys: [String; 3] = Default::default();
-        let mut at = 0;
-        let mut first = true;
-        for key in &mut keys {
-            let length = lengths.next()??;
-            if length == 0 {
-                continue;
-            }
-            if !first {
-                let separator = at + 1;
-                if search_text.get(at..separator)? != " " {
-                    return None;
-                }
-                at = separator;
-            }
-            first = false;
-            let end = at.checked_add(length)?;
-            *key = search_text.get(at..end)?.to_string();
-            at = end;
-        }
-        (lengths.next().is_none() && at == search_text.len()).then(|| MatchInput::from_keys(keys))
+        let keys = split_search_text(search_text, layout)?;
+        Some(MatchInput::from_keys(keys.map(str::to_owned)))
+    }
+
+    /// Whether [`MatchInput::from_search_text`] can rebuild an article from this search text
+    /// and layout (else its input comes from its HTML).
+    /// Its UTF-8 is not checked (where a text is read whole, it is).
+    pub fn fits_search_layout(search_text: &[u8], layout: &str) -> bool {
+        layout_ranges(search_text, layout).is_some()
     }
 
     fn from_keys(keys: [String; 3]) -> MatchInput {
@@ -417,6 +405,47 @@ impl MatchInput {
         let last = own.partition_point(|s| s.start < bytes.end);
         range.start + first..range.start + last.max(first)
     }
+}
+
+/// The three keys laid out in a search text: see [`MatchInput::search_layout`].
+fn split_search_text<'t>(search_text: &'t str, layout: &str) -> Option<[&'t str; 3]> {
+    let [a, b, c] = layout_ranges(search_text.as_bytes(), layout)?;
+    Some([
+        search_text.get(a)?,
+        search_text.get(b)?,
+        search_text.get(c)?,
+    ])
+}
+
+/// Where each key lies in a search text's bytes, if the layout fits it: each key (but empty
+/// ones) after the one before and a space, at character boundaries, the last at the end.
+fn layout_ranges(text: &[u8], layout: &str) -> Option<[Range<usize>; 3]> {
+    // A UTF-8 continuation byte is never the first of a character.
+    let boundary = |i: usize| i == text.len() || text.get(i).is_some_and(|&b| (b as i8) >= -0x40);
+    let mut lengths = layout.split(' ').map(|n| n.parse::<usize>().ok());
+    let mut keys = [0..0, 0..0, 0..0];
+    let mut at = 0;
+    let mut first = true;
+    for key in &mut keys {
+        let length = lengths.next()??;
+        if length == 0 {
+            continue;
+        }
+        if !first {
+            if text.get(at) != Some(&b' ') {
+                return None;
+            }
+            at += 1;
+        }
+        first = false;
+        let end = at.checked_add(length)?;
+        if end > text.len() || !boundary(at) || !boundary(end) {
+            return None;
+        }
+        *key = at..end;
+        at = end;
+    }
+    (lengths.next().is_none() && at == text.len()).then_some(keys)
 }
 
 /// Call `f(byte range, break_before)` for each syllable of a match key: a maximal run of
@@ -978,6 +1007,32 @@ impl Matcher {
         self.topics.is_empty()
     }
 
+    /// The [`Screen`] of one topic, or `None` when it cannot have one: the topic has regexes
+    /// (they see whole fields, anchors and all), or no topic has this id.
+    pub fn screen(&self, topic: &str) -> Option<Screen> {
+        let t = self.topics.iter().position(|x| x.spec.id == topic)?;
+        if !self.topics.get(t)?.spec.regex.is_empty() {
+            return None;
+        }
+        let patterns = |automaton: &'_ Automaton| -> Vec<String> {
+            automaton
+                .patterns
+                .iter()
+                .filter(|p| {
+                    p.uses
+                        .iter()
+                        .any(|u| u.topic == t && u.role != Role::Ignore)
+                })
+                .map(|p| p.text.clone())
+                .collect()
+        };
+        let exact = PhraseSet::build(patterns(&self.exact));
+        let folded = PhraseSet::build(patterns(&self.folded));
+        // A topic with neither `any` nor `all` phrases would match without a hit (compiling
+        // refuses one, but the screen does not depend on that).
+        (exact.is_some() || folded.is_some()).then_some(Screen { exact, folded })
+    }
+
     /// The hot path: every topic the article matches, in config order.
     pub fn matches(&self, input: &MatchInput, sources: &[SourceRef]) -> Vec<TopicMatch> {
         let mut hits = Vec::new();
@@ -1128,6 +1183,169 @@ impl Matcher {
     }
 }
 
+/// A look at an article's search text (its match keys joined: [`MatchInput::search_layout`])
+/// that tells whether one topic can have a hit other than an `ignore` phrase in it, without
+/// building the article's [`MatchInput`]: `bantin topics test` explains only the articles it
+/// lets through (and those stored as matching), and reports the same.
+///
+/// It never drops a hit. Where a phrase hits, each run of its syllables that nothing but
+/// whitespace separates is in the keys: verbatim (phrases with diacritics, searched in
+/// [`MatchInput::exact`], which copies the keys' syllables) or folded (accent-free phrases:
+/// [`push_folded`] folds character by character, so the fold of a run is a part of the fold of
+/// the whole text), once each run of whitespace is one space. A test and the `topics` fuzz
+/// target hold it to that.
+#[derive(Debug)]
+pub struct Screen {
+    exact: Option<PhraseSet>,
+    folded: Option<PhraseSet>,
+}
+
+impl Screen {
+    /// False only if the topic has no hit but `ignore` ones in an article with this search
+    /// text. Its bytes are first searched for the syllables of phrases with diacritics as they
+    /// are (most articles lack one of every phrase's); only then, or for accent-free phrases,
+    /// is the text checked as UTF-8 (an invalid one is let through, to fail where it is read
+    /// whole), its spaces made single, and folded.
+    pub fn may_hit(&self, search_text: &[u8]) -> bool {
+        let exact = self
+            .exact
+            .as_ref()
+            .filter(|set| set.any_phrase_has_syllables_in(search_text));
+        if exact.is_none() && self.folded.is_none() {
+            return false;
+        }
+        let Ok(text) = simdutf8::basic::from_utf8(search_text) else {
+            return true;
+        };
+        if exact.is_some_and(|set| set.any_phrase_in(&screen_text(text, String::push))) {
+            return true;
+        }
+        self.folded.as_ref().is_some_and(|set| {
+            let folded = screen_text(text, |out, c| match fold_latin(c) {
+                Some(byte) if byte > NOT_ASCII => out.push(char::from(byte)),
+                _ => push_folded_slow(out, c),
+            });
+            set.any_phrase_has_syllables_in(folded.as_bytes()) && set.any_phrase_in(&folded)
+        })
+    }
+}
+
+/// `text` with every run of whitespace one space, and `push` applied to every other character
+/// that is not ASCII (ASCII is kept: folding leaves it as it is). It looks at every character
+/// of a month of articles: runs of ASCII, most of it, are copied whole.
+fn screen_text(text: &str, push: impl Fn(&mut String, char)) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    let mut rest = text;
+    loop {
+        let plain = rest
+            .bytes()
+            .position(|b| !b.is_ascii() || char::from(b).is_whitespace())
+            .unwrap_or(rest.len());
+        // Cannot fail: the bytes before `plain` are ASCII.
+        if let Some((run, tail)) = rest.split_at_checked(plain).filter(|_| plain > 0) {
+            out.push_str(run);
+            space = false;
+            rest = tail;
+        }
+        let mut chars = rest.chars();
+        let Some(c) = chars.next() else {
+            return out;
+        };
+        if c.is_whitespace() {
+            if !space {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            push(&mut out, c);
+            space = false;
+        }
+        rest = chars.as_str();
+    }
+}
+
+/// Phrases as the runs of syllables that make them up, each searched on its own (SIMD
+/// substring search) at most once per text, single syllables first and the longest first:
+/// most texts lack one of a phrase's syllables, and a long syllable with diacritics is rare.
+#[derive(Debug)]
+struct PhraseSet {
+    finders: Vec<Finder<'static>>,
+    phrases: Vec<Phrase>,
+}
+
+/// As indices into [`PhraseSet::finders`].
+#[derive(Debug)]
+struct Phrase {
+    syllables: Vec<usize>,
+    /// Runs of two syllables or more, their syllables joined by a space.
+    runs: Vec<usize>,
+}
+
+impl PhraseSet {
+    /// From patterns (` s1 s2 \n s3 `: [`pattern_of`]); `None` without any.
+    fn build(patterns: Vec<String>) -> Option<PhraseSet> {
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut finders = Vec::new();
+        let mut id = |s: String| {
+            *ids.entry(s).or_insert_with_key(|s| {
+                finders.push(Finder::new(s.as_bytes()).into_owned());
+                finders.len() - 1
+            })
+        };
+        let phrases: Vec<Phrase> = patterns
+            .iter()
+            .map(|pattern| {
+                let mut syllables: Vec<&str> = pattern.split_whitespace().collect();
+                syllables.sort_by_key(|s| std::cmp::Reverse(s.len()));
+                let runs = pattern
+                    .split(SEGMENT_BREAK)
+                    .map(|run| run.split_whitespace().collect::<Vec<_>>())
+                    .filter(|run| run.len() > 1)
+                    .map(|run| id(run.join(" ")))
+                    .collect();
+                Phrase {
+                    syllables: syllables.into_iter().map(|s| id(s.to_owned())).collect(),
+                    runs,
+                }
+            })
+            .collect();
+        (!phrases.is_empty()).then_some(PhraseSet { finders, phrases })
+    }
+
+    fn found(&self, finder: usize, text: &[u8]) -> bool {
+        self.finders
+            .get(finder)
+            .is_some_and(|f| f.find(text).is_some())
+    }
+
+    /// Whether every syllable of some phrase is somewhere in `text`.
+    fn any_phrase_has_syllables_in(&self, text: &[u8]) -> bool {
+        let mut known: Vec<Option<bool>> = vec![None; self.finders.len()];
+        self.phrases.iter().any(|p| {
+            p.syllables.iter().all(|&f| match known.get_mut(f) {
+                Some(k) => *k.get_or_insert_with(|| self.found(f, text)),
+                None => false,
+            })
+        })
+    }
+
+    /// Whether some phrase has all its syllables and runs in `text` (spaces made single).
+    fn any_phrase_in(&self, text: &str) -> bool {
+        let text = text.as_bytes();
+        let mut known: Vec<Option<bool>> = vec![None; self.finders.len()];
+        self.phrases.iter().any(|p| {
+            p.syllables
+                .iter()
+                .chain(&p.runs)
+                .all(|&f| match known.get_mut(f) {
+                    Some(k) => *k.get_or_insert_with(|| self.found(f, text)),
+                    None => false,
+                })
+        })
+    }
+}
+
 /// The `ignore` hit (of the same topic, among `hits`) that contains `hit`, if any.
 fn masking_ignore<'h>(hits: &'h [RawHit], hit: &RawHit) -> Option<&'h RawHit> {
     hits.iter().find(|g| {
@@ -1226,9 +1444,22 @@ mod tests {
                 MatchInput::from_search_text(text, layout).is_none(),
                 "{layout:?}"
             );
+            assert!(!MatchInput::fits_search_layout(text.as_bytes(), layout));
         }
         assert!(MatchInput::from_search_text(text, "4 14 0").is_some());
-        assert!(MatchInput::from_search_text("ô", "1 0 0").is_none());
+        assert!(MatchInput::fits_search_layout(text.as_bytes(), "4 14 0"));
+        for (text, layout) in [
+            ("ô", "1 0 0"),
+            ("ô", "2 0 0"),
+            ("ô ô", "2 0 2"),
+            ("ô ô", "1 0 3"),
+        ] {
+            assert_eq!(
+                MatchInput::from_search_text(text, layout).is_some(),
+                MatchInput::fits_search_layout(text.as_bytes(), layout),
+                "{text:?} {layout:?}"
+            );
+        }
     }
 
     fn strings(list: &[&str]) -> Vec<String> {
@@ -1436,6 +1667,94 @@ mod tests {
                 ("dang. uy", &[]),
             ],
         );
+    }
+
+    /// A topic's screen never turns away an article with a hit of one of its phrases other
+    /// than an `ignore` one (what `bantin topics test` reports), and turns away others.
+    #[test]
+    fn the_screen_lets_through_every_article_with_a_hit() {
+        let m = compile(vec![
+            dan_van(),
+            topic(
+                "loose",
+                &["dan van", "cong tac", "dang uy", "phat trien, ben vung"],
+            ),
+            topic("common", &["phát triển bền vững"]),
+            TopicSpec {
+                all: strings(&["tỉnh ủy", "Hà Nội, Việt Nam"]),
+                none: strings(&["bóng đá"]),
+                ..topic("all-only", &[])
+            },
+            TopicSpec {
+                regex: strings(&[r"\bdân\b"]),
+                ..topic("regex", &["dân vận"])
+            },
+        ]);
+        assert!(m.screen("regex").is_none(), "regexes see whole fields");
+        assert!(m.screen("nope").is_none());
+        let fixture = include_str!("../tests/feeds/rss_vietnamese_shapes.xml");
+        let mut texts: Vec<String> = [
+            "",
+            "Công tác dân vận khéo",
+            "CÔNG TÁC DÂN VẬN",
+            "nhân dân vận dụng sáng tạo",
+            "dân, vận",
+            "Dân-vận.",
+            "đảng ủy xã",
+            "Đảng Ủy",
+            "dang uy",
+            "dẫn vấn",
+            "Hà Nội, Việt Nam",
+            "Hà Nội Việt Nam",
+            "tỉnh ủy Hà Nội; Việt Nam",
+            "bóng đá",
+            "bong da",
+            "Ban Dân vận Trung ương",
+            "người dân vận chuyển hàng",
+            "nhân dân",
+            "vận tải",
+            "phát  triển\nbền\u{a0}vững",
+            "phat trien ben vung",
+            "phát triển. Bền vững",
+            "dân\tvận",
+            "dân \u{301} vận",
+            "ban\u{2003}dân vận",
+            "dân vậnkhéo",
+        ]
+        .iter()
+        .flat_map(|t| [t.to_string(), nfd(t)])
+        .collect();
+        texts.extend(fixture.split("<item>").map(text::html_to_text));
+        let (mut through, mut away) = (0, 0);
+        for (i, t) in texts.iter().flat_map(|t| (0..4).map(move |i| (i, t))) {
+            let title = text::clean(t);
+            let input = match i {
+                0 => MatchInput::from_plain(&title, "", ""),
+                1 => MatchInput::from_plain("", &title, ""),
+                2 => MatchInput::from_plain("Tin tức", "", &title),
+                // Not cleaned: spaces of every kind, several in a row.
+                _ => MatchInput::from_plain(t, "x", t),
+            };
+            let search = crate::ingest::normalize::search_text(&input);
+            for id in ["dan-van", "loose", "all-only", "common"] {
+                let Some(screen) = m.screen(id) else {
+                    panic!("{id} has a screen");
+                };
+                let Some(e) = m.explain(id, &input, ANY_SOURCE) else {
+                    panic!("{id} explained");
+                };
+                if screen.may_hit(search.as_bytes()) {
+                    through += 1;
+                } else {
+                    away += 1;
+                    assert!(
+                        e.hits.iter().all(|h| h.role == Role::Ignore),
+                        "{id} screened {t:?} away: {e:?}"
+                    );
+                }
+            }
+        }
+        assert!(through > 10 && away > 10, "{through} through, {away} away");
     }
 
     #[test]

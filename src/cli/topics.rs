@@ -177,11 +177,16 @@ pub fn write_test(
     let since = now - chrono::Duration::days(i64::from(days));
     let stored: HashSet<i64> = store.matching_ids(id, since)?.into_iter().collect();
     // A month of articles is read a chunk at a time and explained on every core; only the
-    // articles the report lists are kept.
+    // articles the report lists are kept. The topic's screen passes over the articles it
+    // cannot have a hit in: they would be reported only if stored as matching.
+    let screen = config.topics.screen(id);
     let mut considered = 0;
     let mut listed: Vec<(Candidate, Explanation)> = Vec::new();
-    store.match_candidates_by_chunk(since, |chunk| {
-        considered += chunk.len();
+    let keep = |article: i64, search_text: &[u8]| {
+        stored.contains(&article) || screen.as_ref().is_none_or(|s| s.may_hit(search_text))
+    };
+    store.screened_candidates_by_chunk(since, keep, |chunk, looked| {
+        considered += looked;
         let explained = crate::parallel::map(&chunk, |c| {
             let carriers = carriers_of(config, &c.sources);
             config.topics.explain(id, &c.match_input(), &carriers)

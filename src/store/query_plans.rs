@@ -269,6 +269,8 @@ fn hot_queries_read_through_an_index() {
     // `topics test` and a re-match: a month of candidates, stored matches, changed ones written.
     check("topics test and re-match", &|s| {
         s.matching_ids("dan-van", at(1, 0)).unwrap();
+        s.screened_candidates_by_chunk(at(1, 0), |id, _| id % 2 == 0, |_, _| Ok(()))
+            .unwrap();
         let mut results = Vec::new();
         s.match_candidates_by_chunk(at(1, 0), |chunk| {
             results.extend(chunk.iter().map(|c| {

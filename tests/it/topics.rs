@@ -1012,8 +1012,10 @@ async fn matching_the_stored_text_gives_what_matching_the_html_gives() {
     poll_stored(&ing, &["nhandan"]).await;
     drop(ing);
 
-    // The same database twice: with the layouts ingest stored, and without any.
+    // The same database three times: with the layouts ingest stored, without any, and with
+    // layouts that do not fit the text (each article is then matched from its HTML).
     let html_db = env.dir.path().join("from-html.db");
+    let unfit_db = env.dir.path().join("unfit.db");
     {
         let conn = rusqlite::Connection::open(env.db_path()).unwrap();
         let laid_out: usize = conn
@@ -1026,12 +1028,18 @@ async fn matching_the_stored_text_gives_what_matching_the_html_gives() {
         assert_eq!(laid_out, DAN_VAN_FEED.len(), "ingest keeps every layout");
         conn.execute("VACUUM INTO ?1", [html_db.to_str().unwrap()])
             .unwrap();
+        conn.execute("VACUUM INTO ?1", [unfit_db.to_str().unwrap()])
+            .unwrap();
         let copy = rusqlite::Connection::open(&html_db).unwrap();
         copy.execute("UPDATE articles SET search_layout = NULL", [])
+            .unwrap();
+        let copy = rusqlite::Connection::open(&unfit_db).unwrap();
+        copy.execute("UPDATE articles SET search_layout = '1 1 1'", [])
             .unwrap();
     }
     let from_text = Store::open(&env.db_path()).unwrap();
     let from_html = Store::open(&html_db).unwrap();
+    let unfit = Store::open(&unfit_db).unwrap();
 
     write_topics(&env, DAN_VAN_EDITED);
     let config = env.config();
@@ -1047,14 +1055,18 @@ async fn matching_the_stored_text_gives_what_matching_the_html_gives() {
             let text = report(&from_text);
             assert!(text.contains(topic), "{text}");
             assert_eq!(text, report(&from_html), "{topic}, json: {as_json}");
+            assert_eq!(text, report(&unfit), "{topic}, json: {as_json}");
         }
     }
 
     let text_stats = ingest::rematch(&from_text, &config, now).unwrap();
     let html_stats = ingest::rematch(&from_html, &config, now).unwrap();
+    let unfit_stats = ingest::rematch(&unfit, &config, now).unwrap();
     assert_eq!(text_stats, html_stats);
+    assert_eq!(text_stats, unfit_stats);
     assert!(text_stats.added + text_stats.removed > 0, "{text_stats:?}");
     assert_eq!(topics_by_slug(&from_text), topics_by_slug(&from_html));
+    assert_eq!(topics_by_slug(&from_text), topics_by_slug(&unfit));
 }
 
 #[tokio::test]
