@@ -487,26 +487,30 @@ fn compose(msg: &Outgoing) -> Result<Message, MailError> {
 
 /// The part's body as lettre's `Body::new` makes it from `text`, byte for byte, in linear time:
 /// the same transfer encoding (lettre's chooser, on the text as given, before line endings
-/// change), the same CRLF line endings. lettre converts by inserting each `\r` into the string,
-/// moving the rest of it every time; here the text is copied once.
+/// change), the same CRLF line endings, the same encoders (the `quoted_printable` crate and
+/// email-encoding's base64, which lettre calls). lettre converts by inserting each `\r` into the
+/// string, moving the rest of it every time, and its `Body::new_with_encoding` runs the chooser
+/// and the line-ending scan again; here the text is copied once and encoded once.
 fn body(text: &str) -> Body {
-    let encoding = match Encoding::choose(text, false) {
-        Encoding::SevenBit => ContentTransferEncoding::SevenBit,
-        Encoding::EightBit => ContentTransferEncoding::EightBit,
-        Encoding::QuotedPrintable => ContentTransferEncoding::QuotedPrintable,
-        Encoding::Base64 => ContentTransferEncoding::Base64,
-    };
     let crlf = crlf_line_endings(text);
-    match encoding {
-        // What `Body::new` keeps as is; `new_with_encoding` would check the line lengths again,
-        // now one longer each.
-        ContentTransferEncoding::SevenBit | ContentTransferEncoding::EightBit => {
-            Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+    match Encoding::choose(text, false) {
+        Encoding::SevenBit => {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
         }
-        // Always accepted for these encodings; no `\n` lacks its `\r` any more, so lettre's
-        // own conversion finds nothing to insert.
-        _ => Body::new_with_encoding(crlf, encoding)
-            .unwrap_or_else(|text| Body::new(String::from_utf8_lossy(&text).into_owned())),
+        Encoding::EightBit => {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+        }
+        Encoding::QuotedPrintable => Body::dangerous_pre_encoded(
+            quoted_printable::encode(crlf.as_bytes()),
+            ContentTransferEncoding::QuotedPrintable,
+        ),
+        Encoding::Base64 => {
+            let mut out =
+                String::with_capacity(email_encoding::body::base64::encoded_len(crlf.len()));
+            // Writing into a String cannot fail.
+            let _ = email_encoding::body::base64::encode(crlf.as_bytes(), &mut out);
+            Body::dangerous_pre_encoded(out.into_bytes(), ContentTransferEncoding::Base64)
+        }
     }
 }
 
