@@ -33,6 +33,10 @@
 //! The templates (`config/templates/digest.txt` and `digest.html`, built into the binary too)
 //! list the variables they receive in their header comment.
 
+mod frame;
+
+pub use frame::Frame;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
