@@ -11,7 +11,8 @@
 //! filter is no longer found) and `&` (found escaped where the template escapes it). The
 //! template's pieces are kept only when the two renders are the same outside the sentinels, and
 //! when the frame filled with the first subscriber's values gives exactly their full render;
-//! otherwise that template is rendered in full for every subscriber, as without a frame. (The
+//! otherwise that template is rendered in full for every subscriber, from a copy of the
+//! window's digest with their values (the entries are shared, not copied). (The
 //! shipped plain-text template wraps the subscriber's address into its last paragraph: it is
 //! rendered in full; the HTML one is framed.) A template that tests a value of the subscriber
 //! other than for being empty (`{% if "x" in subscriber.email %}`) is beyond what two renders
@@ -59,6 +60,9 @@ pub struct Frame {
 struct Framed {
     subject: String,
     articles: usize,
+    /// The digest with sentinels, for the templates rendered in full: each subscriber's is a
+    /// copy with their values ([`Digest::personalize`]).
+    digest: Digest,
     /// None: rendered in full per subscriber.
     text: Option<Pieces>,
     html: Option<Pieces>,
@@ -290,6 +294,7 @@ impl Frame {
             Some(Framed {
                 subject: full.subject,
                 articles: full.articles,
+                digest: short,
                 text,
                 html,
             })
@@ -326,8 +331,12 @@ impl Frame {
         let mut body = |pieces: &Option<Pieces>, template: &str| match pieces {
             Some(p) => Some(p.fill(template, &values)),
             None => {
-                let d = digest.get_or_insert_with(|| Digest::build(input));
-                templates.render(template, d.as_ref()?).ok()
+                let d = digest.get_or_insert_with(|| {
+                    let mut d = framed.digest.clone();
+                    d.personalize(input);
+                    d
+                });
+                templates.render(template, d).ok()
             }
         };
         match (
