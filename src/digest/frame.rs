@@ -8,18 +8,21 @@
 //! gives. Each template is rendered on two sets of sentinel values for the subscriber's own
 //! values: one short, one longer than a line (a value wrapped into a paragraph, cut or counted
 //! changes the text around it), both with upper and lower case letters (a value changed by a
-//! filter is no longer found) and `&` (found escaped where the template escapes it). The
-//! template's pieces are kept only when the two renders are the same outside the sentinels, and
-//! when the frame filled with the first subscriber's values gives exactly their full render;
-//! otherwise that template is rendered in full for every subscriber, from a copy of the
-//! window's digest with their values (the entries are shared, not copied). (The
-//! shipped plain-text template wraps the subscriber's address into its last paragraph: it is
-//! rendered in full; the HTML one is framed.) A template that tests a value of the subscriber
-//! other than for being empty (`{% if "x" in subscriber.email %}`) is beyond what two renders
-//! can tell; subscribers without a name or a link take the full render.
+//! filter is no longer found) and `& " ' < \` (found escaped where the template escapes it, not
+//! found where it escapes it otherwise). The template's pieces are kept only when the two
+//! renders are the same outside the sentinels, and when the frame filled with the first
+//! subscriber's values gives exactly their full render; otherwise that template is rendered in
+//! full for every subscriber, from a copy of the window's digest with their values (the entries
+//! are shared, not copied). (The shipped plain-text template wraps the subscriber's address into
+//! its last paragraph: it is rendered in full; the HTML one is framed.) A template that tests a
+//! value of the subscriber other than for being empty (`{% if "x" in subscriber.email %}`), or
+//! changes a part of it the sentinels lack (`replace("@", " at ")`), is beyond what two renders
+//! can tell, unless the first subscriber's full render shows it; subscribers without a name or a
+//! link take the full render.
 //!
-//! Invariant: [`Frame::compose`] returns what [`super::compose`] returns for the same input,
-//! byte for byte, or makes it with [`super::compose`].
+//! Invariant, for templates within those limits: [`Frame::compose`] returns what
+//! [`super::compose`] returns for the same input, byte for byte, or makes it with
+//! [`super::compose`].
 
 use std::sync::Arc;
 
@@ -106,7 +109,8 @@ impl Shape {
 
 /// Sentinel set `set` (0: short, 1: longer than a wrapped line) for `slot`: no whitespace and
 /// no control character (the digest keeps values one line, links without spaces), a mark no
-/// digest holds by chance (private-use characters), both cases and `&`.
+/// digest holds by chance (private-use characters), both cases, and what escapers change
+/// (`& " ' < \`: HTML, JSON, URLs).
 fn sentinel(slot: Slot, set: usize) -> String {
     let id = match slot {
         Slot::Name => "N".to_owned(),
@@ -115,7 +119,7 @@ fn sentinel(slot: Slot, set: usize) -> String {
         Slot::UnsubscribeAll => "A".to_owned(),
     };
     let padding = if set == 0 { "" } else { &"Xx".repeat(50) };
-    let mark = format!("\u{E000}Qq&{id}.{set}{padding}\u{E001}");
+    let mark = format!("\u{E000}Qq&\"'<\\{id}.{set}{padding}\u{E001}");
     match slot {
         Slot::TopicUnsubscribe(_) | Slot::UnsubscribeAll => format!("https://s.invalid/{mark}"),
         Slot::Name | Slot::Email => mark,
@@ -434,6 +438,7 @@ mod tests {
             ("{{ subscriber.name | upper }}\n", "<p>{{ subscriber.name }}</p>\n", true),
             ("{{ subscriber.email | length }}\n", "<p>{{ subscriber.email | safe }}</p>\n", false),
             ("{{ subscriber.name | lower }} {{ total }}\n", "<p>{{ unsubscribe_all_url[:20] }}</p>\n", false),
+            ("{{ subscriber.name | replace(\"&\", \"và\") }}\n", "<p>{{ subscriber.email | replace(\"<\", \"\") }}</p>\n", false),
             ("{% filter wordwrap(30) %}Địa chỉ {{ subscriber.email }} đã đăng ký.{% endfilter %}\n", "<p>{{ subscriber.name | title }}</p>\n", false),
         ] {
             let dir = tempfile::tempdir().unwrap();
