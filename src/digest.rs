@@ -33,6 +33,10 @@
 //! The templates (`config/templates/digest.txt` and `digest.html`, built into the binary too)
 //! list the variables they receive in their header comment.
 
+mod frame;
+
+pub use frame::Frame;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -258,7 +262,8 @@ pub fn compose(input: &DigestInput, templates: &Templates) -> Option<Composed> {
 // The template context. Field names are the templates' variables: renaming one breaks admins'
 // templates, so add rather than rename.
 
-#[derive(Debug, Serialize)]
+/// Cheap to clone: the entries of each section are shared ([`Value`]s).
+#[derive(Debug, Clone, Serialize)]
 struct Digest {
     subject: String,
     /// The window's end, local: dd/mm/yyyy.
@@ -280,17 +285,19 @@ struct Digest {
     unsubscribe_all_url: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 struct Subscriber {
     name: String,
     email: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Section {
     id: String,
     name: String,
-    articles: Vec<Entry>,
+    /// The [`Entry`]s, converted for the templates once: a template reads them without
+    /// converting them again, however many times the digest is rendered.
+    articles: Value,
     total: usize,
     shown: usize,
     more: usize,
@@ -311,7 +318,7 @@ struct Entry {
     also_in_text: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct TopicInfo {
     id: String,
     name: String,
@@ -372,7 +379,7 @@ impl Digest {
                 name: names[i].clone(),
                 articles: total,
                 feed_url: web_link(topic.feed_url.as_deref()),
-                unsubscribe_url: web_link(topic.unsubscribe_url.as_deref()),
+                unsubscribe_url: None,
             });
             if total == 0 {
                 continue;
@@ -393,9 +400,9 @@ impl Digest {
                 total,
                 shown: articles.len(),
                 more: total - articles.len(),
-                articles,
+                articles: Value::from_serialize(&articles),
                 feed_url: web_link(topic.feed_url.as_deref()),
-                unsubscribe_url: web_link(topic.unsubscribe_url.as_deref()),
+                unsubscribe_url: None,
             });
         }
         if sections.is_empty() {
@@ -408,24 +415,44 @@ impl Digest {
             .with_timezone(&tz)
             .format("%d/%m/%Y")
             .to_string();
-        Some(Digest {
+        let mut digest = Digest {
             subject: subject(&section_names, &date),
             date,
             window_start: local_time(&input.window_start, tz),
             window_end: local_time(&input.window_end, tz),
             timezone: tz.name(),
-            subscriber: Subscriber {
-                name: one_line(&input.subscriber_name),
-                email: one_line(&input.email),
-            },
+            subscriber: Subscriber::default(),
             total: sections.iter().map(|s| s.total).sum(),
             shown: sections.iter().map(|s| s.shown).sum(),
             topic_list: vietnamese_list(&section_names),
             subscribed_list: vietnamese_list(&names.iter().map(String::as_str).collect::<Vec<_>>()),
             sections,
             topics: infos,
-            unsubscribe_all_url: web_link(input.unsubscribe_all_url.as_deref()),
-        })
+            unsubscribe_all_url: None,
+        };
+        digest.personalize(input);
+        Some(digest)
+    }
+
+    /// Sets what is the subscriber's own: their name and address, and their unsubscribe links
+    /// (a topic's is that of its first occurrence in `input`). The rest of a digest depends on
+    /// the window only ([`Frame`]).
+    fn personalize(&mut self, input: &DigestInput) {
+        let link = |id: &str| {
+            let topic = input.topics.iter().find(|t| t.id == id)?;
+            web_link(topic.unsubscribe_url.as_deref())
+        };
+        self.subscriber = Subscriber {
+            name: one_line(&input.subscriber_name),
+            email: one_line(&input.email),
+        };
+        for t in &mut self.topics {
+            t.unsubscribe_url = link(&t.id);
+        }
+        for s in &mut self.sections {
+            s.unsubscribe_url = link(&s.id);
+        }
+        self.unsubscribe_all_url = web_link(input.unsubscribe_all_url.as_deref());
     }
 }
 

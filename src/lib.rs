@@ -63,6 +63,7 @@
 //!   descriptors.
 //! - [`export`]: `bantin export`: the same feeds, index page and OPML as files.
 //! - [`digest`]: a subscriber's window of articles → subject, text, HTML (minijinja). Pure.
+//!   [`digest::Frame`]: a window's digest rendered once for all its subscribers.
 //! - [`mail`]: lettre: messages, SMTP and Maildir delivery.
 //! - [`postman`]: digests end to end: windows, outbox, retries, exactly once; links from
 //!   [`site::paths`].

@@ -487,26 +487,87 @@ fn compose(msg: &Outgoing) -> Result<Message, MailError> {
 
 /// The part's body as lettre's `Body::new` makes it from `text`, byte for byte, in linear time:
 /// the same transfer encoding (lettre's chooser, on the text as given, before line endings
-/// change), the same CRLF line endings. lettre converts by inserting each `\r` into the string,
-/// moving the rest of it every time; here the text is copied once.
+/// change), the same CRLF line endings, the same encoders (the `quoted_printable` crate and
+/// email-encoding's base64, which lettre calls). lettre converts by inserting each `\r` into the
+/// string, moving the rest of it every time, and its `Body::new_with_encoding` runs the chooser
+/// and the line-ending scan again; here the text is copied once and encoded once.
 fn body(text: &str) -> Body {
-    let encoding = match Encoding::choose(text, false) {
-        Encoding::SevenBit => ContentTransferEncoding::SevenBit,
-        Encoding::EightBit => ContentTransferEncoding::EightBit,
-        Encoding::QuotedPrintable => ContentTransferEncoding::QuotedPrintable,
-        Encoding::Base64 => ContentTransferEncoding::Base64,
-    };
     let crlf = crlf_line_endings(text);
-    match encoding {
-        // What `Body::new` keeps as is; `new_with_encoding` would check the line lengths again,
-        // now one longer each.
-        ContentTransferEncoding::SevenBit | ContentTransferEncoding::EightBit => {
-            Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+    match Encoding::choose(text, false) {
+        Encoding::SevenBit => {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
         }
-        // Always accepted for these encodings; no `\n` lacks its `\r` any more, so lettre's
-        // own conversion finds nothing to insert.
-        _ => Body::new_with_encoding(crlf, encoding)
-            .unwrap_or_else(|text| Body::new(String::from_utf8_lossy(&text).into_owned())),
+        Encoding::EightBit => {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+        }
+        Encoding::QuotedPrintable => Body::dangerous_pre_encoded(
+            QUOTED_LINES.with_borrow_mut(|lines| lines.encode(&crlf)),
+            ContentTransferEncoding::QuotedPrintable,
+        ),
+        Encoding::Base64 => {
+            let mut out =
+                String::with_capacity(email_encoding::body::base64::encoded_len(crlf.len()));
+            // Writing into a String cannot fail.
+            let _ = email_encoding::body::base64::encode(crlf.as_bytes(), &mut out);
+            Body::dangerous_pre_encoded(out.into_bytes(), ContentTransferEncoding::Base64)
+        }
+    }
+}
+
+/// Bytes of lines (and their encodings) a thread remembers at most before it forgets them all.
+const QUOTED_LINES_MAX_BYTES: usize = 16 << 20;
+
+thread_local! {
+    static QUOTED_LINES: std::cell::RefCell<QuotedLines> = std::cell::RefCell::default();
+}
+
+/// Quoted-printable as the `quoted_printable` crate encodes text (lettre's encoder), with each
+/// line's encoding remembered: the digests of one window differ in a few lines only (the
+/// subscriber's name, address and links), and the crate's encoder is slow. In text mode the
+/// crate encodes each line ending in CRLF on its own (soft breaks and trailing spaces are
+/// decided within the line; a CRLF resets the line), so the encoding of a body is that of its
+/// lines one after the other (`bodies_are_lettres_byte_for_byte`).
+#[derive(Default)]
+struct QuotedLines {
+    encoded: std::collections::HashMap<Box<[u8]>, Box<[u8]>, foldhash::fast::FixedState>,
+    bytes: usize,
+}
+
+impl QuotedLines {
+    fn encode(&mut self, text: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len() + text.len() / 2);
+        let mut rest = text;
+        let mut searched = 0;
+        while let Some(at) = rest
+            .get(searched..)
+            .and_then(|r| r.find('\n'))
+            .map(|i| searched + i)
+        {
+            // A line ends at CRLF only: a lone LF is encoded inside its line.
+            let crlf = at > 0 && rest.as_bytes().get(at - 1) == Some(&b'\r');
+            let split = crlf.then(|| rest.split_at_checked(at + 1)).flatten();
+            let Some((line, after)) = split else {
+                searched = at + 1;
+                continue;
+            };
+            match self.encoded.get(line.as_bytes()) {
+                Some(encoded) => out.extend_from_slice(encoded),
+                None => {
+                    let encoded = quoted_printable::encode(line);
+                    out.extend_from_slice(&encoded);
+                    if self.bytes > QUOTED_LINES_MAX_BYTES {
+                        self.encoded.clear();
+                        self.bytes = 0;
+                    }
+                    self.bytes += line.len() + encoded.len();
+                    self.encoded.insert(line.as_bytes().into(), encoded.into());
+                }
+            }
+            rest = after;
+            searched = 0;
+        }
+        out.extend_from_slice(&quoted_printable::encode(rest));
+        out
     }
 }
 
@@ -786,6 +847,23 @@ mod tests {
             vietnamese,
             html,
             "tab\there \u{0}nul\n".into(),
+            // Quoted-printable line by line: trailing blanks, `=`, lines about the limit, a
+            // soft break at a blank, lone CR and LF, lines seen before (remembered).
+            "trailing space \nand tab\t\n\t\n \n= a=b =\nđ \n".repeat(3),
+            format!(
+                "{}\n{}\n{}đ\n",
+                "x".repeat(75),
+                "y".repeat(76),
+                "z".repeat(77)
+            ),
+            format!(
+                "{} đ\r\n{}\r{} \n",
+                "a ".repeat(40),
+                "b".repeat(90),
+                "c\nd".repeat(30)
+            ),
+            "Chào Hoa, có 3 bài mới.\nDân vận\n".repeat(20) + "Chào An, có 3 bài mới.\nDân vận\n",
+            "đ\r\n\r\n\n\r".repeat(10),
         ];
         for text in cases {
             let ours = body(&text);

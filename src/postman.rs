@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest as _, Sha256};
 
 use crate::config::{Config, CredentialError, MailTransport, SmtpSecurity, Subscriber};
-use crate::digest::{self, DigestArticle, DigestInput, DigestTopic, TemplateError, Templates};
+use crate::digest::{DigestArticle, DigestInput, DigestTopic, Frame, TemplateError, Templates};
 use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
 use crate::publish::Format;
@@ -33,12 +33,19 @@ const RETRY_MAX: chrono::Duration = chrono::Duration::hours(1);
 /// Articles of a window, by (topic ids, window start, window end).
 type WindowArticles = HashMap<(Vec<String>, i64, i64), Arc<[DigestArticle]>>;
 
+/// A window's digest for all its subscribers, by (topic ids, window start, window end, time
+/// zone, entries per topic).
+type WindowFrames = HashMap<(Vec<String>, i64, i64, &'static str, usize), Arc<Frame>>;
+
 /// Window articles cached within one compose round, and the last article id when the cache was
-/// emptied: every list in it holds every article up to that id (it was queried later).
+/// emptied: every list in it holds every article up to that id (it was queried later). With
+/// them, each window's digest rendered once ([`Frame`]; a frame checks that it is the
+/// subscriber's window, so a stale one only costs a full render).
 #[derive(Default)]
 struct ArticleCache {
     up_to: i64,
     windows: WindowArticles,
+    frames: WindowFrames,
 }
 
 /// Threads composing digests at once, at most: rendering is CPU work, recording them is one
@@ -526,7 +533,7 @@ impl Postman {
             max_items: s.max_items,
             unsubscribe_all_url: link(None),
         };
-        let Some(c) = digest::compose(&input, &self.templates) else {
+        let Some(c) = self.frame(&input).compose(&input, &self.templates) else {
             return Ok(None);
         };
         let to = format!(
@@ -570,8 +577,29 @@ impl Postman {
         let up_to = self.store.last_article_id()?;
         let mut cache = self.cache();
         cache.windows.clear();
+        cache.frames.clear();
         cache.up_to = up_to;
         Ok(())
+    }
+
+    /// The rendered digest of `input`'s window, made from `input` when no subscriber of that
+    /// window has had one yet.
+    fn frame(&self, input: &DigestInput) -> Arc<Frame> {
+        let key = (
+            input.topics.iter().map(|t| t.id.clone()).collect(),
+            input.window_start.timestamp_millis(),
+            input.window_end.timestamp_millis(),
+            input.timezone.name(),
+            input.max_items,
+        );
+        if let Some(frame) = self.cache().frames.get(&key) {
+            return Arc::clone(frame);
+        }
+        // Rendered unlocked: the other compose threads go on meanwhile (one of them may render
+        // the same window too; the last one is kept).
+        let frame = Arc::new(Frame::render(input, &self.templates));
+        self.cache().frames.insert(key, Arc::clone(&frame));
+        frame
     }
 
     /// The articles of a window, read after the last article id was `up_to`: from the cache
