@@ -282,7 +282,7 @@ pub struct Prepared {
 }
 
 /// Identifies every entry, asks the store which it already has unchanged, and normalizes only
-/// the others: most items of a re-polled feed cost a hash and an index lookup.
+/// the others: most items of a re-polled feed cost their hashes and a share of one query.
 /// New and changed articles are matched against `topics` as `tags` (the source's) allow.
 pub fn prepare(
     store: &Store,
@@ -291,7 +291,7 @@ pub fn prepare(
     topics: &Matcher,
     tags: &[String],
 ) -> Prepared {
-    let mut ids = normalize::identify(feed, ctx);
+    let mut ids = normalize::identify_keys(feed, ctx);
     let present: Vec<(usize, &normalize::Identified)> = ids
         .iter()
         .enumerate()
@@ -311,6 +311,7 @@ pub fn prepare(
             seen.push(id.keys.clone());
         }
     }
+    normalize::describe(feed, &mut ids, ctx, |i| !skip[i]);
     claim_known(store, &mut ids, &skip);
     let carrier = [SourceRef {
         id: ctx.source_id,
