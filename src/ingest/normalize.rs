@@ -489,9 +489,15 @@ pub fn search_text(input: &MatchInput) -> String {
 /// Sanitized HTML (no scripts, styles, event handlers or foreign embeds), text cleaned; None
 /// when nothing is left.
 pub fn sanitize(html: &str) -> Option<String> {
-    let clean = text::clean_html(&SANITIZER.clean(html).to_string());
-    let clean = clean.trim();
-    (!clean.is_empty()).then(|| clean.to_string())
+    let clean = text::clean_html_owned(SANITIZER.clean(html).to_string());
+    let trimmed = clean.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == clean.len() {
+        Some(clean)
+    } else {
+        Some(trimmed.to_string())
+    }
 }
 
 fn sha256_hex(parts: &[&str]) -> String {
