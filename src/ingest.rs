@@ -304,13 +304,17 @@ pub fn prepare(
     // A failed probe only costs the shortcut: then everything is normalized.
     let known = store.unchanged(&probe).unwrap_or_default();
     let mut skip = vec![false; ids.len()];
-    let mut seen = Vec::new();
-    for ((i, id), unchanged) in present.iter().zip(known) {
-        if unchanged {
-            skip[*i] = true;
-            seen.push(id.keys.clone());
-        }
+    for ((i, _), unchanged) in present.iter().zip(known) {
+        skip[*i] = unchanged;
     }
+    // An item found unchanged is only recorded as seen: its keys move there.
+    let seen = ids
+        .iter_mut()
+        .zip(&skip)
+        .filter(|(_, skipped)| **skipped)
+        .filter_map(|(id, _)| id.as_mut())
+        .map(|id| std::mem::take(&mut id.keys))
+        .collect();
     normalize::describe(feed, &mut ids, ctx, |i| !skip[i]);
     claim_known(store, &mut ids, &skip);
     let carrier = [SourceRef {
