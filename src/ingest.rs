@@ -282,7 +282,7 @@ pub struct Prepared {
 }
 
 /// Identifies every entry, asks the store which it already has unchanged, and normalizes only
-/// the others: most items of a re-polled feed cost a hash and an index lookup.
+/// the others: most items of a re-polled feed cost their hashes and a share of one query.
 /// New and changed articles are matched against `topics` as `tags` (the source's) allow.
 pub fn prepare(
     store: &Store,
@@ -291,7 +291,7 @@ pub fn prepare(
     topics: &Matcher,
     tags: &[String],
 ) -> Prepared {
-    let mut ids = normalize::identify(feed, ctx);
+    let mut ids = normalize::identify_keys(feed, ctx);
     let present: Vec<(usize, &normalize::Identified)> = ids
         .iter()
         .enumerate()
@@ -304,13 +304,18 @@ pub fn prepare(
     // A failed probe only costs the shortcut: then everything is normalized.
     let known = store.unchanged(&probe).unwrap_or_default();
     let mut skip = vec![false; ids.len()];
-    let mut seen = Vec::new();
-    for ((i, id), unchanged) in present.iter().zip(known) {
-        if unchanged {
-            skip[*i] = true;
-            seen.push(id.keys.clone());
-        }
+    for ((i, _), unchanged) in present.iter().zip(known) {
+        skip[*i] = unchanged;
     }
+    // An item found unchanged is only recorded as seen: its keys move there.
+    let seen = ids
+        .iter_mut()
+        .zip(&skip)
+        .filter(|(_, skipped)| **skipped)
+        .filter_map(|(id, _)| id.as_mut())
+        .map(|id| std::mem::take(&mut id.keys))
+        .collect();
+    normalize::describe(feed, &mut ids, ctx, |i| !skip[i]);
     claim_known(store, &mut ids, &skip);
     let carrier = [SourceRef {
         id: ctx.source_id,

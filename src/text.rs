@@ -99,6 +99,12 @@ pub fn fold(s: &str) -> String {
 /// removed, like [`clean`], but entities are left alone (decoding `&lt;` would create markup)
 /// and whitespace is kept (it may sit inside `<pre>`).
 pub fn clean_html(html: &str) -> String {
+    clean_html_owned(html.to_owned())
+}
+
+/// [`clean_html`] of a fragment already owned: given back as it is when nothing needs to
+/// change (most fragments), without a copy.
+pub fn clean_html_owned(html: String) -> String {
     // Printable ASCII and the precomposed Latin letters need no work (but Ð and ð do); only
     // the rest goes through the table lookups.
     let unusual = || {
@@ -115,7 +121,7 @@ pub fn clean_html(html: &str) -> String {
         == IsNormalized::Yes;
     if !needs_filter && nfc {
         // The common case: nothing to change.
-        return html.to_owned();
+        return html;
     }
     let visible = html
         .chars()

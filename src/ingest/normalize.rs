@@ -47,13 +47,16 @@ pub struct Identified {
     /// changes, the stored article is updated.
     pub content_hash: String,
     canonical: Option<Url>,
-    /// Cleaned title; empty when the entry had none.
-    title: String,
+    /// The link is shared by different items of the document: it does not identify the item.
+    shared: bool,
+    /// Cleaned title (empty when the entry had none). Cleaning is skipped where nothing needs
+    /// it yet (an item with a link of its own the store has unchanged): see [`describe`].
+    title: Option<String>,
     /// The entry repeats an earlier entry of the same document word for word: skipped.
     pub repeat: bool,
     /// For an item with a link, the key it would have had if the link had been (or not been)
     /// shared with other items of its document: the link's key when it was shared, else the
-    /// title key. See [`Identified::claim`].
+    /// title key. See [`Identified::claim`]. Set by [`describe`].
     pub alt_key: Option<String>,
 }
 
@@ -66,29 +69,50 @@ pub fn normalize(feed: &Listing, ctx: &Context) -> Normalized {
     }
 }
 
-/// Identifies every entry of one document (None: a placeholder with neither title nor link).
+/// Identifies every entry of one document (None: a placeholder with neither title nor link),
+/// each described ([`describe`]).
 ///
 /// An item repeated word for word within the document (same title, link, guid, date, text:
 /// real feeds do this) is one item: its repeats are marked [`Identified::repeat`] and skipped.
 pub fn identify(feed: &Listing, ctx: &Context) -> Vec<Option<Identified>> {
+    let mut ids = identify_keys(feed, ctx);
+    describe(feed, &mut ids, ctx, |_| true);
+    ids
+}
+
+/// [`identify`] without [`describe`]: the keys and content hash, which are all the store's
+/// probe for unchanged items needs. The title is cleaned only where the keys need it (an item
+/// without a usable link or guid, a link several items share).
+pub fn identify_keys(feed: &Listing, ctx: &Context) -> Vec<Option<Identified>> {
     let canon: Vec<Option<Url>> = feed
         .entries
         .iter()
         .map(|e| e.link.as_ref().map(canonical_url))
         .collect();
-    let titles: Vec<String> = feed
-        .entries
-        .iter()
-        .map(|e| e.title.as_deref().map(plain).unwrap_or_default())
-        .collect();
     let hashes: Vec<String> = feed.entries.iter().map(content_hash).collect();
     // Some CMSs point every item at the same page: a link that several *different* items share
     // within one document does not identify an item. Copies of one item do not make it shared.
+    // Only a link more than one item carries can be shared: the titles of those items are
+    // cleaned here, the others' when they are needed.
+    let mut carriers: HashMap<&str, usize> = HashMap::with_capacity(canon.len());
+    for u in canon.iter().flatten() {
+        *carriers.entry(u.as_str()).or_default() += 1;
+    }
+    let multiple = |u: &Url| carriers.get(u.as_str()).is_some_and(|n| *n > 1);
+    let mut titles: Vec<Option<String>> = feed
+        .entries
+        .iter()
+        .zip(&canon)
+        .map(|(e, u)| match u {
+            Some(u) if !multiple(u) => None,
+            _ => Some(entry_title(e)),
+        })
+        .collect();
     let mut variants: HashMap<&str, Vec<Variant>> = HashMap::new();
     for (i, e) in feed.entries.iter().enumerate() {
-        if let Some(u) = &canon[i] {
+        if let (Some(u), Some(title)) = (&canon[i], &titles[i]) {
             let v = (
-                titles[i].as_str(),
+                title.as_str(),
                 e.guid.as_deref(),
                 e.date.as_ref().map_or("", |d| d.raw.as_str()),
                 hashes[i].as_str(),
@@ -99,48 +123,108 @@ pub fn identify(feed: &Listing, ctx: &Context) -> Vec<Option<Identified>> {
             }
         }
     }
-    let mut first_of: HashMap<(Vec<String>, &str), usize> = HashMap::new();
-    feed.entries
+    let shared: Vec<bool> = canon
+        .iter()
+        .map(|u| {
+            u.as_ref()
+                .is_some_and(|u| variants.get(u.as_str()).map_or(0, Vec::len) > 1)
+        })
+        .collect();
+    let keys: Vec<Option<Vec<String>>> = feed
+        .entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let (title, canonical) = (&titles[i], &canon[i]);
-            if title.is_empty() && e.link.is_none() {
+            if e.link.is_none() && titles[i].as_ref().is_none_or(String::is_empty) {
                 return None;
             }
-            let shared = canonical
-                .as_ref()
-                .is_some_and(|u| variants.get(u.as_str()).map_or(0, Vec::len) > 1);
-            let identity = Identity {
-                canonical_url: canonical.as_ref().filter(|_| !shared),
+            let own_link = canon[i].as_ref().filter(|_| !shared[i]);
+            let has_guid = e.guid.as_deref().is_some_and(|g| !g.trim().is_empty());
+            // The title key is the key of last resort: cleaned only when it is that.
+            let title_key = match own_link.is_none() && !has_guid {
+                true => text::match_key_of_clean(titles[i].get_or_insert_with(|| entry_title(e))),
+                false => String::new(),
+            };
+            Some(identity_keys(&Identity {
+                canonical_url: own_link,
                 guid: e.guid.as_deref(),
                 source_host: ctx.source_host,
                 source_id: ctx.source_id,
-                title_key: &text::match_key_of_clean(title),
-                date: e.date.as_ref().map(|d| d.raw.as_str()).unwrap_or(""),
-            };
-            let keys = identity_keys(&identity);
-            let alt_key = canonical.as_ref().map(|u| {
-                if shared {
-                    url_key(u.as_str())
-                } else {
-                    title_key(&identity)
-                }
-            });
-            let repeat = *first_of
-                .entry((keys.clone(), hashes[i].as_str()))
-                .or_insert(i)
-                != i;
-            Some(Identified {
-                alt_key,
-                keys,
-                content_hash: hashes[i].clone(),
-                canonical: canonical.clone(),
-                title: title.clone(),
-                repeat,
-            })
+                title_key: &title_key,
+                date: raw_date(e),
+            }))
         })
+        .collect();
+    let mut first_of: HashMap<(&[String], &str), usize> = HashMap::with_capacity(keys.len());
+    let repeats: Vec<bool> = keys
+        .iter()
+        .zip(&hashes)
+        .enumerate()
+        .map(|(i, (k, h))| {
+            k.as_ref()
+                .is_some_and(|k| *first_of.entry((k.as_slice(), h.as_str())).or_insert(i) != i)
+        })
+        .collect();
+    keys.into_iter()
+        .zip(hashes)
+        .zip(canon)
+        .zip(titles)
+        .zip(shared.into_iter().zip(repeats))
+        .map(
+            |((((keys, content_hash), canonical), title), (shared, repeat))| {
+                Some(Identified {
+                    keys: keys?,
+                    content_hash,
+                    canonical,
+                    shared,
+                    title,
+                    repeat,
+                    alt_key: None,
+                })
+            },
+        )
         .collect()
+}
+
+/// Cleans the title and works out [`Identified::alt_key`] of the identified entries for which
+/// `wanted(index)` is true: what claiming a known article and building need, and the probe
+/// does not.
+pub fn describe(
+    feed: &Listing,
+    ids: &mut [Option<Identified>],
+    ctx: &Context,
+    wanted: impl Fn(usize) -> bool,
+) {
+    for (i, (e, id)) in feed.entries.iter().zip(ids.iter_mut()).enumerate() {
+        let Some(id) = id.as_mut().filter(|_| wanted(i)) else {
+            continue;
+        };
+        let title = id.title.get_or_insert_with(|| entry_title(e));
+        id.alt_key = id.canonical.as_ref().map(|u| {
+            if id.shared {
+                url_key(u.as_str())
+            } else {
+                title_key(&Identity {
+                    canonical_url: Some(u),
+                    guid: e.guid.as_deref(),
+                    source_host: ctx.source_host,
+                    source_id: ctx.source_id,
+                    title_key: &text::match_key_of_clean(title),
+                    date: raw_date(e),
+                })
+            }
+        });
+    }
+}
+
+/// The cleaned title of an entry; empty when it had none.
+fn entry_title(e: &RawEntry) -> String {
+    e.title.as_deref().map(plain).unwrap_or_default()
+}
+
+/// The date as published; "" when none.
+fn raw_date(e: &RawEntry) -> &str {
+    e.date.as_ref().map_or("", |d| d.raw.as_str())
 }
 
 /// What tells apart items sharing a link: title, guid, raw date, content hash.
@@ -162,8 +246,10 @@ fn content_hash(e: &RawEntry) -> String {
 impl Identified {
     /// Whether `stored` (the title and canonical URL of the article kept under
     /// [`Identified::alt_key`]) is this item: the same title at the same link.
+    /// False when the item was not described ([`describe`]).
     pub fn is(&self, stored: &(String, Option<String>)) -> bool {
-        stored.0 == self.title && self.canonical.as_ref().map(Url::as_str) == stored.1.as_deref()
+        self.title.as_ref() == Some(&stored.0)
+            && self.canonical.as_ref().map(Url::as_str) == stored.1.as_deref()
     }
 
     /// Takes on [`Identified::alt_key`] as an identity: the article stored under it is this
@@ -198,8 +284,12 @@ pub fn build<'a>(
 fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, MatchInput) {
     let summary_html = e.summary.as_deref().and_then(sanitize);
     let content_html = e.content.as_deref().and_then(sanitize);
+    let clean_title = match &id.title {
+        Some(t) => t.clone(),
+        None => entry_title(e),
+    };
     // A title-less item (some feeds put everything in the description) gets a short one.
-    let title = if id.title.is_empty() {
+    let title = if clean_title.is_empty() {
         let from = [&summary_html, &content_html]
             .into_iter()
             .flatten()
@@ -213,7 +303,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
             short
         }
     } else {
-        id.title.clone()
+        clean_title.clone()
     };
     // The text topics match is built here once, from the fields as stored (re-matching later
     // reads the same fields); the search text and the title key come from it.
@@ -245,7 +335,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
         host: canonical.and_then(|u| u.host_str()).map(str::to_string),
         guid: e.guid.clone(),
         title,
-        title_guessed: id.title.is_empty(),
+        title_guessed: clean_title.is_empty(),
         title_key,
         summary_html,
         content_html,
@@ -399,9 +489,15 @@ pub fn search_text(input: &MatchInput) -> String {
 /// Sanitized HTML (no scripts, styles, event handlers or foreign embeds), text cleaned; None
 /// when nothing is left.
 pub fn sanitize(html: &str) -> Option<String> {
-    let clean = text::clean_html(&SANITIZER.clean(html).to_string());
-    let clean = clean.trim();
-    (!clean.is_empty()).then(|| clean.to_string())
+    let clean = text::clean_html_owned(SANITIZER.clean(html).to_string());
+    let trimmed = clean.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == clean.len() {
+        Some(clean)
+    } else {
+        Some(trimmed.to_string())
+    }
 }
 
 fn sha256_hex(parts: &[&str]) -> String {
@@ -488,6 +584,86 @@ mod tests {
         let n = normalize(&feed, &ctx());
         assert_ne!(n.articles[0].keys, n.articles[1].keys);
         assert_eq!(n.articles[0].keys.len(), 1);
+    }
+
+    /// The probe's identification cleans no title where the keys do not need one, and gives
+    /// the keys, repeats and content hashes a full identification gives: copies of one item
+    /// under a link do not make it shared, different items under one link fall back to their
+    /// guid, an item with neither link nor guid is keyed by its cleaned title.
+    #[test]
+    fn identifying_for_the_probe_gives_the_full_keys() {
+        let copy = entry("Một", Some("https://a.vn/1"), Some("1"));
+        let mut untitled_keyed = entry("  Tin &amp; ảnh ", None, None);
+        untitled_keyed.date = Some(RawDate {
+            raw: "22/8/2026".into(),
+            parsed: None,
+        });
+        let feed = Listing {
+            entries: vec![
+                copy.clone(),
+                copy,
+                entry("Hai", Some("https://a.vn/chung"), Some("2")),
+                entry("Ba", Some("https://a.vn/chung"), Some("3")),
+                untitled_keyed,
+                entry("", None, Some("x")),
+                entry("Bốn", Some("https://a.vn/4"), None),
+            ],
+            ..Default::default()
+        };
+        let ctx = ctx();
+        let quick = identify_keys(&feed, &ctx);
+        let full = identify(&feed, &ctx);
+        let summary = |ids: &[Option<Identified>]| -> Vec<Option<(Vec<String>, String, bool)>> {
+            ids.iter()
+                .map(|i| {
+                    i.as_ref()
+                        .map(|i| (i.keys.clone(), i.content_hash.clone(), i.repeat))
+                })
+                .collect()
+        };
+        assert_eq!(summary(&quick), summary(&full));
+        let url = Url::parse("https://a.vn/1").unwrap();
+        let guid = |g: &str| sha256_hex(&["guid", "nhandan.vn", g]);
+        let keys: Vec<Option<Vec<String>>> = full
+            .iter()
+            .map(|i| i.as_ref().map(|i| i.keys.clone()))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                Some(vec![url_key(url.as_str()), guid("1")]),
+                Some(vec![url_key(url.as_str()), guid("1")]),
+                Some(vec![guid("2")]),
+                Some(vec![guid("3")]),
+                Some(vec![sha256_hex(&[
+                    "title",
+                    "nhandan",
+                    "tin & ảnh",
+                    "22/8/2026"
+                ])]),
+                None,
+                Some(vec![url_key("https://a.vn/4")]),
+            ]
+        );
+        assert_eq!(
+            full.iter()
+                .map(|i| i.as_ref().is_some_and(|i| i.repeat))
+                .collect::<Vec<_>>(),
+            [false, true, false, false, false, false, false]
+        );
+        // Only the items whose keys needed it had their title cleaned: a link carried twice
+        // (copies or not), no link.
+        let cleaned: Vec<bool> = quick
+            .iter()
+            .map(|i| i.as_ref().is_some_and(|i| i.title.is_some()))
+            .collect();
+        assert_eq!(cleaned, [true, true, true, true, true, false, false]);
+        // Described, each has its title and alternative key.
+        assert_eq!(full[6].as_ref().unwrap().title.as_deref(), Some("Bốn"));
+        assert_eq!(
+            full[2].as_ref().unwrap().alt_key,
+            Some(url_key("https://a.vn/chung"))
+        );
     }
 
     /// Keys are stored: if this test has to change, every stored article would come back as
