@@ -155,16 +155,6 @@ pub struct Round {
     pub panicked: usize,
 }
 
-impl Round {
-    fn add(&mut self, other: &Round) {
-        self.composed += other.composed;
-        self.sent += other.sent;
-        self.retrying += other.retrying;
-        self.failed += other.failed;
-        self.panicked += other.panicked;
-    }
-}
-
 /// Everything digests need; cheap to clone.
 #[derive(Clone)]
 pub struct Postman {
@@ -248,7 +238,7 @@ impl Postman {
     /// the last end to the latest tick: after downtime the missed digest covers the whole gap),
     /// and records the digests. Blocking (database).
     pub fn compose_due(&self, now: DateTime<Utc>) -> Result<usize, PostmanError> {
-        Ok(self.compose_due_counted(now, &|| {})?.composed)
+        Ok(self.compose_due_counted(now)?.composed)
     }
 
     /// [`Postman::compose_due`], counting the digests that panicked while being composed: each
@@ -258,13 +248,7 @@ impl Postman {
     /// Digests are composed (articles read, templates rendered) on up to [`COMPOSE_THREADS`]
     /// threads and recorded on this one, one window after another in the config's order, each
     /// in its own transaction, as if composed here: the outbox keeps that order.
-    ///
-    /// `queued` is called each time a digest is recorded (and can be sent).
-    fn compose_due_counted(
-        &self,
-        now: DateTime<Utc>,
-        queued: &(dyn Fn() + Sync),
-    ) -> Result<Round, PostmanError> {
+    fn compose_due_counted(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         self.forget_articles()?;
         let subscribers = &self.config.subscribers;
         let threads = crate::parallel::cores()
@@ -297,7 +281,7 @@ impl Postman {
             drop(tx);
             // However recording ends (an error, a panic), the compose threads stop waiting.
             let _stop = StopOnDrop(&stop);
-            self.record_in_order(&rx, &recorded, now, &mut round, queued)
+            self.record_in_order(&rx, &recorded, now, &mut round)
         })?;
         Ok(round)
     }
@@ -334,7 +318,6 @@ impl Postman {
         recorded: &AtomicUsize,
         now: DateTime<Utc>,
         round: &mut Round,
-        queued: &(dyn Fn() + Sync),
     ) -> Result<(), PostmanError> {
         let mut early = BTreeMap::new();
         for (i, s) in self.config.subscribers.iter().enumerate() {
@@ -360,12 +343,7 @@ impl Postman {
                 let closed = composed
                     .and_then(|first| guard::catch(|| self.close(s, start, end, now, first)));
                 match closed {
-                    Ok(closed) => {
-                        if closed? {
-                            round.composed += 1;
-                            queued();
-                        }
-                    }
+                    Ok(closed) => round.composed += usize::from(closed?),
                     Err(error) => {
                         tracing::error!(subscriber = %s.email, %error, "composing a digest panicked; recorded, tried again later");
                         self.store.compose_failed(
@@ -816,32 +794,13 @@ impl Postman {
         }))
     }
 
-    /// One full round: compose what is due and send what the outbox holds. Digests go out
-    /// while the later windows are still being composed (a mail-out to thousands uses the
-    /// cores for both at once): each send looks for what has been recorded since the last.
-    /// Exactly-once does not depend on it: each digest is claimed before it is sent.
+    /// One full round: compose what is due, then send what the outbox holds.
     pub async fn round(&self, now: DateTime<Utc>) -> Result<Round, PostmanError> {
         let me = self.clone();
-        let queued = Arc::new(tokio::sync::Notify::new());
-        let notify = Arc::clone(&queued);
-        let mut compose = tokio::task::spawn_blocking(move || {
-            me.compose_due_counted(now, &|| notify.notify_one())
-        });
-        let mut r = Round::default();
-        let mut sending: Result<(), PostmanError> = Ok(());
-        let composed = loop {
-            tokio::select! {
-                composed = &mut compose => break composed,
-                () = queued.notified(), if sending.is_ok() => {
-                    sending = self.send_due(now).await.map(|sent| r.add(&sent));
-                }
-            }
-        };
-        // Composing is waited for even when sending failed: the round ends with both.
-        let composed = composed.map_err(StoreError::Task)??;
-        sending?;
-        // What the last windows recorded.
-        r.add(&self.send_due(now).await?);
+        let composed = tokio::task::spawn_blocking(move || me.compose_due_counted(now))
+            .await
+            .map_err(StoreError::Task)??;
+        let mut r = self.send_due(now).await?;
         r.composed = composed.composed;
         r.panicked += composed.panicked;
         Ok(r)
