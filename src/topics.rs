@@ -1217,52 +1217,72 @@ impl Screen {
         let Ok(text) = simdutf8::basic::from_utf8(search_text) else {
             return true;
         };
-        if exact.is_some_and(|set| set.any_phrase_in(&screen_text(text, String::push))) {
+        if exact.is_some_and(|set| set.any_phrase_in(&screen_text(text, Screening::AsItIs))) {
             return true;
         }
         self.folded.as_ref().is_some_and(|set| {
-            let folded = screen_text(text, |out, c| match fold_latin(c) {
-                Some(byte) if byte > NOT_ASCII => out.push(char::from(byte)),
-                _ => push_folded_slow(out, c),
-            });
-            set.any_phrase_has_syllables_in(folded.as_bytes()) && set.any_phrase_in(&folded)
+            let folded = screen_text(text, Screening::Folded);
+            set.any_phrase_has_syllables_in(&folded) && set.any_phrase_in(&folded)
         })
     }
 }
 
-/// `text` with every run of whitespace one space, and `push` applied to every other character
-/// that is not ASCII (ASCII is kept: folding leaves it as it is). It looks at every character
-/// of a month of articles: runs of ASCII, most of it, are copied whole.
-fn screen_text(text: &str, push: impl Fn(&mut String, char)) -> String {
-    let mut out = String::with_capacity(text.len());
+/// What [`screen_text`] does to the characters that are not whitespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Screening {
+    AsItIs,
+    /// As [`push_folded`] does (ASCII stays as it is).
+    Folded,
+}
+
+/// `text` with every run of whitespace one space (as [`char::is_whitespace`] says), the other
+/// characters kept or folded. It looks at every byte of a month of articles: ASCII, most of
+/// them, is copied byte by byte, and only the others are decoded.
+fn screen_text(text: &str, screening: Screening) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
     let mut space = false;
-    let mut rest = text;
-    loop {
-        let plain = rest
-            .bytes()
-            .position(|b| !b.is_ascii() || char::from(b).is_whitespace())
-            .unwrap_or(rest.len());
-        // Cannot fail: the bytes before `plain` are ASCII.
-        if let Some((run, tail)) = rest.split_at_checked(plain).filter(|_| plain > 0) {
-            out.push_str(run);
-            space = false;
-            rest = tail;
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if b.is_ascii() {
+            // ' ', and \t \n \x0B \x0C \r: the ASCII whitespace of `char::is_whitespace`.
+            if b == b' ' || (0x09..=0x0D).contains(&b) {
+                if !space {
+                    out.push(b' ');
+                }
+                space = true;
+            } else {
+                out.push(b);
+                space = false;
+            }
+            at += 1;
+            continue;
         }
-        let mut chars = rest.chars();
-        let Some(c) = chars.next() else {
-            return out;
+        // `at` is a character boundary: it only ever moves by whole characters.
+        let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+            break;
         };
+        at += c.len_utf8();
         if c.is_whitespace() {
             if !space {
-                out.push(' ');
+                out.push(b' ');
             }
             space = true;
-        } else {
-            push(&mut out, c);
-            space = false;
+            continue;
         }
-        rest = chars.as_str();
+        space = false;
+        let mut buf = [0; 4];
+        match (screening, fold_latin(c)) {
+            (Screening::Folded, Some(byte)) if byte > NOT_ASCII => out.push(byte),
+            (Screening::Folded, _) => {
+                let mut folded = String::new();
+                push_folded_slow(&mut folded, c);
+                out.extend_from_slice(folded.as_bytes());
+            }
+            (Screening::AsItIs, _) => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
+        }
     }
+    out
 }
 
 /// Phrases as the runs of syllables that make them up, each searched on its own (SIMD
@@ -1331,8 +1351,7 @@ impl PhraseSet {
     }
 
     /// Whether some phrase has all its syllables and runs in `text` (spaces made single).
-    fn any_phrase_in(&self, text: &str) -> bool {
-        let text = text.as_bytes();
+    fn any_phrase_in(&self, text: &[u8]) -> bool {
         let mut known: Vec<Option<bool>> = vec![None; self.finders.len()];
         self.phrases.iter().any(|p| {
             p.syllables
