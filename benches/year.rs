@@ -1199,52 +1199,38 @@ fn main() {
         );
     }
     if wanted("topics-test") {
-        // `bantin topics test` over 30 days.
-        let (report, d, cpu) = timed(|| {
-            let mut report = Vec::new();
-            bantin::cli::topics::write_test(
-                &config,
-                &store,
-                "dan-van",
-                30,
-                now,
-                false,
-                &mut report,
-            )
-            .expect("topics test");
-            report
-        });
-        println!(
-            "topics test dan-van over 30 days ({} articles): {:.2} s, CPU {:.2} s (goal ≤ 1 s) {}",
-            30 * per_day,
-            d.as_secs_f64(),
-            cpu.as_secs_f64(),
-            verdict(d, Duration::from_secs(1))
-        );
-        print_report(&report);
-        // The same topic as edited: with a phrase typed without diacritics, which is looked
-        // for in the fold of every article.
-        let (report, d, cpu) = timed(|| {
-            let mut report = Vec::new();
-            bantin::cli::topics::write_test(
+        // `bantin topics test` over 30 days, then the same topic as edited: with a phrase
+        // typed without diacritics, which is looked for in the fold of every article.
+        for (config, what) in [
+            (&config, "topics test dan-van"),
+            (
                 &edited,
-                &store,
-                "dan-van",
-                30,
-                now,
-                false,
-                &mut report,
-            )
-            .expect("topics test");
-            report
-        });
-        println!(
-            "topics test of the edited dan-van (an accent-free phrase) over 30 days: {:.2} s, CPU {:.2} s (goal ≤ 1 s) {}",
-            d.as_secs_f64(),
-            cpu.as_secs_f64(),
-            verdict(d, Duration::from_secs(1))
-        );
-        print_report(&report);
+                "topics test of the edited dan-van (an accent-free phrase)",
+            ),
+        ] {
+            let (report, d, cpu) = timed(|| {
+                let mut report = Vec::new();
+                bantin::cli::topics::write_test(
+                    config,
+                    &store,
+                    "dan-van",
+                    30,
+                    now,
+                    false,
+                    &mut report,
+                )
+                .expect("topics test");
+                report
+            });
+            println!(
+                "{what} over 30 days ({} articles): {:.2} s, CPU {:.2} s (goal ≤ 1 s) {}",
+                30 * per_day,
+                d.as_secs_f64(),
+                cpu.as_secs_f64(),
+                verdict(d, Duration::from_secs(1))
+            );
+            print_report(&report);
+        }
     }
     if wanted("rematch") {
         // A re-match after a topics edit, and the one that puts the topics back.
