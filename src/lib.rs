@@ -44,7 +44,8 @@
 //!   (`bantin discover`, `sources test`).
 //!   `sniff`, `feed`, `sitemap` (not `sitemap::follow`), `normalize` and `scrape` are pure.
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
-//!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks. Pure.
+//!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks; a topic's
+//!   screen of stored search texts for `topics test`. Pure.
 //! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'
 //!   windows, the outbox; retention, backup and restore). [`store::HealthSummary`] counts the
 //!   sources' health once for `/healthz`, `/metrics` and the status line. Its test

@@ -44,6 +44,11 @@
 //! costs two automaton passes over its text plus work proportional to its hits, whatever the
 //! number of topics.
 //!
+//! `bantin topics test` runs one topic over a month of stored articles: [`Matcher::screen`]
+//! gives it a [`Screen`] that looks for the topic's phrases in each stored search text, cheaply
+//! and never turning away an article with a hit, so only the few it lets through are rebuilt and
+//! explained.
+//!
 //! Invariants: [`Matcher::matches`] and [`Matcher::explain`] share hit collection and judgement
 //! (one private `judge` function), so they always agree. A `Matcher` is immutable and
 //! `Send + Sync`.
