@@ -1194,10 +1194,10 @@ impl Matcher {
 /// lets through (and those stored as matching), and reports the same.
 ///
 /// It never drops a hit. Where a phrase hits, each run of its syllables that nothing but
-/// whitespace separates is in the keys: verbatim (phrases with diacritics, searched in
-/// [`MatchInput::exact`], which copies the keys' syllables) or folded (accent-free phrases:
-/// [`push_folded`] folds character by character, so the fold of a run is a part of the fold of
-/// the whole text), once each run of whitespace is one space. A test and the `topics` fuzz
+/// whitespace separates is in the keys: verbatim (phrases with diacritics, searched in the
+/// input's exact string, which copies the keys' syllables) or folded (accent-free phrases:
+/// folding goes character by character, so the fold of a run is a part of the fold of the
+/// whole text), once each run of whitespace is one space. A test and the `topics` fuzz
 /// target hold it to that.
 #[derive(Debug)]
 pub struct Screen {
