@@ -300,7 +300,8 @@ mod tests {
 
     use super::*;
     use crate::article::NewArticle;
-    use crate::store::{ArticleQuery, PollRecord, SourceSpec};
+    use crate::store::query_plans::fetched;
+    use crate::store::{ArticleQuery, SourceSpec};
 
     fn article(key: &str, host: &str, title: &str, title_guessed: bool) -> NewArticle {
         let url = format!("https://{host}/{key}");
@@ -357,16 +358,7 @@ mod tests {
             .unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap();
         let title = "Hội nghị tổng kết";
-        let record = PollRecord::Fetched {
-            articles: vec![article("a", "nhandan.vn", title, false)],
-            seen: Vec::new(),
-            etag: None,
-            last_modified: None,
-            moved_to: None,
-            pages: true,
-            note: None,
-            complete: true,
-        };
+        let record = fetched(vec![article("a", "nhandan.vn", title, false)], Vec::new());
         store.record_poll("feed", &record, now, now).unwrap();
         let job = store.due_pages("feed", now, 1).unwrap().remove(0);
         let layout_after = |summary_html: Option<&str>, title_key: &str| {
@@ -405,17 +397,9 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap();
         let title = "Hội nghị tổng kết công tác dân vận năm 2026";
         let poll = |source: &str, articles: Vec<NewArticle>| {
-            let record = PollRecord::Fetched {
-                articles,
-                seen: Vec::new(),
-                etag: None,
-                last_modified: None,
-                moved_to: None,
-                pages: true,
-                note: None,
-                complete: true,
-            };
-            store.record_poll(source, &record, now, now).unwrap();
+            store
+                .record_poll(source, &fetched(articles, Vec::new()), now, now)
+                .unwrap();
         };
         poll("feed", vec![article("a", "baochinhphu.vn", title, false)]);
         poll(

@@ -126,7 +126,9 @@ fn article(n: usize, topics: &[&str]) -> NewArticle {
     }
 }
 
-fn fetched(articles: Vec<NewArticle>, seen: Vec<Vec<String>>) -> PollRecord {
+/// A feed's poll that brought `articles` and still carries `seen`, whose pages are to be
+/// fetched (the store's other tests use it too).
+pub(super) fn fetched(articles: Vec<NewArticle>, seen: Vec<Vec<String>>) -> PollRecord {
     PollRecord::Fetched {
         articles,
         seen,

@@ -261,6 +261,15 @@ struct Digests {
 }
 
 impl Digests {
+    /// `compose_due(now)` off the runtime, as the daemon runs it: the digests composed.
+    async fn compose_due(&self, now: DateTime<Utc>) -> usize {
+        let p = self.postman.clone();
+        tokio::task::spawn_blocking(move || p.compose_due(now))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     async fn start(opts: Options) -> Digests {
         let feed = Server::start().await;
         feed.set("/bao.rss", Route::feed(rss(&opts.items.concat())));
@@ -712,14 +721,7 @@ async fn two_senders_at_once_deliver_a_digest_once() {
     // processes, each with its own database handle, sending what is due at the same moment.
     let d = Digests::start(Options::default()).await;
     let t1 = d.t0 + days(1);
-    let p = d.postman.clone();
-    assert_eq!(
-        tokio::task::spawn_blocking(move || p.compose_due(t1))
-            .await
-            .unwrap()
-            .unwrap(),
-        1
-    );
+    assert_eq!(d.compose_due(t1).await, 1);
     let config = Arc::new(d.env.config());
     let other = Postman::new(config.clone(), Store::open(&config.storage.path).unwrap()).unwrap();
     let (a, b) = tokio::join!(d.postman.send_due(t1), other.send_due(t1));
@@ -759,12 +761,7 @@ async fn a_digest_waiting_for_the_relay_is_not_sent_after_an_unsubscribe() {
 async fn a_digest_composed_before_a_restart_goes_out_after_it_with_the_same_message_id() {
     let d = Digests::start(Options::default()).await;
     let t1 = d.t0 + days(1);
-    let p = d.postman.clone();
-    let composed = tokio::task::spawn_blocking(move || p.compose_due(t1))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(composed, 1);
+    assert_eq!(d.compose_due(t1).await, 1);
     let draft = d.outbox()[0].clone();
     assert_eq!((draft.status.as_str(), draft.attempts), ("pending", 0));
     assert!(d.smtp.messages().is_empty());
@@ -805,12 +802,7 @@ async fn a_digest_queued_in_the_older_format_still_goes_out() {
         .unwrap()
         .unwrap()
         .unwrap();
-    let p = d.postman.clone();
-    let composed = tokio::task::spawn_blocking(move || p.compose_due(t1))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(composed, 1);
+    assert_eq!(d.compose_due(t1).await, 1);
     let draft = d.outbox()[0].clone();
     assert_eq!(draft.message_id, out.message_id);
 

@@ -999,17 +999,24 @@ name = "Cải cách hành chính"
 any = ["cải cách hành chính", "thu tuc hanh chinh"]
 "#;
 
-/// `topics test` and a re-match read each article's stored search text (through its layout)
-/// instead of its HTML: the same reports and the same matches as from the HTML, which is what
-/// an article stored before its layout was kept still gets.
-#[tokio::test]
-async fn matching_the_stored_text_gives_what_matching_the_html_gives() {
+/// The Nhân Dân feed of [`DAN_VAN_FEED`] polled and stored under the [`DAN_VAN`] topics (the
+/// server is returned to keep serving).
+async fn dan_van_stored() -> (Server, Env, Ingestor) {
     let srv = Server::start().await;
     srv.set("/rss", Route::feed(feed("nhandan.vn", DAN_VAN_FEED)));
     let env = Env::new(&source("nhandan", &srv.url("/rss"), ""));
     write_topics(&env, DAN_VAN);
     let ing = env.ingestor().await;
     poll_stored(&ing, &["nhandan"]).await;
+    (srv, env, ing)
+}
+
+/// `topics test` and a re-match read each article's stored search text (through its layout)
+/// instead of its HTML: the same reports and the same matches as from the HTML, which is what
+/// an article stored before its layout was kept still gets.
+#[tokio::test]
+async fn matching_the_stored_text_gives_what_matching_the_html_gives() {
+    let (_srv, env, ing) = dan_van_stored().await;
     drop(ing);
 
     // The same database three times: with the layouts ingest stored, without any, and with
@@ -1071,12 +1078,7 @@ async fn matching_the_stored_text_gives_what_matching_the_html_gives() {
 
 #[tokio::test]
 async fn topics_test_explains_stored_articles_with_the_file_as_it_is_now() {
-    let srv = Server::start().await;
-    srv.set("/rss", Route::feed(feed("nhandan.vn", DAN_VAN_FEED)));
-    let env = Env::new(&source("nhandan", &srv.url("/rss"), ""));
-    write_topics(&env, DAN_VAN);
-    let ing = env.ingestor().await;
-    poll_stored(&ing, &["nhandan"]).await;
+    let (_srv, env, ing) = dan_van_stored().await;
     let titles = titles(&ing.store);
     drop(ing);
 
