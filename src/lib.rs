@@ -82,7 +82,7 @@
 //!
 //! # Invariants
 //!
-//! - An article is stored once: identity keys are a PRIMARY KEY in `article_keys`; a known key
+//! - An article is stored once: identity keys are unique in `article_keys`; a known key
 //!   means a known article, updated in place when its content changed. Keys of pruned articles
 //!   stay (tombstones).
 //! - Text is normalized once, at ingest, by [`text`]; nothing downstream re-normalizes.

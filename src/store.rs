@@ -1,8 +1,8 @@
 //! The only place with SQL. One SQLite file (WAL, foreign keys, busy timeout), versioned
 //! migrations, and the invariants that make "every article once" hold:
 //!
-//! - `article_keys.key` is the PRIMARY KEY: an identity key (canonical URL, guid, title hash)
-//!   belongs to at most one article, ever. When an article is pruned its keys stay with
+//! - `article_keys.key` is UNIQUE: an identity key (canonical URL, guid, title hash) belongs
+//!   to at most one article, ever. When an article is pruned its keys stay with
 //!   `article_id = NULL` (tombstones), so it never comes back as new.
 //! - `article_sources` records provenance: which sources carried an article and when each first
 //!   saw it.
@@ -43,6 +43,11 @@ use crate::topics::{MatchInput, TopicMatch};
 
 /// How long a syndicated copy may lag the first one and still be the same story.
 const STORY_WINDOW_MS: i64 = 72 * 3600 * 1000;
+/// The periods `articles_story` orders articles by (`published / STORY_PERIOD_MS`, schema 15):
+/// twice the window, so the window around any instant lies within two periods that follow
+/// each other. Fixed by the index: changing it takes a migration.
+const STORY_PERIOD_MS: i64 = 518_400_000;
+const _: () = assert!(STORY_PERIOD_MS >= 2 * STORY_WINDOW_MS);
 /// Articles per chunk of [`Store::match_candidates_by_chunk`] (a few MB of text).
 const CANDIDATE_CHUNK: i64 = 2_000;
 /// Titles shorter than this (in syllables) are too generic to link stories ("Tin tức").
@@ -1347,16 +1352,23 @@ fn find_story(
     if title_key.split(' ').count() < STORY_MIN_SYLLABLES {
         return Ok(None);
     }
+    // The index's periods are SQLite's integer division, which truncates toward zero like
+    // Rust's, so `first` is the period of the window's start. The window (at most one period
+    // long) ends in that period or the next; where the division truncates toward zero a period
+    // is longer, never shorter.
+    let first = published.saturating_sub(STORY_WINDOW_MS) / STORY_PERIOD_MS;
     let mut stmt = tx.prepare_cached(
         "SELECT coalesce(story_id, id) FROM articles
-         WHERE title_key = ?1 AND coalesce(host, '') <> coalesce(?2, '')
+         WHERE published / 518400000 IN (?5, ?5 + 1) AND title_key = ?1
+           AND coalesce(host, '') <> coalesce(?2, '')
            AND published BETWEEN ?3 - ?4 AND ?3 + ?4
          ORDER BY id LIMIT 1",
     )?;
     Ok(stmt
-        .query_row(params![title_key, host, published, STORY_WINDOW_MS], |r| {
-            r.get(0)
-        })
+        .query_row(
+            params![title_key, host, published, STORY_WINDOW_MS, first],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
@@ -1381,6 +1393,56 @@ fn to_fixed(ms: i64, offset: i32) -> DateTime<FixedOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A syndicated copy is found wherever its window falls among the periods of
+    /// `articles_story`: across a period's end, at the window's edges, and before 1970, where
+    /// the division truncates toward zero (the period around 0 is twice as long).
+    #[test]
+    fn a_copy_is_found_across_the_periods_of_the_story_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let mut conn = store.lock().unwrap();
+        let tx = conn.transaction().unwrap();
+        let key = "thủ tướng chủ trì hội nghị hòa giải tranh chấp";
+        let (p, w) = (STORY_PERIOD_MS, STORY_WINDOW_MS);
+        let mut checked = 0;
+        for base in [
+            0,
+            p,
+            5 * p,
+            p + p / 2,
+            -p,
+            -5 * p,
+            -p - p / 2,
+            1_800_000_000_000,
+        ] {
+            for (first, copy, linked) in [
+                (base - 1, base + 1, true),
+                (base + 1, base - 1, true),
+                (base - w, base, true),
+                (base, base - w, true),
+                (base, base + w, true),
+                (base + w, base, true),
+                (base - w / 2, base + w / 2, true),
+                (base, base + w + 1, false),
+                (base + w + 1, base, false),
+                (base - w, base + w, false),
+            ] {
+                tx.execute("DELETE FROM articles", []).unwrap();
+                tx.execute(
+                    "INSERT INTO articles (id, host, title, title_key, search_text, published,
+                       first_seen, content_hash) VALUES (7, 'a.vn', 't', ?1, 't', ?2, 0, 'h')",
+                    params![key, first],
+                )
+                .unwrap();
+                let found = find_story(&tx, key, Some("b.vn"), copy).unwrap();
+                assert_eq!(found == Some(7), linked, "first {first}, copy {copy}");
+                assert_eq!(find_story(&tx, key, Some("a.vn"), copy).unwrap(), None);
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 80);
+    }
 
     #[test]
     fn a_source_is_stale_after_stale_days_with_nothing_new() {

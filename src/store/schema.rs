@@ -199,6 +199,31 @@ const MIGRATIONS: &[&str] = &[
     // writes. Nothing looks tombstones up by this index.
     "DROP INDEX article_keys_article;
     CREATE INDEX article_keys_article ON article_keys (article_id) WHERE article_id IS NOT NULL;",
+    // 14: identity keys in a rowid table, in the order they were stored, with a unique index
+    // for lookups by key. Ordered by key (the table was WITHOUT ROWID on its key, a SHA-256
+    // digest), the keys of a month of articles lay all over the table, so pruning the month
+    // rewrote nearly every page of it to mark its keys as tombstones (110,000 pages on a year
+    // of news). Now a month's keys lie together and their tombstones rewrite a few thousand
+    // pages; the index on the key is not touched, since the key does not change. Keys stored
+    // before keep the order of their articles, tombstones first.
+    "CREATE TABLE article_keys_by_age (
+        id         INTEGER PRIMARY KEY,
+        key        TEXT NOT NULL,
+        article_id INTEGER REFERENCES articles (id) ON DELETE SET NULL
+    );
+    INSERT INTO article_keys_by_age (key, article_id)
+        SELECT key, article_id FROM article_keys ORDER BY article_id IS NOT NULL, article_id, key;
+    DROP TABLE article_keys;
+    ALTER TABLE article_keys_by_age RENAME TO article_keys;
+    CREATE UNIQUE INDEX article_keys_key ON article_keys (key);
+    CREATE INDEX article_keys_article ON article_keys (article_id) WHERE article_id IS NOT NULL;",
+    // 15: syndicated copies are looked up by their publication's six-day period, then title
+    // (`find_story` in `store.rs` says how), instead of by title alone: ordered by title, a
+    // month's articles lay all over the index, so a prune rewrote nearly every page of it and
+    // each poll's new titles dirtied pages of their own; by period, a month's titles lie
+    // together and a poll's land among the newest, which the page cache holds.
+    "DROP INDEX articles_title_key;
+    CREATE INDEX articles_story ON articles (published / 518400000, title_key);",
 ];
 
 /// The schema version this binary writes.
@@ -323,6 +348,83 @@ mod tests {
                 row("dan-van", 2, 1_799_990_001_000, 1_800_000_001_000),
                 row("kinh-te", 1, 1_799_000_000_000, 1_800_000_000_000),
                 row("kinh-te", 2, 1_799_990_001_000, 1_800_000_001_000),
+            ]
+        );
+    }
+
+    /// A database of schema 13 keeps every identity key and tombstone through steps 14 and 15,
+    /// now stored in the order of their articles (tombstones first), still one article per
+    /// key; syndicated copies are looked up by period and title.
+    #[test]
+    fn identity_keys_keep_their_articles_in_the_order_they_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..13] {
+            tx.execute_batch(step).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 13).unwrap();
+        tx.execute_batch(
+            "INSERT INTO articles (id, title, title_key, search_text, published, first_seen,
+               content_hash) VALUES (1, 't', 't', 't', 1, 1, 'h'), (2, 'u', 'u', 'u', 2, 2, 'i');
+             INSERT INTO article_keys (key, article_id) VALUES
+               ('f0', 2), ('a1', 1), ('ee', NULL), ('b2', 2), ('c3', 1), ('0d', NULL);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let keys: Vec<(String, Option<i64>)> = conn
+            .prepare("SELECT key, article_id FROM article_keys ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = |k: &str, a: Option<i64>| (k.to_string(), a);
+        assert_eq!(
+            keys,
+            [
+                key("0d", None),
+                key("ee", None),
+                key("a1", Some(1)),
+                key("c3", Some(1)),
+                key("b2", Some(2)),
+                key("f0", Some(2)),
+            ]
+        );
+        assert!(conn
+            .execute(
+                "INSERT INTO article_keys (key, article_id) VALUES ('a1', 2)",
+                []
+            )
+            .is_err());
+        conn.execute("DELETE FROM articles WHERE id = 1", [])
+            .unwrap();
+        let tombstones: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM article_keys WHERE article_id IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tombstones, 4, "a pruned article's keys stay as tombstones");
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('articles', 'article_keys') ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            [
+                "article_keys_article",
+                "article_keys_key",
+                "articles_first_seen",
+                "articles_published",
+                "articles_story"
             ]
         );
     }
