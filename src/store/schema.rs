@@ -224,6 +224,11 @@ const MIGRATIONS: &[&str] = &[
     // together and a poll's land among the newest, which the page cache holds.
     "DROP INDEX articles_title_key;
     CREATE INDEX articles_story ON articles (published / 518400000, title_key);",
+    // 16: a source's provenance rows are found by `article_sources_seen` (source, first seen),
+    // which serves every lookup by source (counts, the latest row, the foreign key from
+    // `sources`); an article's by the unique (article, source) index. The index by (source,
+    // article) served none of them alone and cost a write per provenance row.
+    "DROP INDEX article_sources_source;",
 ];
 
 /// The schema version this binary writes.
