@@ -254,6 +254,7 @@ fn hot_queries_read_through_an_index() {
             subject: "Bản tin".into(),
             message: b"Tin".to_vec(),
             articles: 3,
+            shared: None,
         };
         s.close_window(
             &emails[0],

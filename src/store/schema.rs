@@ -199,6 +199,20 @@ const MIGRATIONS: &[&str] = &[
     // writes. Nothing looks tombstones up by this index.
     "DROP INDEX article_keys_article;
     CREATE INDEX article_keys_article ON article_keys (article_id) WHERE article_id IS NOT NULL;",
+    // 14: what the digests of one window share (the literals of their bodies), kept once and
+    // referred to by each of its outbox messages, which keep only their own parts. A shared
+    // part goes when the last message referring to it does.
+    "CREATE TABLE outbox_shared (
+        id   INTEGER PRIMARY KEY,
+        part BLOB NOT NULL
+    );
+    ALTER TABLE outbox_messages ADD COLUMN shared INTEGER REFERENCES outbox_shared (id);
+    CREATE INDEX outbox_messages_shared ON outbox_messages (shared) WHERE shared IS NOT NULL;
+    CREATE TRIGGER outbox_shared_unused AFTER DELETE ON outbox_messages
+    WHEN OLD.shared IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM outbox_messages WHERE shared = OLD.shared) BEGIN
+        DELETE FROM outbox_shared WHERE id = OLD.shared;
+    END;",
 ];
 
 /// The schema version this binary writes.
