@@ -575,6 +575,61 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_part_is_stored_once_and_again_when_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let emails = ["hoa@example.vn", "an@example.vn", "binh@example.vn"].map(String::from);
+        store.sync_subscribers(&emails, t(1)).unwrap();
+        let part = Arc::new(SharedPart::new(b"literals".to_vec()));
+        let close = |e: &String| {
+            let d = NewDigest {
+                shared: Some(Arc::clone(&part)),
+                ..digest(e, t(1), t(7))
+            };
+            let d = NewDigest {
+                message_id: format!("{e}.{}", d.message_id),
+                ..d
+            };
+            assert_eq!(
+                store
+                    .close_window(e, t(1), t(7), 0, Some(&d), t(7))
+                    .unwrap(),
+                Closed::Yes
+            );
+        };
+        let shared_of = |e: &str| {
+            let id: i64 = store
+                .lock()
+                .unwrap()
+                .query_row("SELECT id FROM outbox WHERE email = ?1", [e], |r| r.get(0))
+                .unwrap();
+            store.outbox_message(id).unwrap().unwrap().shared.unwrap()
+        };
+        close(&emails[0]);
+        close(&emails[1]);
+        let first = shared_of(&emails[0]);
+        assert_eq!(shared_of(&emails[1]), first);
+        assert_eq!(
+            store.outbox_shared(first).unwrap().as_deref(),
+            Some(&b"literals"[..])
+        );
+        // Its messages deleted, the part goes; the next message of the window stores it again.
+        store
+            .lock()
+            .unwrap()
+            .execute("DELETE FROM outbox", [])
+            .unwrap();
+        assert_eq!(store.outbox_shared(first).unwrap(), None);
+        close(&emails[2]);
+        let again = shared_of(&emails[2]);
+        assert_ne!(again, first, "ids are never given again");
+        assert_eq!(
+            store.outbox_shared(again).unwrap().as_deref(),
+            Some(&b"literals"[..])
+        );
+    }
+
+    #[test]
     fn unsubscribes_accumulate_and_are_undone_by_enable() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("b.db")).unwrap();

@@ -201,9 +201,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX article_keys_article ON article_keys (article_id) WHERE article_id IS NOT NULL;",
     // 14: what the digests of one window share (the literals of their bodies), kept once and
     // referred to by each of its outbox messages, which keep only their own parts. A shared
-    // part goes when the last message referring to it does.
+    // part goes when the last message referring to it does. AUTOINCREMENT: an id is never
+    // given again, so a composer that remembers the id of a part it recorded cannot mistake
+    // another window's part, stored after its own went, for it.
     "CREATE TABLE outbox_shared (
-        id   INTEGER PRIMARY KEY,
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
         part BLOB NOT NULL
     );
     ALTER TABLE outbox_messages ADD COLUMN shared INTEGER REFERENCES outbox_shared (id);
