@@ -935,6 +935,47 @@ async fn a_digest_queued_in_the_older_format_still_goes_out() {
     assert_eq!(d.outbox()[0].status, "sent");
 }
 
+#[tokio::test]
+async fn a_digest_queued_as_built_bytes_still_goes_out_as_they_are() {
+    let d = Digests::start(Options::default()).await;
+    let t1 = d.t0 + days(1);
+    let (p, end) = (d.postman.clone(), seven_am_until(t1));
+    let (out, _) = tokio::task::spawn_blocking(move || p.preview(HOA, end))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.compose_due(t1).await, 1);
+    let draft = d.outbox()[0].clone();
+
+    // Queued by a bantin that kept the message as built (format 2): the envelope, the bytes.
+    let built = bantin::mail::Built::of(&out).unwrap();
+    let mut old = b"bantin-message/2\n".to_vec();
+    old.extend_from_slice(
+        serde_json::json!({"from": built.envelope_from, "to": built.envelope_to})
+            .to_string()
+            .as_bytes(),
+    );
+    old.push(b'\n');
+    old.extend_from_slice(&built.bytes);
+    let db = rusqlite::Connection::open(d.env.db_path()).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE outbox_messages SET message = ?1, shared = NULL WHERE id = ?2",
+            rusqlite::params![old, draft.id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+
+    assert_eq!(d.round(t1).await.sent, 1);
+    let got = d.received_by(HOA);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data, [&built.bytes[..], b"\r\n"].concat());
+    both_parts_show(&got[0].parse(), DAN_VAN_NEWS, NOT_DAN_VAN);
+    assert_eq!(d.outbox()[0].status, "sent");
+}
+
 /// A relay that accepts connections and never says a word: a delivery to it hangs.
 async fn silent_relay() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
