@@ -7,7 +7,7 @@
 //! same Message-ID. The one window that cannot be closed: the server accepted the message and
 //! the process died before recording it — then the subscriber gets it twice.
 //!
-//! The outbox keeps a message as what its bytes are built from (format 3, [`encode`]): its
+//! The outbox keeps a message as what its bytes are built from (format 3): its
 //! headers, its MIME boundary, and its bodies as the subscriber's own values between the
 //! literals of its window's digest, which are stored once per window ([`SharedPart`]). Sending
 //! builds it ([`mail::Built::with_boundary`]): the same bytes at every attempt, and the bytes
