@@ -834,6 +834,7 @@ fn digests(store: &Store, emails: &[String], day: i64) {
             subject: format!("Bản tin ngày {day}"),
             message: body.into_bytes(),
             articles: 40,
+            shared: None,
         };
         store
             .close_window(email, state.window_end, end, up_to, Some(&digest), end)

@@ -35,7 +35,7 @@
 
 mod frame;
 
-pub use frame::Frame;
+pub use frame::{Body, Frame, Literals, Split};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -889,9 +889,14 @@ mod tests {
         );
         let composed = compose_embedded(&digest);
         assert_eq!(composed.subject, "Bản tin Xây dựng Đảng – 28/11/2026");
-        // The footer still names everything they follow.
+        // The footer still names everything they follow (wherever its paragraph wraps).
+        let words = composed
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(
-            composed.text.contains("Dân vận và Xây dựng Đảng."),
+            words.contains("đăng ký nhận tin về chủ đề Dân vận và Xây dựng Đảng."),
             "{}",
             composed.text
         );

@@ -64,10 +64,12 @@
 //!   descriptors.
 //! - [`export`]: `bantin export`: the same feeds, index page and OPML as files.
 //! - [`digest`]: a subscriber's window of articles → subject, text, HTML (minijinja). Pure.
-//!   [`digest::Frame`]: a window's digest rendered once for all its subscribers.
+//!   [`digest::Frame`]: a window's digest rendered once for all its subscribers, also in parts
+//!   (the window's literals, each subscriber's values).
 //! - [`mail`]: lettre: messages, SMTP and Maildir delivery.
 //! - [`postman`]: digests end to end: windows, outbox, retries, exactly once; links from
-//!   [`site::paths`].
+//!   [`site::paths`]. The outbox keeps a window's literals once, each message its own parts;
+//!   sending builds the message from them, the same bytes at every attempt.
 //! - [`unsubscribe`]: HMAC-signed unsubscribe tokens. Pure.
 //! - [`parallel`]: CPU-bound work over many items on every core, order kept (re-matching a
 //!   month of articles).

@@ -24,7 +24,8 @@
 //!   derived from the To header, so a message has exactly the one recipient the caller named.
 //! - **Resends are the same message.** The Message-ID and Date come from the caller; nothing in
 //!   [`build`] reads the clock or invents an id. (Multipart boundaries are random, so the bytes
-//!   of two builds differ; what a mail client shows does not.)
+//!   of two builds differ, what a mail client shows does not; [`Built::with_boundary`] takes the
+//!   boundary from the caller, and then the same parts build the same bytes.)
 //! - **Secrets stay secret.** The SMTP password is printed by no `Debug`, `Display` or error.
 //! - **Failures are classified once, here**: [`MailError::Permanent`] means "do not retry this
 //!   message" (a 5xx reply, a message we refuse to build); everything else a relay can do to us
@@ -193,7 +194,16 @@ pub fn build(msg: &Outgoing) -> Result<Vec<u8>, MailError> {
 impl Built {
     /// Builds the message: its envelope (derived from From and To) and its bytes.
     pub fn of(msg: &Outgoing) -> Result<Built, MailError> {
-        let message = compose(msg)?;
+        Built::with_message(compose(msg, None)?)
+    }
+
+    /// [`Built::of`] with the given MIME boundary ([`new_boundary`]) instead of a random one:
+    /// the same parts and boundary make the same bytes, however often they are built.
+    pub fn with_boundary(msg: &Outgoing, boundary: &str) -> Result<Built, MailError> {
+        Built::with_message(compose(msg, Some(boundary))?)
+    }
+
+    fn with_message(message: Message) -> Result<Built, MailError> {
         let envelope = message.envelope();
         Ok(Built {
             envelope_from: envelope.from().map(ToString::to_string),
@@ -201,6 +211,17 @@ impl Built {
             bytes: message.formatted(),
         })
     }
+}
+
+/// A MIME boundary as lettre makes one: 40 random letters and digits, which no body holds by
+/// chance.
+pub fn new_boundary() -> String {
+    use rand::Rng as _;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect()
 }
 
 /// A connection-pooled sender, built once and reused (cheap to clone: clones share the pool).
@@ -454,7 +475,7 @@ fn classify(relay: &str, e: &lettre::transport::smtp::Error) -> MailError {
 // ---------------------------------------------------------------------------------------------
 // Building
 
-fn compose(msg: &Outgoing) -> Result<Message, MailError> {
+fn compose(msg: &Outgoing, boundary: Option<&str>) -> Result<Message, MailError> {
     let mut builder = Message::builder()
         .from(mailbox("from", &msg.from)?)
         .to(mailbox("to", &msg.to)?)
@@ -477,11 +498,15 @@ fn compose(msg: &Outgoing) -> Result<Message, MailError> {
     builder
         .raw_header(header("Auto-Submitted", "auto-generated".into()))
         .raw_header(header("Precedence", "bulk".into()))
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(SinglePart::plain(body(&msg.text)))
-                .singlepart(SinglePart::html(body(&msg.html))),
-        )
+        .multipart({
+            let alternative = MultiPart::alternative();
+            match boundary {
+                Some(b) => alternative.boundary(b),
+                None => alternative,
+            }
+            .singlepart(SinglePart::plain(body(&msg.text)))
+            .singlepart(SinglePart::html(body(&msg.html)))
+        })
         .map_err(|e| MailError::Invalid(e.to_string()))
 }
 

@@ -21,7 +21,7 @@ mod schedule;
 mod schema;
 
 pub use health::HealthSummary;
-pub use outbox::{Closed, NewDigest, OutboxEntry, SubscriberState};
+pub use outbox::{Closed, NewDigest, OutboxEntry, SharedPart, StoredMessage, SubscriberState};
 pub use pages::{
     PageCounts, PageError, PageJob, PageSearchLayout, PageTitle, PageUpdate,
     MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,

@@ -13,16 +13,22 @@
 //! renders are the same outside the sentinels, and when the frame filled with the first
 //! subscriber's values gives exactly their full render; otherwise that template is rendered in
 //! full for every subscriber, from a copy of the window's digest with their values (the entries
-//! are shared, not copied). (The shipped plain-text template wraps the subscriber's address into
-//! its last paragraph: it is rendered in full; the HTML one is framed.) A template that tests a
+//! are shared, not copied). (Both shipped templates are framed: the plain-text one keeps the
+//! subscriber's address on its own line, out of the paragraph it wraps.) A template that tests a
 //! value of the subscriber other than for being empty (`{% if "x" in subscriber.email %}`), or
 //! changes a part of it the sentinels lack (`replace("@", " at ")`), is beyond what two renders
 //! can tell, unless the first subscriber's full render shows it; subscribers without a name or a
 //! link take the full render.
 //!
+//! A subscriber's digest can also be had in parts ([`Frame::split`]): the window's literals
+//! ([`Literals`], the same for every subscriber of the window) and, per body, either the
+//! subscriber's values to put between them or the whole text ([`Body`]), so that the outbox keeps
+//! what the subscribers share once.
+//!
 //! Invariant, for templates within those limits: [`Frame::compose`] returns what
 //! [`super::compose`] returns for the same input, byte for byte, or makes it with
-//! [`super::compose`].
+//! [`super::compose`]; and [`Frame::split`]'s bodies filled with the frame's literals
+//! ([`Body::fill`]) are [`Frame::compose`]'s.
 
 use std::sync::Arc;
 
@@ -49,6 +55,84 @@ struct Pieces {
     slots: Vec<Slot>,
 }
 
+/// The literals of a window's framed bodies, shared by all its subscribers (None: that body is
+/// rendered in full for each).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Literals {
+    pub text: Option<Vec<String>>,
+    pub html: Option<Vec<String>>,
+}
+
+/// One body of a subscriber's digest, apart from what the window's subscribers share.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Body {
+    /// The whole text.
+    Full(String),
+    /// The subscriber's values, as the body shows them, to put between the window's literals.
+    Framed(Vec<String>),
+}
+
+impl Body {
+    /// The body's text, its values put between `literals` (which must be the frame's that made
+    /// it: one more literal than values; None otherwise).
+    pub fn fill(&self, literals: Option<&[String]>) -> Option<String> {
+        match self {
+            Body::Full(text) => Some(text.clone()),
+            Body::Framed(values) => {
+                let literals = literals?;
+                if literals.len() != values.len() + 1 {
+                    return None;
+                }
+                let len = literals.iter().map(String::len).sum::<usize>()
+                    + values.iter().map(String::len).sum::<usize>();
+                let mut out = String::with_capacity(len);
+                for (i, literal) in literals.iter().enumerate() {
+                    out.push_str(literal);
+                    if let Some(value) = values.get(i) {
+                        out.push_str(value);
+                    }
+                }
+                Some(out)
+            }
+        }
+    }
+}
+
+/// A subscriber's digest in parts ([`Frame::split`]): the bodies filled with `literals` make
+/// [`Frame::compose`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub subject: String,
+    pub articles: usize,
+    pub text: Body,
+    pub html: Body,
+    /// The window's literals, when a body is [`Body::Framed`].
+    pub literals: Option<Arc<Literals>>,
+}
+
+impl Split {
+    /// The whole digest.
+    pub fn fill(&self) -> Option<Composed> {
+        let literals = self.literals.as_deref();
+        Some(Composed {
+            subject: self.subject.clone(),
+            text: self.text.fill(literals.and_then(|l| l.text.as_deref()))?,
+            html: self.html.fill(literals.and_then(|l| l.html.as_deref()))?,
+            articles: self.articles,
+        })
+    }
+
+    fn full(c: Composed) -> Split {
+        Split {
+            subject: c.subject,
+            articles: c.articles,
+            text: Body::Full(c.text),
+            html: Body::Full(c.html),
+            literals: None,
+        }
+    }
+}
+
 /// A window's digest rendered once; see the module docs.
 #[derive(Debug)]
 pub struct Frame {
@@ -66,9 +150,10 @@ struct Framed {
     /// The digest with sentinels, for the templates rendered in full: each subscriber's is a
     /// copy with their values ([`Digest::personalize`]).
     digest: Digest,
-    /// None: rendered in full per subscriber.
-    text: Option<Pieces>,
-    html: Option<Pieces>,
+    /// Per body, the slots between the literals; None: rendered in full per subscriber.
+    text: Option<Vec<Slot>>,
+    html: Option<Vec<Slot>>,
+    literals: Arc<Literals>,
 }
 
 /// Everything of a [`DigestInput`] but the articles and the subscriber's own values.
@@ -255,23 +340,17 @@ fn cut(output: &str, template: &str, set: usize, slots: &[Slot]) -> Pieces {
     }
 }
 
+/// The values of `slots` as `template` shows them.
+fn shown_values(template: &str, slots: &[Slot], values: &Values) -> Vec<String> {
+    slots
+        .iter()
+        .map(|&s| shown(template, values.get(s)))
+        .collect()
+}
+
 impl Pieces {
-    fn fill(&self, template: &str, values: &Values) -> String {
-        let shown: Vec<String> = self
-            .slots
-            .iter()
-            .map(|&s| shown(template, values.get(s)))
-            .collect();
-        let len = self.literals.iter().map(String::len).sum::<usize>()
-            + shown.iter().map(String::len).sum::<usize>();
-        let mut out = String::with_capacity(len);
-        for (i, literal) in self.literals.iter().enumerate() {
-            out.push_str(literal);
-            if let Some(value) = shown.get(i) {
-                out.push_str(value);
-            }
-        }
-        out
+    fn fill(&self, template: &str, values: &Values) -> Option<String> {
+        Body::Framed(shown_values(template, &self.slots, values)).fill(Some(&self.literals))
     }
 }
 
@@ -291,16 +370,22 @@ impl Frame {
                 let b = templates.render(template, &long).ok()?;
                 let (a, b) = (cut(&a, template, 0, &slots), cut(&b, template, 1, &slots));
                 let same = a.literals == b.literals && a.slots == b.slots;
-                (same && a.fill(template, &values) == expected).then_some(a)
+                (same && a.fill(template, &values).as_deref() == Some(expected)).then_some(a)
             };
             let text = piece(TEXT_TEMPLATE, &full.text);
             let html = piece(HTML_TEMPLATE, &full.html);
+            let (text_slots, text_literals) = text.map(|p| (p.slots, p.literals)).unzip();
+            let (html_slots, html_literals) = html.map(|p| (p.slots, p.literals)).unzip();
             Some(Framed {
                 subject: full.subject,
                 articles: full.articles,
                 digest: short,
-                text,
-                html,
+                text: text_slots,
+                html: html_slots,
+                literals: Arc::new(Literals {
+                    text: text_literals,
+                    html: html_literals,
+                }),
             })
         });
         Frame {
@@ -308,6 +393,14 @@ impl Frame {
             shape,
             framed,
         }
+    }
+
+    /// The literals every subscriber of the window shares (None: nothing is framed).
+    pub fn literals(&self) -> Option<&Arc<Literals>> {
+        self.framed
+            .as_ref()
+            .filter(|f| f.text.is_some() || f.html.is_some())
+            .map(|f| &f.literals)
     }
 
     /// Whether `input` is of this frame's window: the same articles (the very list), topics,
@@ -320,40 +413,48 @@ impl Frame {
     /// be, else by a full render. `input` is any subscriber of the frame's window (of another
     /// window, it is composed in full).
     pub fn compose(&self, input: &DigestInput, templates: &Templates) -> Option<Composed> {
+        self.split(input, templates)?.fill()
+    }
+
+    /// `input`'s digest in parts: its own values where a body is framed, the whole text where
+    /// it is rendered in full (see [`Frame::compose`]).
+    pub fn split(&self, input: &DigestInput, templates: &Templates) -> Option<Split> {
+        let full = || compose(input, templates).map(Split::full);
         if !self.is_for(input) {
-            return compose(input, templates);
+            return full();
         }
         let (Some(framed), Some(values)) = (&self.framed, values(input)) else {
-            return compose(input, templates);
+            return full();
         };
         if framed.text.is_none() && framed.html.is_none() {
-            return compose(input, templates);
+            return full();
         }
         // A template rendered in full needs the subscriber's digest; it fails as it would
         // without the frame (then `compose` falls back to the built-in templates).
         let mut digest = None;
-        let mut body = |pieces: &Option<Pieces>, template: &str| match pieces {
-            Some(p) => Some(p.fill(template, &values)),
+        let mut body = |slots: &Option<Vec<Slot>>, template: &str| match slots {
+            Some(slots) => Some(Body::Framed(shown_values(template, slots, &values))),
             None => {
                 let d = digest.get_or_insert_with(|| {
                     let mut d = framed.digest.clone();
                     d.personalize(input);
                     d
                 });
-                templates.render(template, d).ok()
+                templates.render(template, d).ok().map(Body::Full)
             }
         };
         match (
             body(&framed.text, TEXT_TEMPLATE),
             body(&framed.html, HTML_TEMPLATE),
         ) {
-            (Some(text), Some(html)) => Some(Composed {
+            (Some(text), Some(html)) => Some(Split {
                 subject: framed.subject.clone(),
+                articles: framed.articles,
                 text,
                 html,
-                articles: framed.articles,
+                literals: Some(Arc::clone(&framed.literals)),
             }),
-            _ => compose(input, templates),
+            _ => full(),
         }
     }
 }
@@ -413,10 +514,10 @@ mod tests {
                 let all = subscribers(&base, links);
                 let frame = Frame::render(&all[0], &templates);
                 let framed = frame.framed.as_ref().expect("a framed digest");
-                // The shipped text template wraps the address into a paragraph: rendered in
-                // full; the HTML one is framed.
-                assert!(framed.text.is_none());
-                assert!(framed.html.as_ref().is_some_and(|p| p.slots.len() >= 2));
+                // Both shipped templates are framed (the text one keeps the address on its own
+                // line, out of the wrapped paragraph).
+                assert!(framed.text.as_ref().is_some_and(|p| p.len() >= 2));
+                assert!(framed.html.as_ref().is_some_and(|p| p.len() >= 2));
                 for input in &all {
                     assert!(frame.is_for(input));
                     assert_eq!(

@@ -3,11 +3,16 @@
 //!
 //! - A subscriber's `window_end` only moves forward, and only in the transaction that records
 //!   the digest for the window it closes: windows never overlap and never leave gaps.
-//! - An outbox row is written (with its final bytes and Message-ID) before any attempt to send
-//!   it, and `(email, window_start)` is UNIQUE: a crash before sending resends the same message;
+//! - An outbox row is written (with everything its bytes are built from, and its Message-ID)
+//!   before any attempt to send it, and `(email, window_start)` is UNIQUE: a crash before sending resends the same message;
 //!   nothing composes a second one for the same window.
+//! - A message may keep what the messages of its window share apart, once per window
+//!   ([`SharedPart`], table `outbox_shared`), referred to by each message; the part goes with the
+//!   last message referring to it (a trigger).
 //! - Status moves pending → sent (with the server's reply) or → failed (permanent); a transient
 //!   failure stays pending with a later `next_attempt`.
+
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
@@ -67,8 +72,41 @@ pub struct NewDigest {
     pub window_end: DateTime<Utc>,
     pub message_id: String,
     pub subject: String,
+    /// The message's own part (with `shared`, the whole message).
     pub message: Vec<u8>,
     pub articles: u32,
+    /// What it shares with the other messages of its window, recorded once for all of them.
+    pub shared: Option<Arc<SharedPart>>,
+}
+
+/// What the messages of one window share: recorded with the first of them, referred to by the
+/// others.
+#[derive(Debug)]
+pub struct SharedPart {
+    bytes: Vec<u8>,
+    /// Its row, once the transaction that inserted it has committed.
+    recorded: Mutex<Option<i64>>,
+}
+
+impl SharedPart {
+    pub fn new(bytes: Vec<u8>) -> SharedPart {
+        SharedPart {
+            bytes,
+            recorded: Mutex::new(None),
+        }
+    }
+
+    fn recorded(&self) -> MutexGuard<'_, Option<i64>> {
+        self.recorded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A stored message: its own part, and the id of the part it shares with its window's (read
+/// with [`Store::outbox_shared`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub message: Vec<u8>,
+    pub shared: Option<i64>,
 }
 
 impl Store {
@@ -217,7 +255,34 @@ impl Store {
         if moved == 0 {
             return Ok(Closed::Refused);
         }
+        let mut shared_inserted = None;
         if let Some(d) = digest {
+            let shared = match &d.shared {
+                None => None,
+                Some(part) => {
+                    // Recorded with an earlier message of the window, and still there.
+                    let recorded = *part.recorded();
+                    let known = match recorded {
+                        Some(id) => tx
+                            .prepare_cached(
+                                "SELECT EXISTS (SELECT 1 FROM outbox_shared WHERE id = ?1)",
+                            )?
+                            .query_row([id], |r| r.get::<_, bool>(0))?
+                            .then_some(id),
+                        None => None,
+                    };
+                    match known {
+                        Some(id) => Some(id),
+                        None => {
+                            tx.prepare_cached("INSERT INTO outbox_shared (part) VALUES (?1)")?
+                                .execute([&part.bytes])?;
+                            let id = tx.last_insert_rowid();
+                            shared_inserted = Some((part, id));
+                            Some(id)
+                        }
+                    }
+                }
+            };
             tx.prepare_cached(
                 "INSERT INTO outbox (email, window_start, window_end, message_id, subject, articles,
                                      status, attempts, next_attempt, created_at)
@@ -233,10 +298,15 @@ impl Store {
                     unix_ms(now)
                 ],
             )?;
-            tx.prepare_cached("INSERT INTO outbox_messages (id, message) VALUES (?1, ?2)")?
-                .execute(params![tx.last_insert_rowid(), d.message])?;
+            tx.prepare_cached(
+                "INSERT INTO outbox_messages (id, message, shared) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![tx.last_insert_rowid(), d.message, shared])?;
         }
         tx.commit()?;
+        if let Some((part, id)) = shared_inserted {
+            *part.recorded() = Some(id);
+        }
         Ok(Closed::Yes)
     }
 
@@ -251,13 +321,28 @@ impl Store {
     }
 
     /// The stored message of digest `id` (None when there is no such digest).
-    pub fn outbox_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn outbox_message(&self, id: i64) -> Result<Option<StoredMessage>, StoreError> {
         let conn = self.lock()?;
         let message = conn
-            .prepare_cached("SELECT message FROM outbox_messages WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .prepare_cached("SELECT message, shared FROM outbox_messages WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok(StoredMessage {
+                    message: r.get(0)?,
+                    shared: r.get(1)?,
+                })
+            })
             .optional()?;
         Ok(message)
+    }
+
+    /// The part `id` that the messages of a window share (None when there is none).
+    pub fn outbox_shared(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.lock()?;
+        let part = conn
+            .prepare_cached("SELECT part FROM outbox_shared WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(part)
     }
 
     /// The outbox, newest first.
@@ -421,6 +506,7 @@ mod tests {
             subject: "Bản tin".into(),
             message: b"Subject: x\r\n\r\nx\r\n".to_vec(),
             articles: 2,
+            shared: None,
         }
     }
 
@@ -464,8 +550,11 @@ mod tests {
         let due = store.due_digests(t(7)).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(
-            store.outbox_message(due[0].id).unwrap().as_deref(),
-            Some(&b"Subject: x\r\n\r\nx\r\n"[..])
+            store.outbox_message(due[0].id).unwrap(),
+            Some(StoredMessage {
+                message: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+                shared: None
+            })
         );
         store.mark_retry(due[0].id, "451 try later", t(9)).unwrap();
         assert!(store.due_digests(t(8)).unwrap().is_empty());
@@ -483,6 +572,61 @@ mod tests {
             ("sent", 2, Some("250 ok"))
         );
         assert!(store.due_digests(t(23)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_shared_part_is_stored_once_and_again_when_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let emails = ["hoa@example.vn", "an@example.vn", "binh@example.vn"].map(String::from);
+        store.sync_subscribers(&emails, t(1)).unwrap();
+        let part = Arc::new(SharedPart::new(b"literals".to_vec()));
+        let close = |e: &String| {
+            let d = NewDigest {
+                shared: Some(Arc::clone(&part)),
+                ..digest(e, t(1), t(7))
+            };
+            let d = NewDigest {
+                message_id: format!("{e}.{}", d.message_id),
+                ..d
+            };
+            assert_eq!(
+                store
+                    .close_window(e, t(1), t(7), 0, Some(&d), t(7))
+                    .unwrap(),
+                Closed::Yes
+            );
+        };
+        let shared_of = |e: &str| {
+            let id: i64 = store
+                .lock()
+                .unwrap()
+                .query_row("SELECT id FROM outbox WHERE email = ?1", [e], |r| r.get(0))
+                .unwrap();
+            store.outbox_message(id).unwrap().unwrap().shared.unwrap()
+        };
+        close(&emails[0]);
+        close(&emails[1]);
+        let first = shared_of(&emails[0]);
+        assert_eq!(shared_of(&emails[1]), first);
+        assert_eq!(
+            store.outbox_shared(first).unwrap().as_deref(),
+            Some(&b"literals"[..])
+        );
+        // Its messages deleted, the part goes; the next message of the window stores it again.
+        store
+            .lock()
+            .unwrap()
+            .execute("DELETE FROM outbox", [])
+            .unwrap();
+        assert_eq!(store.outbox_shared(first).unwrap(), None);
+        close(&emails[2]);
+        let again = shared_of(&emails[2]);
+        assert_ne!(again, first, "ids are never given again");
+        assert_eq!(
+            store.outbox_shared(again).unwrap().as_deref(),
+            Some(&b"literals"[..])
+        );
     }
 
     #[test]

@@ -254,6 +254,9 @@ fn hot_queries_read_through_an_index() {
             subject: "Bản tin".into(),
             message: b"Tin".to_vec(),
             articles: 3,
+            shared: Some(std::sync::Arc::new(super::SharedPart::new(
+                b"Tin chung".to_vec(),
+            ))),
         };
         s.close_window(
             &emails[0],
@@ -265,6 +268,8 @@ fn hot_queries_read_through_an_index() {
         )
         .unwrap();
         for d in s.due_digests(at(22, 0)).unwrap() {
+            let message = s.outbox_message(d.id).unwrap().unwrap();
+            s.outbox_shared(message.shared.unwrap()).unwrap().unwrap();
             s.mark_sent(d.id, "250 OK", at(22, 0)).unwrap();
         }
     });

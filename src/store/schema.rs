@@ -229,6 +229,22 @@ const MIGRATIONS: &[&str] = &[
     // `sources`); an article's by the unique (article, source) index. The index by (source,
     // article) served none of them alone and cost a write per provenance row.
     "DROP INDEX article_sources_source;",
+    // 17: what the digests of one window share (the literals of their bodies), kept once and
+    // referred to by each of its outbox messages, which keep only their own parts. A shared
+    // part goes when the last message referring to it does. AUTOINCREMENT: an id is never
+    // given again, so a composer that remembers the id of a part it recorded cannot mistake
+    // another window's part, stored after its own went, for it.
+    "CREATE TABLE outbox_shared (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        part BLOB NOT NULL
+    );
+    ALTER TABLE outbox_messages ADD COLUMN shared INTEGER REFERENCES outbox_shared (id);
+    CREATE INDEX outbox_messages_shared ON outbox_messages (shared) WHERE shared IS NOT NULL;
+    CREATE TRIGGER outbox_shared_unused AFTER DELETE ON outbox_messages
+    WHEN OLD.shared IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM outbox_messages WHERE shared = OLD.shared) BEGIN
+        DELETE FROM outbox_shared WHERE id = OLD.shared;
+    END;",
 ];
 
 /// The schema version this binary writes.

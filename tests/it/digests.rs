@@ -791,6 +791,103 @@ async fn a_digest_composed_before_a_restart_goes_out_after_it_with_the_same_mess
     assert_eq!(smtp.messages().len(), 1);
 }
 
+/// The MIME boundary of a received message.
+fn boundary_of(data: &[u8]) -> String {
+    let text = String::from_utf8_lossy(data);
+    let (_, after) = text.split_once("boundary=\"").expect("a multipart message");
+    after.split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_window_shares_one_stored_part_and_each_digest_goes_out_as_built_in_full_at_every_attempt(
+) {
+    let d = Digests::start(Options {
+        subscribers: [
+            subscriber(HOA, "Nguyễn Thị Hoa", &["dan-van"]),
+            subscriber(AN, "Trần Văn An", &["dan-van"]),
+        ]
+        .concat(),
+        ..Options::default()
+    })
+    .await;
+    let t1 = d.t0 + days(1);
+    let end = seven_am_until(t1);
+    // Each subscriber's message built from the whole digest.
+    let mut whole = Vec::new();
+    for email in [HOA, AN] {
+        let p = d.postman.clone();
+        let (out, _) = tokio::task::spawn_blocking(move || p.preview(email, end))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        whole.push(out);
+    }
+    assert_eq!(d.compose_due(t1).await, 2);
+
+    // One shared part for the window; each message keeps only its own, a fraction of it.
+    let db = rusqlite::Connection::open(d.env.db_path()).unwrap();
+    db.pragma_update(None, "foreign_keys", "ON").unwrap();
+    let one = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(one("SELECT count(*) FROM outbox_shared"), 1);
+    assert_eq!(
+        one("SELECT count(DISTINCT shared) FROM outbox_messages WHERE shared IS NOT NULL"),
+        1
+    );
+    let (own, shared) = (
+        one("SELECT max(length(message)) FROM outbox_messages"),
+        one("SELECT length(part) FROM outbox_shared"),
+    );
+    assert!(own * 2 < shared, "own {own} bytes, shared {shared}");
+
+    // Sent by a new process, then again (a resend after a lost reply), by another.
+    let Digests {
+        smtp, env, postman, ..
+    } = d;
+    drop(postman);
+    let mut received = Vec::new();
+    for attempt in 0..2 {
+        let config = Arc::new(env.config());
+        let store = Store::open(&config.storage.path).unwrap();
+        let postman = Postman::new(config, store).unwrap();
+        assert_eq!(
+            postman.round(t1).await.unwrap().sent,
+            2,
+            "attempt {attempt}"
+        );
+        db.execute("UPDATE outbox SET status = 'pending', next_attempt = 0", [])
+            .unwrap();
+        received.push(smtp.messages());
+    }
+    let (first, again) = (&received[0], &received[1][2..]);
+    assert_eq!(first.len(), 2);
+    for (out, email) in whole.iter().zip([HOA, AN]) {
+        let got: Vec<_> = first
+            .iter()
+            .chain(again)
+            .filter(|m| m.to == [email])
+            .collect();
+        assert_eq!(got.len(), 2, "{email}");
+        assert_eq!(
+            got[0].data, got[1].data,
+            "{email}: the same bytes at every attempt"
+        );
+        let built = bantin::mail::Built::with_boundary(out, &boundary_of(&got[0].data)).unwrap();
+        // The relay receives the message as built, ended by the CRLF before the final dot.
+        assert_eq!(
+            String::from_utf8_lossy(&got[0].data),
+            String::from_utf8_lossy(&[&built.bytes[..], b"\r\n"].concat()),
+            "{email}: the message built in full"
+        );
+    }
+    // The shared part goes with the last message referring to it.
+    db.execute("DELETE FROM outbox WHERE email = ?1", [HOA])
+        .unwrap();
+    assert_eq!(one("SELECT count(*) FROM outbox_shared"), 1);
+    db.execute("DELETE FROM outbox", []).unwrap();
+    assert_eq!(one("SELECT count(*) FROM outbox_shared"), 0);
+}
+
 #[tokio::test]
 async fn a_digest_queued_in_the_older_format_still_goes_out() {
     let d = Digests::start(Options::default()).await;
@@ -835,6 +932,47 @@ async fn a_digest_queued_in_the_older_format_still_goes_out() {
     let m = got[0].parse();
     assert_eq!(m.message.message_id(), Some(draft.message_id.as_str()));
     both_parts_show(&m, DAN_VAN_NEWS, NOT_DAN_VAN);
+    assert_eq!(d.outbox()[0].status, "sent");
+}
+
+#[tokio::test]
+async fn a_digest_queued_as_built_bytes_still_goes_out_as_they_are() {
+    let d = Digests::start(Options::default()).await;
+    let t1 = d.t0 + days(1);
+    let (p, end) = (d.postman.clone(), seven_am_until(t1));
+    let (out, _) = tokio::task::spawn_blocking(move || p.preview(HOA, end))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.compose_due(t1).await, 1);
+    let draft = d.outbox()[0].clone();
+
+    // Queued by a bantin that kept the message as built (format 2): the envelope, the bytes.
+    let built = bantin::mail::Built::of(&out).unwrap();
+    let mut old = b"bantin-message/2\n".to_vec();
+    old.extend_from_slice(
+        serde_json::json!({"from": built.envelope_from, "to": built.envelope_to})
+            .to_string()
+            .as_bytes(),
+    );
+    old.push(b'\n');
+    old.extend_from_slice(&built.bytes);
+    let db = rusqlite::Connection::open(d.env.db_path()).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE outbox_messages SET message = ?1, shared = NULL WHERE id = ?2",
+            rusqlite::params![old, draft.id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+
+    assert_eq!(d.round(t1).await.sent, 1);
+    let got = d.received_by(HOA);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data, [&built.bytes[..], b"\r\n"].concat());
+    both_parts_show(&got[0].parse(), DAN_VAN_NEWS, NOT_DAN_VAN);
     assert_eq!(d.outbox()[0].status, "sent");
 }
 
