@@ -12,6 +12,7 @@
 //! All calls block; async callers run them in `spawn_blocking`.
 
 mod health;
+mod keys;
 mod outbox;
 mod pages;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use self::keys::StoredKey;
 use crate::article::NewArticle;
 use crate::topics::{MatchInput, TopicMatch};
 
@@ -649,7 +651,7 @@ impl Store {
             let mut same = false;
             for k in keys.iter() {
                 if let Some(stored) = stmt
-                    .query_row([k], |r| r.get::<_, Option<String>>(0))
+                    .query_row([StoredKey::of(k)], |r| r.get::<_, Option<String>>(0))
                     .optional()?
                 {
                     same = stored.is_none_or(|h| h == *hash);
@@ -675,7 +677,7 @@ impl Store {
         let mut out = HashMap::new();
         for k in keys {
             if let Some(found) = stmt
-                .query_row([k], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([StoredKey::of(k)], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?
             {
                 out.insert((*k).to_string(), found);
@@ -1001,7 +1003,7 @@ fn ingest_one(
     let mut found: Option<Option<i64>> = None;
     for k in &a.keys {
         if let Some(id) = lookup
-            .query_row([k], |r| r.get::<_, Option<i64>>(0))
+            .query_row([StoredKey::of(k)], |r| r.get::<_, Option<i64>>(0))
             .optional()?
         {
             found = Some(id);
@@ -1267,7 +1269,7 @@ fn touch(
     let mut found = None;
     for (at, k) in keys.iter().enumerate() {
         if let Some(id) = lookup
-            .query_row([k], |r| r.get::<_, Option<i64>>(0))
+            .query_row([StoredKey::of(k)], |r| r.get::<_, Option<i64>>(0))
             .optional()?
         {
             found = Some((at, id));
@@ -1310,7 +1312,7 @@ fn link<'k>(
         "INSERT INTO article_keys (key, article_id) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
     )?;
     for k in keys {
-        add_key.execute(params![k, id])?;
+        add_key.execute(params![StoredKey::of(k), id])?;
     }
     // Most polls carry what the source carried before: the update alone then records it (one
     // statement, where an insert that conflicts and then the update took two). An article

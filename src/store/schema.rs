@@ -7,6 +7,17 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
+/// An identity key as `store::keys::StoredKey` binds it, from the column `key` holding it as
+/// text (schema 14): a digest in lowercase hex becomes its 32 bytes. A macro, for `concat!`.
+macro_rules! stored_key_of_key {
+    () => {
+        "CASE WHEN typeof(key) = 'text' AND length(key) = 64 AND NOT key GLOB '*[^0-9a-f]*'
+              THEN unhex(key) ELSE key END"
+    };
+}
+#[cfg(test)]
+pub(super) const STORED_KEY_OF_KEY: &str = stored_key_of_key!();
+
 /// Migrations in order; `MIGRATIONS[i]` brings version `i` to `i + 1`. Never edit a released
 /// step: add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -205,18 +216,24 @@ const MIGRATIONS: &[&str] = &[
     // rewrote nearly every page of it to mark its keys as tombstones (110,000 pages on a year
     // of news). Now a month's keys lie together and their tombstones rewrite a few thousand
     // pages; the index on the key is not touched, since the key does not change. Keys stored
-    // before keep the order of their articles, tombstones first.
-    "CREATE TABLE article_keys_by_age (
+    // before keep the order of their articles, tombstones first. The key is now stored twice
+    // (the table and its index), so a digest is kept as its 32 bytes rather than 64 hex digits
+    // (`store::keys`).
+    concat!(
+        "CREATE TABLE article_keys_by_age (
         id         INTEGER PRIMARY KEY,
-        key        TEXT NOT NULL,
+        key        NOT NULL,
         article_id INTEGER REFERENCES articles (id) ON DELETE SET NULL
     );
     INSERT INTO article_keys_by_age (key, article_id)
-        SELECT key, article_id FROM article_keys ORDER BY article_id IS NOT NULL, article_id, key;
+        SELECT ",
+        stored_key_of_key!(),
+        ", article_id FROM article_keys ORDER BY article_id IS NOT NULL, article_id, key;
     DROP TABLE article_keys;
     ALTER TABLE article_keys_by_age RENAME TO article_keys;
     CREATE UNIQUE INDEX article_keys_key ON article_keys (key);
-    CREATE INDEX article_keys_article ON article_keys (article_id) WHERE article_id IS NOT NULL;",
+    CREATE INDEX article_keys_article ON article_keys (article_id) WHERE article_id IS NOT NULL;"
+    ),
     // 15: syndicated copies are looked up by their publication's six-day period, then title
     // (`find_story` in `store.rs` says how), instead of by title alone: ordered by title, a
     // month's articles lay all over the index, so a prune rewrote nearly every page of it and
@@ -391,13 +408,27 @@ mod tests {
             "INSERT INTO articles (id, title, title_key, search_text, published, first_seen,
                content_hash) VALUES (1, 't', 't', 't', 1, 1, 'h'), (2, 'u', 'u', 'u', 2, 2, 'i');
              INSERT INTO article_keys (key, article_id) VALUES
-               ('f0', 2), ('a1', 1), ('ee', NULL), ('b2', 2), ('c3', 1), ('0d', NULL);",
+               ('f0', 2), ('a1', 1), ('ee', NULL), ('b2', 2), ('c3', 1), ('0d', NULL),
+               ('00000684bd975356b53f01ab18919dcaa73322247b1f7e144c754054d78af7a8', 2);",
         )
         .unwrap();
         tx.commit().unwrap();
         migrate(&mut conn, &path).unwrap();
+        let digest = "00000684bd975356b53f01ab18919dcaa73322247b1f7e144c754054d78af7a8";
+        let found: (String, i64) = conn
+            .query_row(
+                "SELECT typeof(key), article_id FROM article_keys WHERE key = ?1",
+                [super::super::keys::StoredKey::of(digest)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            found,
+            ("blob".to_string(), 2),
+            "a digest is kept as its bytes"
+        );
         let keys: Vec<(String, Option<i64>)> = conn
-            .prepare("SELECT key, article_id FROM article_keys ORDER BY rowid")
+            .prepare("SELECT key, article_id FROM article_keys WHERE typeof(key) = 'text' ORDER BY rowid")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
