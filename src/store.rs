@@ -16,6 +16,7 @@ mod outbox;
 mod pages;
 #[cfg(test)]
 mod query_plans;
+mod recall;
 mod retention;
 mod schedule;
 mod schema;
@@ -26,6 +27,7 @@ pub use pages::{
     PageCounts, PageError, PageJob, PageSearchLayout, PageTitle, PageUpdate,
     MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
 };
+pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
 

@@ -26,6 +26,7 @@ use crate::text;
 pub mod cap;
 mod dialect;
 mod repair;
+mod spans;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
@@ -106,17 +107,89 @@ pub fn parse(
     if feed.poll_hint.is_none() {
         feed.poll_hint = sy_update_period(&body);
     }
+    feed.verbatim &= !needs_repair && cut_items.is_none() && feed.repairs.is_empty();
     feed.repairs.extend(cut_items.map(cap::items_note));
     Ok(feed)
+}
+
+/// A feed document cut at its items, read without reading them: what recognizing a re-poll
+/// by its items' bytes needs ([`crate::ingest::recall`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Items {
+    /// Per item, in document order: SHA-256 of `context`, the document outside its items and
+    /// the item's bytes. Equal hashes: the same item bytes in the same surroundings.
+    pub hashes: Vec<[u8; 32]>,
+    /// The poll hint [`parse`] reads, from the document outside its items.
+    pub poll_hint: Option<Duration>,
+}
+
+/// The items of `bytes` located and hashed with `context` (what else, outside the document,
+/// reading and identifying its items depends on). None where the shortcut is unsure, so that
+/// the caller parses: a body not plain UTF-8 (a BOM, another encoding, bytes that do not
+/// decode), a payload that is no feed, no items or more item tags than [`cap::MAX_ITEMS`], a
+/// scan that is unsure ([`spans`]), anything but white space between two items, or a document
+/// outside its items that feed-rs does not read.
+///
+/// Every step [`parse`] takes before feed-rs is taken here on the same text, and feed-rs reads
+/// the document outside its items, as a document of its own, for the poll hint.
+pub fn items(bytes: &[u8], base: &Url, dates: DateContext, context: &[u8]) -> Option<Items> {
+    use sha2::{Digest, Sha256};
+    if encoding_rs::Encoding::for_bom(bytes).is_some() {
+        return None;
+    }
+    let body = declare_utf8(std::str::from_utf8(bytes).ok()?);
+    check_payload(bytes, &body).ok()?;
+    let spans = spans::locate(&body)?;
+    let (first, last) = (spans.first()?, spans.last()?);
+    // Cut where parse would cut: past MAX_ITEMS tags that look like items' (at least 6 bytes
+    // each).
+    if spans.len() > cap::MAX_ITEMS
+        || (body.len() / 6 > cap::MAX_ITEMS && item_elements(&body) > cap::MAX_ITEMS)
+    {
+        return None;
+    }
+    let between_items = spans.windows(2).all(|w| {
+        body.get(w[0].end..w[1].start)
+            .is_some_and(|gap| gap.trim().is_empty())
+    });
+    if !between_items {
+        return None;
+    }
+    let (head, tail) = (body.get(..first.start)?, body.get(last.end..)?);
+    let mut outside = Sha256::new();
+    for part in [context, head.as_bytes(), tail.as_bytes()] {
+        outside.update((part.len() as u64).to_le_bytes());
+        outside.update(part);
+    }
+    let hashes = spans
+        .iter()
+        .map(|span| {
+            let item = body.get(span.clone()).unwrap_or_default();
+            outside
+                .clone()
+                .chain_update(item.as_bytes())
+                .finalize()
+                .into()
+        })
+        .collect();
+    let header = read_as_is(&format!("{head}{tail}"), Vec::new(), base, dates).ok()?;
+    Some(Items {
+        hashes,
+        poll_hint: header.poll_hint.or_else(|| sy_update_period(&body)),
+    })
 }
 
 /// One strict read: dialects rewritten, then feed-rs.
 fn read(text: &str, base: &Url, dates: DateContext) -> Result<Listing, ParseError> {
     match dialect::rewrite(text) {
         // Should a rewrite ever break what feed-rs read before, the original is read instead.
-        Some(r) => read_as_is(&r.text, r.repairs, base, dates)
+        dialect::Check::Rewritten(r) => read_as_is(&r.text, r.repairs, base, dates)
             .or_else(|_| read_as_is(text, Vec::new(), base, dates)),
-        None => read_as_is(text, Vec::new(), base, dates),
+        dialect::Check::Unparsed => read_as_is(text, Vec::new(), base, dates),
+        dialect::Check::Plain => read_as_is(text, Vec::new(), base, dates).map(|mut f| {
+            f.verbatim = f.repairs.is_empty();
+            f
+        }),
     }
 }
 
@@ -200,6 +273,7 @@ fn read_as_is(
         poll_hint: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
         entries,
         repairs,
+        verbatim: false,
     })
 }
 

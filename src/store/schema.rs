@@ -199,6 +199,19 @@ const MIGRATIONS: &[&str] = &[
     // writes. Nothing looks tombstones up by this index.
     "DROP INDEX article_keys_article;
     CREATE INDEX article_keys_article ON article_keys (article_id) WHERE article_id IS NOT NULL;",
+    // 14: the items a source's feed carried, by the hash of their bytes in their surroundings
+    // (`ingest::recall`), with the identity keys and content hash reading them gave: a re-poll
+    // whose every item is here is recorded without reading its items again. A row goes with
+    // its article (pruned) and with its source.
+    "CREATE TABLE feed_items (
+        source_id    TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        item_hash    BLOB NOT NULL,
+        article_id   INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        keys         TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        PRIMARY KEY (source_id, item_hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX feed_items_article ON feed_items (article_id);",
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,129 @@
+//! The items a feed carried, by the hash of their bytes ([`crate::ingest::recall`]): per
+//! (source, item hash), the identity keys and content hash the full read of that item gave.
+//!
+//! A row is written only for an item stored under an article, and goes with it when it is
+//! pruned (`ON DELETE CASCADE`): an item whose article is gone is read again in full, and its
+//! keys are found as tombstones as before. Rows are never updated: the same hash of an item in
+//! the same surroundings always reads to the same keys and content hash.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Store, StoreError};
+
+/// What reading an item gave, recalled by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recalled {
+    /// Identity keys, most authoritative first, as identifying gave them.
+    pub keys: Vec<String>,
+    pub content_hash: String,
+}
+
+/// Keys are hex digests: a newline never occurs in one.
+const KEY_SEPARATOR: char = '\n';
+
+impl Store {
+    /// For each of `hashes` (items of one document of `source`): what reading it gave, or None
+    /// when it is not known.
+    pub fn recall_items(
+        &self,
+        source: &str,
+        hashes: &[[u8; 32]],
+    ) -> Result<Vec<Option<Recalled>>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT keys, content_hash FROM feed_items WHERE source_id = ?1 AND item_hash = ?2",
+        )?;
+        let mut out = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            let found = stmt
+                .query_row(params![source, hash.as_slice()], |r| {
+                    let keys: String = r.get(0)?;
+                    Ok(Recalled {
+                        keys: keys.split(KEY_SEPARATOR).map(str::to_string).collect(),
+                        content_hash: r.get(1)?,
+                    })
+                })
+                .optional()?;
+            out.push(found);
+        }
+        Ok(out)
+    }
+
+    /// Remembers what reading each of `items` (item hash, keys, content hash) of `source` gave,
+    /// for the items stored under an article (looked up by their first known key, as a poll
+    /// records them); the others are left out.
+    pub fn remember_items(
+        &self,
+        source: &str,
+        items: &[(&[u8; 32], &[String], &str)],
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut lookup =
+                tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO feed_items (source_id, item_hash, article_id, keys, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )?;
+            for (hash, keys, content_hash) in items {
+                let mut article = None;
+                for k in keys.iter() {
+                    if let Some(id) = lookup
+                        .query_row([k], |r| r.get::<_, Option<i64>>(0))
+                        .optional()?
+                    {
+                        article = id;
+                        break;
+                    }
+                }
+                let Some(article) = article else { continue };
+                let joined = keys.join(&KEY_SEPARATOR.to_string());
+                insert.execute(params![
+                    source,
+                    hash.as_slice(),
+                    article,
+                    joined,
+                    content_hash
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Every row of `table` in key order, each cell as text; an integer as `instant(i)` says.
+    pub(crate) fn rows_of(&self, table: &str, instant: &dyn Fn(i64) -> String) -> Vec<String> {
+        use rusqlite::types::Value;
+        let conn = self.lock().unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+            .unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| r.get::<_, Value>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap();
+        rows.map(|row| {
+            let cells: Vec<String> = row
+                .unwrap()
+                .into_iter()
+                .map(|v| match v {
+                    Value::Integer(i) => instant(i),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            format!("{table}: {}", cells.join(" | "))
+        })
+        .collect()
+    }
+}
