@@ -12,8 +12,9 @@
 //! so `now` is not either.
 //!
 //! A poll is recalled only when every item is known, and then recorded exactly as the full
-//! path records it: the full path would find each item unchanged (the store's probe is asked
-//! with the recalled keys, as it is with identified ones) and record the keys as seen. Anything
+//! path records it: the full path would find each item unchanged (the store's probe for
+//! unchanged items, answered by the remembered row: `store::recall` says why it is the same
+//! answer) and record the keys as seen. Anything
 //! else reads the document in full: an unknown item (new, edited, or re-spaced in a way
 //! reading ignores), a document the shortcut is unsure of ([`feed::items`]: not plain UTF-8, a
 //! DOCTYPE, anything but white space between items...), two items sharing a key (identifying
@@ -117,17 +118,14 @@ pub(crate) fn recall(store: &Store, source: &Source, body: &Body, now: DateTime<
     if !found.iter().flat_map(|f| &f.keys).all(|k| keys.insert(k)) {
         return remember(known);
     }
-    let probe: Vec<(&[String], &str)> = found
-        .iter()
-        .map(|f| (f.keys.as_slice(), f.content_hash.as_str()))
-        .collect();
-    match store.unchanged(&probe) {
-        Ok(same) if same.iter().all(|s| *s) => Recall::Known(Known {
-            seen: found.into_iter().map(|f| f.keys).collect(),
-            poll_hint: items.poll_hint,
-        }),
-        _ => remember(known),
+    // The store's probe, answered with the item (see `store::recall`).
+    if !found.iter().all(|f| f.unchanged) {
+        return remember(known);
     }
+    Recall::Known(Known {
+        seen: found.into_iter().map(|f| f.keys).collect(),
+        poll_hint: items.poll_hint,
+    })
 }
 
 impl Items {
@@ -187,16 +185,22 @@ mod tests {
         let db = dir.path().join("bantin.db");
         let path = dir.path().join("bantin.toml");
         let toml = format!(
-            "[storage]\npath = {db:?}\n\n[[sources]]\nid = \"s\"\nname = \"s\"\nurl = \"{URL}\"\n"
+            "[storage]\npath = {db:?}\n\n[[sources]]\nid = \"s\"\nname = \"s\"\nurl = \"{URL}\"\n\n[[sources]]\nid = \"t\"\nname = \"t\"\nurl = \"{URL}?t\"\n"
         );
         std::fs::write(&path, toml).unwrap();
         let config = crate::config::load(&path).unwrap();
         let store = Store::open(&db).unwrap();
         store
-            .sync_sources(&[SourceSpec {
-                id: "s".into(),
-                url: URL.into(),
-            }])
+            .sync_sources(&[
+                SourceSpec {
+                    id: "s".into(),
+                    url: URL.into(),
+                },
+                SourceSpec {
+                    id: "t".into(),
+                    url: format!("{URL}?t"),
+                },
+            ])
             .unwrap();
         Side {
             store,
@@ -208,9 +212,10 @@ mod tests {
     }
 
     impl Side {
-        /// Polls `doc` at `now` as a poll settles it; whether it was recalled, and the report.
-        fn poll(&mut self, doc: &str, now: DateTime<Utc>) -> (bool, String) {
-            let source = self.config.source("s").unwrap().clone();
+        /// Polls `doc` from source `id` at `now` as a poll settles it; whether it was recalled,
+        /// and the report.
+        fn poll(&mut self, id: &str, doc: &str, now: DateTime<Utc>) -> (bool, String) {
+            let source = self.config.source(id).unwrap().clone();
             let body = Body {
                 bytes: doc.as_bytes().to_vec(),
                 charset: None,
@@ -289,13 +294,25 @@ mod tests {
         }
     }
 
-    /// Polls `doc` on both sides at `hours` past a fixed time; both record the same, and the
-    /// recalling side recalls it when `recalled`.
+    /// Polls `doc` from source `s` on both sides at `hours` past a fixed time; both record the
+    /// same, and the recalling side recalls it when `recalled`.
     fn step(recalling: &mut Side, reading: &mut Side, doc: &str, hours: i64, recalled: bool) {
+        step_as("s", recalling, reading, doc, hours, recalled);
+    }
+
+    /// [`step`] from source `id`.
+    fn step_as(
+        id: &str,
+        recalling: &mut Side,
+        reading: &mut Side,
+        doc: &str,
+        hours: i64,
+        recalled: bool,
+    ) {
         let now =
             Utc.with_ymd_and_hms(2026, 12, 7, 3, 0, 0).unwrap() + chrono::Duration::hours(hours);
-        let (was, a) = recalling.poll(doc, now);
-        let (_, b) = reading.poll(doc, now);
+        let (was, a) = recalling.poll(id, doc, now);
+        let (_, b) = reading.poll(id, doc, now);
         assert_eq!((was, &a), (recalled, &b), "{doc}");
         assert_eq!(recalling.state(), reading.state(), "{doc}");
     }
@@ -430,6 +447,21 @@ mod tests {
         );
         step(a, b, &other, 6, false);
         step(a, b, &shared, 7, false);
+    }
+
+    /// Another source carrying an article changes it: the store's probe finds the item changed,
+    /// and it is read in full (and the article stored as this source has it again).
+    #[test]
+    fn an_article_another_source_changed_is_read_again() {
+        let (mut recalling, mut reading) = (side(true), side(false));
+        let (a, b) = (&mut recalling, &mut reading);
+        let doc = rss(HEAD, &[LINKED, GUID_ONLY]);
+        step(a, b, &doc, 0, false);
+        step(a, b, &doc, 1, true);
+        let other = rss(HEAD, &[&LINKED.replace("Một", "Một (bản khác)")]);
+        step_as("t", a, b, &other, 2, false);
+        step(a, b, &doc, 3, false);
+        step(a, b, &doc, 4, true);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The items a feed carried, by the hash of their bytes ([`crate::ingest::recall`]): per
 //! (source, item hash), the identity keys and content hash the full read of that item gave.
 //!
-//! A row is written only for an item stored under an article, and goes with it when it is
-//! pruned (`ON DELETE CASCADE`): an item whose article is gone is read again in full, and its
-//! keys are found as tombstones as before. Rows are never updated: the same hash of an item in
-//! the same surroundings always reads to the same keys and content hash.
+//! A row is written only for an item whose first key belongs to an article once its poll is
+//! recorded (which records every key of an item), under that article. A key never moves to
+//! another article, and the row goes with its article when that is pruned (`ON DELETE
+//! CASCADE`; its keys then stay as tombstones): so while the row is there, its article is the
+//! one the store's probe for unchanged items ([`Store::unchanged`]) finds for those keys, and
+//! the row answers the probe's question itself. Rows are never updated: the same hash of an
+//! item in the same surroundings always reads to the same keys and content hash.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -15,7 +18,9 @@ use super::{Store, StoreError};
 pub struct Recalled {
     /// Identity keys, most authoritative first, as identifying gave them.
     pub keys: Vec<String>,
-    pub content_hash: String,
+    /// Whether its article has the content hash reading it gave: what [`Store::unchanged`]
+    /// answers for it.
+    pub unchanged: bool,
 }
 
 /// Keys are hex digests: a newline never occurs in one.
@@ -31,7 +36,9 @@ impl Store {
     ) -> Result<Vec<Option<Recalled>>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT keys, content_hash FROM feed_items WHERE source_id = ?1 AND item_hash = ?2",
+            "SELECT f.keys, a.content_hash = f.content_hash
+             FROM feed_items f JOIN articles a ON a.id = f.article_id
+             WHERE f.source_id = ?1 AND f.item_hash = ?2",
         )?;
         let mut out = Vec::with_capacity(hashes.len());
         for hash in hashes {
@@ -40,7 +47,7 @@ impl Store {
                     let keys: String = r.get(0)?;
                     Ok(Recalled {
                         keys: keys.split(KEY_SEPARATOR).map(str::to_string).collect(),
-                        content_hash: r.get(1)?,
+                        unchanged: r.get(1)?,
                     })
                 })
                 .optional()?;
@@ -50,8 +57,8 @@ impl Store {
     }
 
     /// Remembers what reading each of `items` (item hash, keys, content hash) of `source` gave,
-    /// for the items stored under an article (looked up by their first known key, as a poll
-    /// records them); the others are left out.
+    /// once its poll is recorded, for the items whose first key belongs to an article; the
+    /// others (tombstones) are left out.
     pub fn remember_items(
         &self,
         source: &str,
@@ -70,16 +77,11 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
             )?;
             for (hash, keys, content_hash) in items {
-                let mut article = None;
-                for k in keys.iter() {
-                    if let Some(id) = lookup
-                        .query_row([k], |r| r.get::<_, Option<i64>>(0))
-                        .optional()?
-                    {
-                        article = id;
-                        break;
-                    }
-                }
+                let Some(first) = keys.first() else { continue };
+                let article = lookup
+                    .query_row([first], |r| r.get::<_, Option<i64>>(0))
+                    .optional()?
+                    .flatten();
                 let Some(article) = article else { continue };
                 let joined = keys.join(&KEY_SEPARATOR.to_string());
                 insert.execute(params![
