@@ -103,6 +103,7 @@ pub fn feed(data: &[u8]) {
         let record = PollRecord::Fetched {
             articles: p.articles,
             seen: p.seen,
+            carried: Vec::new(),
             etag: None,
             last_modified: None,
             moved_to: None,

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::article::NewArticle;
 use crate::config::{Config, Schedule, Source};
-use crate::store::{Candidate, RematchStats};
+use crate::store::{Candidate, Carried, RematchStats};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
 use crate::topics::{Matcher, SourceRef, TopicMatch};
 use entry::{DateContext, Listing};
@@ -507,6 +507,8 @@ struct Read {
     articles: Vec<NewArticle>,
     /// Keys of items already stored unchanged.
     seen: Vec<Vec<String>>,
+    /// Items recalled unchanged ([`recall`]).
+    carried: Vec<Carried>,
     dropped: usize,
     hint: Option<Duration>,
     /// What reading needed (a feed's repairs, a sitemap's notes), for the source's row.
@@ -561,7 +563,8 @@ impl Settle {
             Ok(Polled::Recalled { body, known }) => {
                 let read = Read {
                     articles: Vec::new(),
-                    seen: known.seen,
+                    seen: Vec::new(),
+                    carried: known.carried,
                     dropped: 0,
                     hint: known.poll_hint.max(body.max_age),
                     note: None,
@@ -596,12 +599,13 @@ impl Settle {
         let Read {
             articles,
             seen,
+            carried,
             dropped,
             hint,
             note,
             identified: _,
         } = read;
-        let outcome = if articles.is_empty() && seen.is_empty() {
+        let outcome = if articles.is_empty() && seen.is_empty() && carried.is_empty() {
             Outcome::Empty
         } else {
             Outcome::Stored {
@@ -613,6 +617,7 @@ impl Settle {
         let record = PollRecord::Fetched {
             articles,
             seen,
+            carried,
             etag: body.etag.clone(),
             last_modified: body.last_modified.clone(),
             moved_to: body.moved_to.as_ref().map(Url::to_string),
@@ -678,6 +683,7 @@ impl Settle {
         Read {
             articles: p.articles,
             seen: p.seen,
+            carried: Vec::new(),
             dropped: p.dropped,
             hint: listing.poll_hint.max(body.max_age),
             note: kind::note(&self.source, listing),

@@ -32,7 +32,7 @@ use super::feed;
 use super::fetch::Body;
 use super::kind;
 use crate::config::{Source, SourceKind};
-use crate::store::Store;
+use crate::store::{Carried, Store};
 
 /// The version of the rules of reading and identifying an item, in the hash of every item
 /// remembered: a change to what an item's bytes read to (the feed reader, the identity keys, the
@@ -50,8 +50,8 @@ pub(crate) enum Recall {
 
 /// A recalled poll.
 pub(crate) struct Known {
-    /// Each item's identity keys, in document order.
-    pub seen: Vec<Vec<String>>,
+    /// Each item's article and identity keys, in document order.
+    pub carried: Vec<Carried>,
     /// The document's poll hint.
     pub poll_hint: Option<std::time::Duration>,
 }
@@ -123,7 +123,13 @@ pub(crate) fn recall(store: &Store, source: &Source, body: &Body, now: DateTime<
         return remember(known);
     }
     Recall::Known(Known {
-        seen: found.into_iter().map(|f| f.keys).collect(),
+        carried: found
+            .into_iter()
+            .map(|f| Carried {
+                article: f.article,
+                keys: f.keys,
+            })
+            .collect(),
         poll_hint: items.poll_hint,
     })
 }
@@ -165,7 +171,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Config, Schedule};
-    use crate::ingest::{Polled, Settle};
+    use crate::ingest::{Polled, Report, Settle};
     use crate::store::SourceSpec;
 
     const URL: &str = "https://example.vn/rss/home.rss";
@@ -478,6 +484,63 @@ mod tests {
         // Their keys are tombstones: read in full, and nothing is stored again.
         step(a, b, &doc, 2, false);
         step(a, b, &doc, 3, false);
+    }
+
+    /// An article pruned between the recall of its item and the recording of the poll: the
+    /// poll records what reading in full records, a tombstone.
+    #[test]
+    fn an_article_pruned_after_its_item_was_recalled_is_a_tombstone() {
+        let (mut recalling, mut reading) = (side(true), side(false));
+        let (a, b) = (&mut recalling, &mut reading);
+        let doc = rss(HEAD, &[LINKED, GUID_ONLY]);
+        step(a, b, &doc, 0, false);
+        let body = |doc: &str| Body {
+            bytes: doc.as_bytes().to_vec(),
+            charset: None,
+            content_type: None,
+            final_url: Url::parse(URL).unwrap(),
+            moved_to: None,
+            etag: None,
+            last_modified: None,
+            max_age: None,
+        };
+        let source = a.config.source("s").unwrap().clone();
+        let now = Utc::now();
+        let Recall::Known(known) = recall(&a.store, &source, &body(&doc), now) else {
+            panic!("not recalled");
+        };
+        let cutoff = Utc::now() + chrono::Duration::minutes(1);
+        a.store.prune(cutoff, false).unwrap();
+        b.store.prune(cutoff, false).unwrap();
+        let settle = |side: &Side| Settle {
+            store: side.store.clone(),
+            schedule: Schedule::parse("0 */15 * * * *").unwrap(),
+            config: side.config.clone(),
+            failures: 0,
+            now,
+            source: source.clone(),
+        };
+        let recalled = Polled::Recalled {
+            body: Arc::new(body(&doc)),
+            known,
+        };
+        let dates = DateContext::of(&source, now);
+        let read = Polled::Read {
+            listing: feed::parse(doc.as_bytes(), None, &Url::parse(URL).unwrap(), dates).unwrap(),
+            body: Arc::new(body(&doc)),
+            complete: true,
+            items: None,
+        };
+        let stats = |r: Report| match r.outcome {
+            crate::ingest::Outcome::Stored { stats, .. } => stats,
+            other => panic!("{other:?}"),
+        };
+        let (x, y) = (
+            stats(settle(a).run(Ok(recalled)).unwrap()),
+            stats(settle(b).run(Ok(read)).unwrap()),
+        );
+        assert_eq!((x.tombstoned, x.unchanged), (2, 0));
+        assert_eq!(x, y);
     }
 
     /// A real feed, two days of it.

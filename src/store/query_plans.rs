@@ -132,6 +132,7 @@ pub(super) fn fetched(articles: Vec<NewArticle>, seen: Vec<Vec<String>>) -> Poll
     PollRecord::Fetched {
         articles,
         seen,
+        carried: Vec::new(),
         etag: None,
         last_modified: None,
         moved_to: None,

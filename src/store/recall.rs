@@ -18,6 +18,8 @@ use super::{Store, StoreError};
 pub struct Recalled {
     /// Identity keys, most authoritative first, as identifying gave them.
     pub keys: Vec<String>,
+    /// The article stored under the first of them.
+    pub article: i64,
     /// Whether its article has the content hash reading it gave: what [`Store::unchanged`]
     /// answers for it.
     pub unchanged: bool,
@@ -36,7 +38,7 @@ impl Store {
     ) -> Result<Vec<Option<Recalled>>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT f.keys, a.content_hash = f.content_hash
+            "SELECT f.keys, f.article_id, a.content_hash = f.content_hash
              FROM feed_items f JOIN articles a ON a.id = f.article_id
              WHERE f.source_id = ?1 AND f.item_hash = ?2",
         )?;
@@ -47,7 +49,8 @@ impl Store {
                     let keys: String = r.get(0)?;
                     Ok(Recalled {
                         keys: keys.split(KEY_SEPARATOR).map(str::to_string).collect(),
-                        unchanged: r.get(1)?,
+                        article: r.get(1)?,
+                        unchanged: r.get(2)?,
                     })
                 })
                 .optional()?;
