@@ -114,7 +114,9 @@ pub(crate) fn recall(store: &Store, source: &Source, body: &Body, now: DateTime<
         return remember(known);
     }
     let found: Vec<_> = found.into_iter().flatten().collect();
-    let mut keys = HashSet::new();
+    // Keys are SHA-256 digests: a fast hash of them is as good as SipHash.
+    let mut keys =
+        HashSet::with_capacity_and_hasher(found.len() * 2, foldhash::fast::FixedState::default());
     if !found.iter().flat_map(|f| &f.keys).all(|k| keys.insert(k)) {
         return remember(known);
     }
