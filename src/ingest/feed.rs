@@ -127,7 +127,7 @@ pub struct Items {
 /// reading and identifying its items depends on). None where the shortcut is unsure, so that
 /// the caller parses: a body not plain UTF-8 (a BOM, another encoding, bytes that do not
 /// decode), a payload that is no feed, no items or more item tags than [`cap::MAX_ITEMS`], a
-/// scan that is unsure ([`spans`]), anything but white space between two items, or a document
+/// scan that is unsure (`feed::spans`), anything but white space between two items, or a document
 /// outside its items that feed-rs does not read.
 ///
 /// Every step [`parse`] takes before feed-rs is taken here on the same text, and feed-rs reads

@@ -3,11 +3,11 @@
 //! items gave then, without reading them again (no feed-rs on the items, no identifying).
 //!
 //! Each item of a feed read as written ([`Listing::verbatim`]) is remembered in the store under
-//! the SHA-256 of its bytes, the document outside its items and [`context`] ([`feed::items`]),
+//! the SHA-256 of its bytes, the document outside its items and `context` ([`feed::items`]),
 //! with the identity keys and content hash identifying it gave. What an item reads to depends
 //! only on what that hash covers: its own bytes; the document around it (namespaces, bases, the
 //! dialect); the source's id and the body's URL (the base for its links, the host scoping its
-//! guid); and the rules of reading and identifying ([`RULES`], the crate's version). Dates are
+//! guid); and the rules of reading and identifying (`RULES`, the crate's version). Dates are
 //! not in the keys or the content hash (the raw date string is, which is in the item's bytes),
 //! so `now` is not either.
 //!
