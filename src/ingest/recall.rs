@@ -545,6 +545,29 @@ mod tests {
         assert_eq!(x, y);
     }
 
+    #[test]
+    fn only_feeds_read_as_written_are_recalled() {
+        let (mut recalling, mut reading) = (side(true), side(false));
+        let (a, b) = (&mut recalling, &mut reading);
+        let atom = "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><id>x</id>\n<entry><title>Tám</title><link href=\"/tam.html\"/><id>tam-8</id><updated>2026-12-07T08:00:00+07:00</updated></entry>\n<entry><title>Chín</title><link href=\"https://example.vn/chin.html\"/><id>chin-9</id></entry>\n</feed>";
+        step(a, b, atom, 0, false);
+        step(a, b, atom, 1, true);
+        let unusual = [
+            // Repaired (a bare "&"), an old dialect rewritten (no version), a byte order mark,
+            // a DOCTYPE, a JSON Feed.
+            rss(HEAD, &["<item><title>Q&A</title><link>https://example.vn/qa.html</link></item>"]),
+            rss(HEAD, &[GUID_ONLY]).replace("<rss version=\"2.0\">", "<rss>"),
+            format!("\u{feff}{}", rss(HEAD, &[LINKED])),
+            rss(HEAD, &[RELATIVE]).replace("<rss ", "<!DOCTYPE rss><rss "),
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1", "url": "https://example.vn/json.html", "title": "Mười"}]}"#.to_string(),
+        ];
+        for (n, doc) in unusual.iter().enumerate() {
+            let hours = 2 + 2 * n as i64;
+            step(a, b, doc, hours, false);
+            step(a, b, doc, hours + 1, false);
+        }
+    }
+
     /// A real feed, two days of it.
     #[test]
     fn a_real_feed_is_recalled_until_it_changes() {
