@@ -552,8 +552,11 @@ impl Settle {
                     .as_ref()
                     .map(|items| items.to_remember(&listing, &identified))
                     .unwrap_or_default();
+                // The entries and articles are not held while the items are remembered.
+                drop(listing);
                 let (record, outcome, next) = self.fetched(&body, read, complete);
                 let stats = self.store.record_poll_now(&self.source.id, &record, next)?;
+                drop(record);
                 // Only the next poll's shortcut depends on it.
                 if let Err(error) = self.store.remember_items(&self.source.id, &remember) {
                     tracing::warn!(source = %self.source.id, %error, "items not remembered");
