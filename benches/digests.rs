@@ -329,6 +329,7 @@ fn main() {
     let record = PollRecord::Fetched {
         articles: prepared.articles,
         seen: prepared.seen,
+        carried: Vec::new(),
         etag: None,
         last_modified: None,
         moved_to: None,

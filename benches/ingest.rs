@@ -102,6 +102,7 @@ fn run_pass(store: &Store, docs: &[String], now: chrono::DateTime<Utc>) -> Pass 
         let record = PollRecord::Fetched {
             articles: prepared.articles,
             seen: prepared.seen,
+            carried: Vec::new(),
             etag: None,
             last_modified: None,
             moved_to: None,

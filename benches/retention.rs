@@ -69,6 +69,7 @@ fn main() {
         let record = PollRecord::Fetched {
             articles: (start..(start + BATCH).min(n)).map(article).collect(),
             seen: Vec::new(),
+            carried: Vec::new(),
             etag: None,
             last_modified: None,
             moved_to: None,

@@ -784,6 +784,7 @@ fn generate(
                 let record = PollRecord::Fetched {
                     articles: p.articles,
                     seen: cross.remove(&p.source).unwrap_or_default(),
+                    carried: Vec::new(),
                     etag: Some(format!("\"{}\"", p.at.timestamp())),
                     last_modified: None,
                     moved_to: None,
@@ -967,6 +968,7 @@ fn poll_once(
     let record = PollRecord::Fetched {
         articles: prepared.articles,
         seen: prepared.seen,
+        carried: Vec::new(),
         etag: None,
         last_modified: None,
         moved_to: None,

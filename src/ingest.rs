@@ -16,6 +16,7 @@ pub mod kind;
 pub mod normalize;
 pub mod pages;
 pub mod preview;
+pub mod recall;
 pub mod scrape;
 pub mod sitemap;
 pub mod sniff;
@@ -30,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::article::NewArticle;
 use crate::config::{Config, Schedule, Source};
-use crate::store::{Candidate, RematchStats};
+use crate::store::{Candidate, Carried, RematchStats};
 use crate::store::{IngestStats, PollRecord, SourceState, Store, StoreError};
 use crate::topics::{Matcher, SourceRef, TopicMatch};
 use entry::{DateContext, Listing};
@@ -200,36 +201,65 @@ pub async fn poll_source(
         Ok(Response::NotModified { moved_to }) => Ok(Polled::NotModified { moved_to }),
         Ok(Response::Body(body)) => {
             let body: Arc<Body> = Arc::from(body);
-            let ctx = kind::Context {
-                fetcher,
-                cancel,
-                dates: DateContext::of(source, now),
-                since: state.and_then(|s| s.last_success),
-            };
-            match kind::read(&ctx, source, body.clone()).await {
-                // A sitemap index whose children did not change since the last poll.
-                Ok(listed) if listed.unchanged() => Ok(Polled::NotModified {
-                    moved_to: body.moved_to.clone(),
-                }),
-                Ok(listed) => Ok(Polled::Read {
-                    complete: listed.complete(),
-                    listing: listed.listing,
+            match recall::look(store, source, &body, now).await {
+                recall::Recall::Known(known) => Ok(Polled::Recalled {
                     body: headers_only(body),
+                    known,
                 }),
-                // Shutdown came before a kind that fetches further documents read any: as if
-                // it had come during the fetch.
-                Err(ReadError::Interrupted) if cancel.is_cancelled() => {
-                    return Ok(Report {
-                        source: source.id.clone(),
-                        outcome: Outcome::Cancelled,
-                        next_poll: Utc::now(),
-                    });
+                recall::Recall::Unknown(items) => {
+                    let ctx = kind::Context {
+                        fetcher,
+                        cancel,
+                        dates: DateContext::of(source, now),
+                        since: state.and_then(|s| s.last_success),
+                    };
+                    match kind::read(&ctx, source, body.clone()).await {
+                        // A sitemap index whose children did not change since the last poll.
+                        Ok(listed) if listed.unchanged() => Ok(Polled::NotModified {
+                            moved_to: body.moved_to.clone(),
+                        }),
+                        Ok(listed) => Ok(Polled::Read {
+                            complete: listed.complete(),
+                            listing: listed.listing,
+                            body: headers_only(body),
+                            items,
+                        }),
+                        // Shutdown came before a kind that fetches further documents read
+                        // any: as if it had come during the fetch.
+                        Err(ReadError::Interrupted) if cancel.is_cancelled() => {
+                            return Ok(Report {
+                                source: source.id.clone(),
+                                outcome: Outcome::Cancelled,
+                                next_poll: Utc::now(),
+                            });
+                        }
+                        Err(e) => Err(PollError::Read(e)),
+                    }
                 }
-                Err(e) => Err(PollError::Read(e)),
             }
         }
         Err(e) => Err(PollError::Fetch(e)),
     };
+    let mut report = settle(store, config, source, state, now, polled).await?;
+    if source.fetches_pages() && report.outcome != Outcome::Gone {
+        // The list is stored first; its pages (new ones, and earlier failures now due) follow.
+        let round = pages::fetch_due(fetcher, store, config, source, cancel).await?;
+        if let Outcome::Stored { pages, .. } = &mut report.outcome {
+            *pages = round;
+        }
+    }
+    Ok(report)
+}
+
+/// Records what a poll's fetch and read brought, on a blocking thread.
+async fn settle(
+    store: &Store,
+    config: &Arc<Config>,
+    source: &Source,
+    state: Option<&SourceState>,
+    now: DateTime<Utc>,
+    polled: Result<Polled, PollError>,
+) -> Result<Report, StoreError> {
     let job = Settle {
         store: store.clone(),
         source: source.clone(),
@@ -241,20 +271,12 @@ pub async fn poll_source(
         failures: state.map(|s| s.failures).unwrap_or(0),
         now,
     };
-    let mut report = match tokio::task::spawn_blocking(move || job.run(polled)).await {
-        Ok(r) => r?,
+    match tokio::task::spawn_blocking(move || job.run(polled)).await {
+        Ok(r) => r,
         // Up to the poll's edge, where it becomes the source's error.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => return Err(StoreError::Task(e)),
-    };
-    if source.fetches_pages() && report.outcome != Outcome::Gone {
-        // The list is stored first; its pages (new ones, and earlier failures now due) follow.
-        let round = pages::fetch_due(fetcher, store, config, source, cancel).await?;
-        if let Outcome::Stored { pages, .. } = &mut report.outcome {
-            *pages = round;
-        }
+        Err(e) => Err(StoreError::Task(e)),
     }
-    Ok(report)
 }
 
 /// `body` without its bytes, once its listing is read: a poll waiting for the store's write
@@ -279,6 +301,9 @@ pub struct Prepared {
     pub seen: Vec<Vec<String>>,
     /// Placeholder items dropped.
     pub dropped: usize,
+    /// Per entry, the identity keys and content hash identifying gave, for an item identified
+    /// on its own ([`normalize::Identified::on_its_own`]); None for the others.
+    pub identified: Vec<Option<(Vec<String>, String)>>,
 }
 
 /// Identifies every entry, asks the store which it already has unchanged, and normalizes only
@@ -292,6 +317,13 @@ pub fn prepare(
     tags: &[String],
 ) -> Prepared {
     let mut ids = normalize::identify_keys(feed, ctx);
+    let identified = ids
+        .iter()
+        .map(|id| {
+            let id = id.as_ref().filter(|id| id.on_its_own())?;
+            Some((id.keys.clone(), id.content_hash.clone()))
+        })
+        .collect();
     let present: Vec<(usize, &normalize::Identified)> = ids
         .iter()
         .enumerate()
@@ -332,6 +364,7 @@ pub fn prepare(
         articles,
         seen,
         dropped: ids.iter().filter(|i| i.is_none()).count(),
+        identified,
     }
 }
 
@@ -459,6 +492,13 @@ enum Polled {
         body: Arc<Body>,
         listing: Listing,
         complete: bool,
+        /// The items of a feed read in full, to remember once stored ([`recall`]).
+        items: Option<recall::Items>,
+    },
+    /// A body whose every item was recalled ([`recall`]): read as a whole feed found unchanged.
+    Recalled {
+        body: Arc<Body>,
+        known: recall::Known,
     },
 }
 
@@ -467,10 +507,14 @@ struct Read {
     articles: Vec<NewArticle>,
     /// Keys of items already stored unchanged.
     seen: Vec<Vec<String>>,
+    /// Items recalled unchanged ([`recall`]).
+    carried: Vec<Carried>,
     dropped: usize,
     hint: Option<Duration>,
     /// What reading needed (a feed's repairs, a sitemap's notes), for the source's row.
     note: Option<String>,
+    /// Per entry, what identifying gave ([`Prepared::identified`]).
+    identified: Vec<Option<(Vec<String>, String)>>,
 }
 
 /// The blocking half of a poll: normalize, decide the next poll, record it all in one
@@ -500,34 +544,39 @@ impl Settle {
                 body,
                 listing,
                 complete,
+                items,
             }) => {
-                let Read {
-                    articles,
-                    seen,
-                    dropped,
-                    hint,
-                    note,
-                } = self.prepare(&body, &listing);
-                let outcome = if articles.is_empty() && seen.is_empty() {
-                    Outcome::Empty
-                } else {
-                    Outcome::Stored {
-                        stats: IngestStats::default(),
-                        dropped,
-                        pages: pages::PageRound::default(),
-                    }
+                let mut read = self.prepare(&body, &listing);
+                let identified = std::mem::take(&mut read.identified);
+                let remember = items
+                    .as_ref()
+                    .map(|items| items.to_remember(&listing, &identified))
+                    .unwrap_or_default();
+                // The entries and articles are not held while the items are remembered.
+                drop(listing);
+                let (record, outcome, next) = self.fetched(&body, read, complete);
+                let stats = self.store.record_poll_now(&self.source.id, &record, next)?;
+                drop(record);
+                // Only the next poll's shortcut depends on it.
+                if let Err(error) =
+                    self.store
+                        .remember_items(&self.source.id, remember.current, &remember.new)
+                {
+                    tracing::warn!(source = %self.source.id, %error, "items not remembered");
+                }
+                return self.report(stats, outcome, next);
+            }
+            Ok(Polled::Recalled { body, known }) => {
+                let read = Read {
+                    articles: Vec::new(),
+                    seen: Vec::new(),
+                    carried: known.carried,
+                    dropped: 0,
+                    hint: known.poll_hint.max(body.max_age),
+                    note: None,
+                    identified: Vec::new(),
                 };
-                let record = PollRecord::Fetched {
-                    articles,
-                    seen,
-                    etag: body.etag.clone(),
-                    last_modified: body.last_modified.clone(),
-                    moved_to: body.moved_to.as_ref().map(Url::to_string),
-                    pages: self.source.fetches_pages(),
-                    note,
-                    complete,
-                };
-                (record, outcome, next_poll(&self.schedule, now, hint, 0))
+                self.fetched(&body, read, true)
             }
             Err(PollError::Fetch(FetchError::Gone)) => (
                 PollRecord::Failed {
@@ -543,6 +592,60 @@ impl Settle {
             Err(e) => self.failed(e, None),
         };
         let stats = self.store.record_poll_now(&self.source.id, &record, next)?;
+        self.report(stats, outcome, next)
+    }
+
+    /// The record of a poll that read `read` from `body`, its outcome and next poll.
+    fn fetched(
+        &self,
+        body: &Body,
+        read: Read,
+        complete: bool,
+    ) -> (PollRecord, Outcome, DateTime<Utc>) {
+        let Read {
+            articles,
+            seen,
+            carried,
+            dropped,
+            hint,
+            note,
+            identified: _,
+        } = read;
+        let outcome = if articles.is_empty() && seen.is_empty() && carried.is_empty() {
+            Outcome::Empty
+        } else {
+            Outcome::Stored {
+                stats: IngestStats::default(),
+                dropped,
+                pages: pages::PageRound::default(),
+            }
+        };
+        let record = PollRecord::Fetched {
+            articles,
+            seen,
+            carried,
+            etag: body.etag.clone(),
+            last_modified: body.last_modified.clone(),
+            moved_to: body.moved_to.as_ref().map(Url::to_string),
+            pages: self.source.fetches_pages(),
+            note,
+            complete,
+        };
+        (
+            record,
+            outcome,
+            next_poll(&self.schedule, self.now, hint, 0),
+        )
+    }
+
+    /// The report of a recorded poll; articles changed by it matched again.
+    fn report(
+        self,
+        stats: IngestStats,
+        outcome: Outcome,
+        next: DateTime<Utc>,
+    ) -> Result<Report, StoreError> {
+        let now = self.now;
         if !stats.rematch.is_empty() && !self.config.topics.is_empty() {
             // Changed articles, and articles another source carried first, were matched with
             // this source alone: match them again with every source that carries them.
@@ -586,9 +689,11 @@ impl Settle {
         Read {
             articles: p.articles,
             seen: p.seen,
+            carried: Vec::new(),
             dropped: p.dropped,
             hint: listing.poll_hint.max(body.max_age),
             note: kind::note(&self.source, listing),
+            identified: p.identified,
         }
     }
 

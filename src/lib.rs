@@ -40,7 +40,10 @@
 //!   pages (the html kind) and article pages with CSS selectors or a readability extractor,
 //!   page chrome removal, the nesting guard; scraper and dom_smoothie live here),
 //!   [`ingest::pages`] (each new article's page, fetched after the list, through the one page
-//!   pipeline `sources test` uses too), [`ingest::discover`] and [`ingest::preview`]
+//!   pipeline `sources test` uses too), [`ingest::recall`] (a re-polled feed whose every item
+//!   was read before, byte for byte in the same surroundings, recorded without reading its
+//!   items again; [`ingest::feed::items`] locates and hashes them), [`ingest::discover`] and
+//!   [`ingest::preview`]
 //!   (`bantin discover`, `sources test`).
 //!   `sniff`, `feed`, `sitemap` (not `sitemap::follow`), `normalize` and `scrape` are pure.
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):

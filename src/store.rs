@@ -17,6 +17,7 @@ mod outbox;
 mod pages;
 #[cfg(test)]
 mod query_plans;
+mod recall;
 mod retention;
 mod schedule;
 mod schema;
@@ -27,6 +28,7 @@ pub use pages::{
     PageCounts, PageError, PageJob, PageSearchLayout, PageTitle, PageUpdate,
     MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
 };
+pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
 
@@ -219,6 +221,9 @@ pub enum PollRecord {
         /// Identity keys of items [`Store::unchanged`] found stored and unchanged: only their
         /// provenance is recorded.
         seen: Vec<Vec<String>>,
+        /// Items recalled unchanged ([`Store::recall_items`]), recorded as `seen` records them
+        /// by their article's id.
+        carried: Vec<Carried>,
         etag: Option<String>,
         last_modified: Option<String>,
         /// Set after a permanent redirect (301/308): poll this from now on.
@@ -239,6 +244,13 @@ pub enum PollRecord {
     NotModified { moved_to: Option<String> },
     /// The poll failed; `gone` after HTTP 410.
     Failed { error: String, gone: bool },
+}
+
+/// An item recalled unchanged: the article it is stored under, and its identity keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried {
+    pub article: i64,
+    pub keys: Vec<String>,
 }
 
 /// Counts from one recorded poll.
@@ -570,6 +582,7 @@ impl Store {
             PollRecord::Fetched {
                 articles,
                 seen,
+                carried,
                 etag,
                 last_modified,
                 moved_to,
@@ -583,10 +596,13 @@ impl Store {
                 for keys in seen {
                     touch(&tx, source, keys, now_s, &mut stats)?;
                 }
+                for c in carried {
+                    carry(&tx, source, c, now_s, &mut stats)?;
+                }
                 if *pages {
                     pages::queue_new(&tx, source, now_s)?;
                 }
-                let health = if articles.is_empty() && seen.is_empty() {
+                let health = if articles.is_empty() && seen.is_empty() && carried.is_empty() {
                     "empty"
                 } else {
                     "ok"
@@ -1294,6 +1310,30 @@ fn touch(
         // still known; nothing to do if not.
         None => Ok(()),
     }
+}
+
+/// An item recalled unchanged, recorded as [`touch`] records it. Every key of a recalled item
+/// is stored, the first under its article (`store::recall`), so `touch` would find that
+/// article by the first key, insert no key, and update the provenance: that update alone is
+/// made. When it finds no provenance to update (the article went since it was recalled, or
+/// this source's provenance did), `touch` decides.
+fn carry(
+    tx: &Transaction,
+    source: &str,
+    c: &Carried,
+    now: i64,
+    stats: &mut IngestStats,
+) -> Result<(), StoreError> {
+    let carried = tx
+        .prepare_cached(
+            "UPDATE article_sources SET last_seen = ?3 WHERE article_id = ?1 AND source_id = ?2",
+        )?
+        .execute(params![c.article, source, now])?;
+    if carried == 0 {
+        return touch(tx, source, &c.keys, now, stats);
+    }
+    stats.unchanged += 1;
+    Ok(())
 }
 
 /// Records `keys` for article `id` (existing keys keep their article) and that `source`

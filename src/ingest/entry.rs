@@ -26,6 +26,10 @@ pub struct Listing {
     /// What had to be repaired before the document parsed (empty for a well-formed feed), in
     /// words for `bantin sources`: `bare "&" escaped`, `truncated tail closed`.
     pub repairs: Vec<String>,
+    /// A feed read as written: no dialect rewritten, nothing repaired or cut, the dialect check
+    /// proving so. Only the items of such a document are recalled by their bytes on the next
+    /// poll ([`crate::ingest::recall`]). False for every other kind.
+    pub verbatim: bool,
 }
 
 /// One item as the source carried it (text not yet cleaned, HTML not yet sanitized).

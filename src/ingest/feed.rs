@@ -26,6 +26,7 @@ use crate::text;
 pub mod cap;
 mod dialect;
 mod repair;
+mod spans;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
@@ -106,17 +107,130 @@ pub fn parse(
     if feed.poll_hint.is_none() {
         feed.poll_hint = sy_update_period(&body);
     }
+    feed.verbatim &= !needs_repair && cut_items.is_none() && feed.repairs.is_empty();
     feed.repairs.extend(cut_items.map(cap::items_note));
     Ok(feed)
+}
+
+/// A feed document cut at its items, read without reading them: what recognizing a re-poll
+/// by its items' bytes needs ([`crate::ingest::recall`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Items {
+    /// Per item, in document order: SHA-256 of `context`, the document outside its items and
+    /// the item's bytes. Equal hashes: the same item bytes in the same surroundings.
+    pub hashes: Vec<[u8; 32]>,
+    /// The poll hint [`parse`] reads, from the document outside its items.
+    pub poll_hint: Option<Duration>,
+}
+
+/// The items of `bytes` located and hashed with `context` (what else, outside the document,
+/// reading and identifying its items depends on). None where the shortcut is unsure, so that
+/// the caller parses: a body not plain UTF-8 (a BOM, another encoding, bytes that do not
+/// decode), a payload that is no feed, no items or more item tags than [`cap::MAX_ITEMS`], a
+/// scan that is unsure (`feed::spans`), anything but white space between two items, or a document
+/// outside its items that feed-rs does not read.
+///
+/// Every step [`parse`] takes before feed-rs is taken here on the same text, and feed-rs reads
+/// the document outside its items, as a document of its own, for the poll hint.
+pub fn items(bytes: &[u8], base: &Url, dates: DateContext, context: &[u8]) -> Option<Items> {
+    use sha2::{Digest, Sha256};
+    if encoding_rs::Encoding::for_bom(bytes).is_some() {
+        return None;
+    }
+    let body = declare_utf8(std::str::from_utf8(bytes).ok()?);
+    check_payload(bytes, &body).ok()?;
+    let spans = spans::locate(&body)?;
+    let (first, last) = (spans.first()?, spans.last()?);
+    if spans.len() > cap::MAX_ITEMS || over_item_cap(&body) {
+        return None;
+    }
+    let between_items = spans.windows(2).all(|w| {
+        body.get(w[0].end..w[1].start)
+            .is_some_and(|gap| gap.trim().is_empty())
+    });
+    if !between_items {
+        return None;
+    }
+    let (head, tail) = (body.get(..first.start)?, body.get(last.end..)?);
+    let mut outside = Sha256::new();
+    for part in [
+        context,
+        without_feed_dates(head).as_bytes(),
+        tail.as_bytes(),
+    ] {
+        outside.update((part.len() as u64).to_le_bytes());
+        outside.update(part);
+    }
+    let hashes = spans
+        .iter()
+        .map(|span| {
+            let item = body.get(span.clone()).unwrap_or_default();
+            outside
+                .clone()
+                .chain_update(item.as_bytes())
+                .finalize()
+                .into()
+        })
+        .collect();
+    let header = read_as_is(&format!("{head}{tail}"), Vec::new(), base, dates).ok()?;
+    Some(Items {
+        hashes,
+        poll_hint: header.poll_hint.or_else(|| sy_update_period(&body)),
+    })
+}
+
+/// The document before its items without the feed's own dates (`<pubDate>`, `<lastBuildDate>`,
+/// Atom's `<updated>`), which many feeds move at every request or every new article: reading an
+/// item never looks at them (feed-rs keeps them on the feed, and an item's date is its own), so
+/// an item in surroundings that differ only there reads to the same. Only an element of plain
+/// text is left out (no attribute, no markup inside), so nothing that could change how the rest
+/// parses is.
+fn without_feed_dates(head: &str) -> std::borrow::Cow<'_, str> {
+    const DATES: [(&str, &str); 3] = [
+        ("<pubDate>", "</pubDate>"),
+        ("<lastBuildDate>", "</lastBuildDate>"),
+        ("<updated>", "</updated>"),
+    ];
+    if !DATES.iter().any(|(open, _)| head.contains(open)) {
+        return std::borrow::Cow::Borrowed(head);
+    }
+    let mut out = String::with_capacity(head.len());
+    let mut rest = head;
+    loop {
+        let next = DATES
+            .iter()
+            .filter_map(|&(open, close)| Some((rest.find(open)?, open, close)))
+            .min_by_key(|(at, _, _)| *at);
+        let Some((before, from, open, close)) = next.and_then(|(at, open, close)| {
+            let (before, from) = rest.split_at_checked(at)?;
+            Some((before, from.strip_prefix(open)?, open, close))
+        }) else {
+            break;
+        };
+        out.push_str(before);
+        match from.split_once(close) {
+            Some((text, after)) if !text.contains('<') => rest = after,
+            _ => {
+                out.push_str(open);
+                rest = from;
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// One strict read: dialects rewritten, then feed-rs.
 fn read(text: &str, base: &Url, dates: DateContext) -> Result<Listing, ParseError> {
     match dialect::rewrite(text) {
         // Should a rewrite ever break what feed-rs read before, the original is read instead.
-        Some(r) => read_as_is(&r.text, r.repairs, base, dates)
+        dialect::Check::Rewritten(r) => read_as_is(&r.text, r.repairs, base, dates)
             .or_else(|_| read_as_is(text, Vec::new(), base, dates)),
-        None => read_as_is(text, Vec::new(), base, dates),
+        dialect::Check::Unparsed => read_as_is(text, Vec::new(), base, dates),
+        dialect::Check::Plain => read_as_is(text, Vec::new(), base, dates).map(|mut f| {
+            f.verbatim = f.repairs.is_empty();
+            f
+        }),
     }
 }
 
@@ -200,6 +314,7 @@ fn read_as_is(
         poll_hint: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
         entries,
         repairs,
+        verbatim: false,
     })
 }
 
@@ -300,6 +415,15 @@ fn item_elements(text: &str) -> usize {
     ITEM.as_ref().map_or(0, |re| re.find_iter(text).count())
 }
 
+/// Whether [`parse`] cuts `text` ([`cap::keep_first_items`]: more than [`cap::MAX_ITEMS`]
+/// [`item_elements`]). Each of those holds its own `item` or `entry`, and neither word can
+/// overlap itself, so a text with no more of them than the cap is not cut: counted with
+/// `memchr`, that spares a megabyte feed the regex.
+fn over_item_cap(text: &str) -> bool {
+    let words = |w: &[u8]| memchr::memmem::find_iter(text.as_bytes(), w).count();
+    words(b"item") + words(b"entry") > cap::MAX_ITEMS && item_elements(text) > cap::MAX_ITEMS
+}
+
 /// sy:updatePeriod (hourly, daily, weekly, monthly, yearly) divided by sy:updateFrequency.
 fn sy_update_period(body: &str) -> Option<Duration> {
     // Only the channel's head is searched. Cut at a char boundary: real Tuổi Trẻ and Tiền Phong
@@ -332,6 +456,41 @@ fn sy_update_period(body: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    /// The feed's own dates are left out of what surrounds its items; anything that could
+    /// change how the rest parses stays.
+    #[test]
+    fn the_feeds_own_dates_are_not_part_of_the_surroundings() {
+        let cases = [
+            ("<channel><title>T</title>", "<channel><title>T</title>"),
+            (
+                "<channel><pubDate>Mon, 07 Dec 2026 08:00:00 +0700</pubDate><ttl>5</ttl>",
+                "<channel><ttl>5</ttl>",
+            ),
+            (
+                "<lastBuildDate>x</lastBuildDate><pubDate>y</pubDate><updated>z</updated>|",
+                "|",
+            ),
+            // Markup inside, an attribute, or no end: kept as it is.
+            (
+                "<pubDate><![CDATA[x]]></pubDate>",
+                "<pubDate><![CDATA[x]]></pubDate>",
+            ),
+            (
+                "<pubDate a=\"1\">x</pubDate>",
+                "<pubDate a=\"1\">x</pubDate>",
+            ),
+            ("<pubDate>x", "<pubDate>x"),
+            (
+                "<updated>x<link/></updated><pubDate>ngày 7</pubDate>",
+                "<updated>x<link/></updated>",
+            ),
+            ("đ<pubDate>ạ</pubDate>ố", "đố"),
+        ];
+        for (head, want) in cases {
+            assert_eq!(without_feed_dates(head), want, "{head}");
+        }
+    }
+
     use super::*;
     use crate::date::DateOrder;
 
@@ -536,6 +695,19 @@ mod tests {
         assert_eq!(f.entries.len(), 1);
         // The hint is past the cut: not read, and nothing panics.
         assert_eq!(f.poll_hint, None);
+    }
+
+    #[test]
+    fn the_item_cap_is_told_as_parse_tells_it() {
+        let over = cap::MAX_ITEMS + 1;
+        let items = format!("<rss><channel>{}</channel></rss>", "<item/>".repeat(over));
+        assert!(over_item_cap(&items));
+        assert!(!over_item_cap(&items.replacen("<item/>", "", 1)));
+        let words = format!(
+            "<rss><channel><title>{}</title></channel></rss>",
+            "item entry ".repeat(over)
+        );
+        assert!(!over_item_cap(&words));
     }
 
     #[test]

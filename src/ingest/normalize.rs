@@ -244,6 +244,12 @@ fn content_hash(e: &RawEntry) -> String {
 }
 
 impl Identified {
+    /// Whether the item was identified by what it carries alone, not by comparing it with the
+    /// other items of its document: not a repeat of one, its link not shared with others.
+    pub fn on_its_own(&self) -> bool {
+        !self.repeat && !self.shared
+    }
+
     /// Whether `stored` (the title and canonical URL of the article kept under
     /// [`Identified::alt_key`]) is this item: the same title at the same link.
     /// False when the item was not described ([`describe`]).

@@ -977,6 +977,7 @@ impl UrlSet {
                 })
                 .collect(),
             repairs: self.notes.iter().map(Note::to_string).collect(),
+            verbatim: false,
         }
     }
 }

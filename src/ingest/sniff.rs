@@ -112,11 +112,21 @@ pub fn root_name(text: &str) -> Option<&str> {
 /// Whether the prolog (everything before the feed's root element) declares DTD entities:
 /// feeds never need them, so such a document is an entity-expansion attack or junk.
 pub fn declares_entities(text: &str) -> bool {
-    let prolog_end = ["<rss", "<feed", "<rdf:RDF", "<rdf:rdf"]
-        .iter()
-        .filter_map(|root| text.find(root))
-        .min()
-        .unwrap_or(text.len().min(64 * 1024));
+    let bytes = text.as_bytes();
+    let mut first_root: Option<usize> = None;
+    for root in ["<rss", "<feed", "<rdf:RDF", "<rdf:rdf"] {
+        // Only a root starting before the first found so far can end the prolog sooner: the
+        // others are not searched for through the rest of a feed of megabytes.
+        let limit = first_root.map_or(bytes.len(), |at| (at + root.len()).min(bytes.len()));
+        let found = bytes
+            .get(..limit)
+            .and_then(|b| memchr::memmem::find(b, root.as_bytes()));
+        first_root = match (first_root, found) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    let prolog_end = first_root.unwrap_or(text.len().min(64 * 1024));
     text.get(..prolog_end)
         .is_some_and(|prolog| prolog.contains("<!ENTITY") || prolog.contains("<!entity"))
 }
@@ -204,6 +214,23 @@ pub fn title_for_error(html: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entities_count_only_before_the_first_root() {
+        let check = |text: &str, expected: bool| {
+            assert_eq!(declares_entities(text), expected, "{text}");
+        };
+        check(
+            "<!DOCTYPE x [<!ENTITY a \"b\">]><rss><channel/></rss>",
+            true,
+        );
+        check("<!DOCTYPE x [<!ENTITY a \"b\">]><feed/><rss/>", true);
+        check("<rss><channel><!ENTITY a></channel></rss>", false);
+        check("<feed><!ENTITY a><rss/></feed>", false);
+        check("<rdf:RDF><!ENTITY a><feed/></rdf:RDF>", false);
+        check("<rdf:rdf/><!ENTITY a><rss/>", false);
+        check("<x><!ENTITY a></x>", true);
+    }
 
     #[test]
     fn payloads() {

@@ -132,6 +132,7 @@ pub(super) fn fetched(articles: Vec<NewArticle>, seen: Vec<Vec<String>>) -> Poll
     PollRecord::Fetched {
         articles,
         seen,
+        carried: Vec::new(),
         etag: None,
         last_modified: None,
         moved_to: None,
@@ -195,6 +196,16 @@ fn hot_queries_read_through_an_index() {
         )
         .unwrap();
         s.due_pages("a", at(21, 4), 10).unwrap();
+        // A feed's items remembered, recalled, and recorded as carried.
+        let (hash, keys) = ([7u8; 32], vec!["guid:5".to_string()]);
+        s.remember_items("b", &[hash], &[(&hash, keys.as_slice(), "h5")])
+            .unwrap();
+        s.recall_items("b", &[hash, [8u8; 32]]).unwrap();
+        let mut record = fetched(Vec::new(), Vec::new());
+        if let PollRecord::Fetched { carried, .. } = &mut record {
+            carried.push(super::Carried { article: 5, keys });
+        }
+        s.record_poll("b", &record, at(21, 5), at(21, 6)).unwrap();
     });
     // Per request: every feed the site serves, and the topic counts of its index.
     check("a feed request", &|s| {

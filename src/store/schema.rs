@@ -262,6 +262,19 @@ const MIGRATIONS: &[&str] = &[
      AND NOT EXISTS (SELECT 1 FROM outbox_messages WHERE shared = OLD.shared) BEGIN
         DELETE FROM outbox_shared WHERE id = OLD.shared;
     END;",
+    // 18: the items a source's feed carried, by the hash of their bytes in their surroundings
+    // (`ingest::recall`), with the identity keys and content hash reading them gave: a re-poll
+    // whose every item is here is recorded without reading its items again. A row goes with
+    // its article (pruned) and with its source.
+    "CREATE TABLE feed_items (
+        source_id    TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        item_hash    BLOB NOT NULL,
+        article_id   INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        keys         TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        PRIMARY KEY (source_id, item_hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX feed_items_article ON feed_items (article_id);",
 ];
 
 /// The schema version this binary writes.

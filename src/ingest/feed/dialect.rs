@@ -47,20 +47,31 @@ pub(super) struct Rewritten {
     pub repairs: Vec<String>,
 }
 
-pub(super) fn rewrite(text: &str) -> Option<Rewritten> {
+/// What the check found a document to need.
+pub(super) enum Check {
+    /// Nothing: the scan or the parse proved every rule finds nothing to edit.
+    Plain,
+    /// roxmltree could not parse the document: it is passed on untouched, unproven.
+    Unparsed,
+    Rewritten(Rewritten),
+}
+
+pub(super) fn rewrite(text: &str) -> Check {
     if proven_unneeded(text).is_some() {
-        return None;
+        return Check::Plain;
     }
     rewrite_parsed(text)
 }
 
 /// [`rewrite`] without the scan: the document parsed and every rule applied.
-fn rewrite_parsed(text: &str) -> Option<Rewritten> {
+fn rewrite_parsed(text: &str) -> Check {
     let opts = ParsingOptions {
         allow_dtd: true,
         nodes_limit: 4_000_000,
     };
-    let doc = Document::parse_with_options(text, opts).ok()?;
+    let Ok(doc) = Document::parse_with_options(text, opts) else {
+        return Check::Unparsed;
+    };
     let mut e = Edits::default();
     let root = doc.root_element();
     let mut repairs = Vec::new();
@@ -85,7 +96,7 @@ fn rewrite_parsed(text: &str) -> Option<Rewritten> {
             }
         }
         "RDF" | "feed" | "entry" => {}
-        _ => return None,
+        _ => return Check::Plain,
     }
     for node in doc.descendants().filter(Node::is_element) {
         e.namespace_aliases(text, node);
@@ -109,12 +120,12 @@ fn rewrite_parsed(text: &str) -> Option<Rewritten> {
         }
     }
     if e.0.is_empty() {
-        return None;
+        return Check::Plain;
     }
-    Some(Rewritten {
-        text: e.apply(text)?,
-        repairs,
-    })
+    match e.apply(text) {
+        Some(text) => Check::Rewritten(Rewritten { text, repairs }),
+        None => Check::Unparsed,
+    }
 }
 
 /// Some when a scan of the tags proves [`rewrite_parsed`] would change nothing: an `<rss>` root
@@ -675,17 +686,18 @@ impl Edits {
 mod tests {
     use super::*;
 
+    impl Check {
+        fn text(self) -> Option<String> {
+            match self {
+                Check::Rewritten(r) => Some(r.text),
+                Check::Plain | Check::Unparsed => None,
+            }
+        }
+    }
+
     fn check(input: &str, expected: Option<&str>) {
-        assert_eq!(
-            rewrite_parsed(input).map(|r| r.text).as_deref(),
-            expected,
-            "{input}"
-        );
-        assert_eq!(
-            rewrite(input).map(|r| r.text).as_deref(),
-            expected,
-            "{input}"
-        );
+        assert_eq!(rewrite_parsed(input).text().as_deref(), expected, "{input}");
+        assert_eq!(rewrite(input).text().as_deref(), expected, "{input}");
     }
 
     #[test]
@@ -752,7 +764,7 @@ mod tests {
         ];
         for doc in plain {
             assert!(proven_unneeded(doc).is_some(), "{doc}");
-            assert!(rewrite_parsed(doc).is_none(), "{doc}");
+            assert!(matches!(rewrite_parsed(doc), Check::Plain), "{doc}");
         }
         let unsure = [
             "<rss><channel/></rss>",

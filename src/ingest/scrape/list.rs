@@ -97,6 +97,7 @@ pub fn parse_list(
         poll_hint: None,
         entries,
         repairs: Vec::new(),
+        verbatim: false,
     })
 }
 

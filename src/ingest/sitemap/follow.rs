@@ -361,6 +361,7 @@ impl<'c, 'a> Walk<'c, 'a> {
                 poll_hint: None,
                 entries: self.entries,
                 repairs: self.repairs,
+                verbatim: false,
             },
             followed: self.followed,
         })
