@@ -366,29 +366,16 @@ mod tests {
         step(a, b, &doc, 1, true);
         step(a, b, &doc, 5, true);
         // One item edited: read in full, then recalled.
-        let edited = rss(
-            HEAD,
-            &[
-                LINKED,
-                &RELATIVE.replace("Hai", "Hai (cập nhật)"),
-                GUID_ONLY,
-                TITLE_ONLY,
-            ],
-        );
+        // The document with its second item as `second`.
+        let with = |second: &str| rss(HEAD, &[LINKED, second, GUID_ONLY, TITLE_ONLY]);
+        let edited = with(&RELATIVE.replace("Hai", "Hai (cập nhật)"));
         step(a, b, &edited, 6, false);
         // Only the latest document's items are remembered: the item before its edit is not.
         assert_eq!(a.remembered(), 4);
         step(a, b, &edited, 7, true);
         // White space inside an item that reading ignores: its bytes changed, read in full.
-        let spaced = rss(
-            HEAD,
-            &[
-                LINKED,
-                &RELATIVE.replace("<title>", "\n  <title>"),
-                GUID_ONLY,
-                TITLE_ONLY,
-            ],
-        );
+        let respaced = RELATIVE.replace("<title>", "\n  <title>");
+        let spaced = with(&respaced);
         step(a, b, &spaced, 8, false);
         step(a, b, &spaced, 9, true);
         // White space between items does not change them.
@@ -401,16 +388,7 @@ mod tests {
         );
         // A new item.
         let newer = "<item><title>Năm</title><link>https://example.vn/nam.html</link></item>";
-        let grown = rss(
-            HEAD,
-            &[
-                newer,
-                LINKED,
-                &RELATIVE.replace("<title>", "\n  <title>"),
-                GUID_ONLY,
-                TITLE_ONLY,
-            ],
-        );
+        let grown = rss(HEAD, &[newer, LINKED, &respaced, GUID_ONLY, TITLE_ONLY]);
         step(a, b, &grown, 10, false);
         assert_eq!(a.remembered(), 5);
         step(a, b, &grown, 11, true);

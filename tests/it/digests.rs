@@ -21,7 +21,7 @@ use crate::common::smtp::{Mode, Parsed, Received, SmtpOptions, SmtpServer, Tls};
 use crate::common::*;
 use bantin::daemon::{self, DaemonError, Ingestor};
 use bantin::ingest::Outcome;
-use bantin::mail::{Mailer, Security, SmtpSettings, Transport};
+use bantin::mail::{Mailer, Outgoing, Security, SmtpSettings, Transport};
 use bantin::postman::{Postman, Round};
 use bantin::store::{OutboxEntry, Store, SubscriberState};
 use bantin::unsubscribe::{self, Request, Secret};
@@ -261,6 +261,21 @@ struct Digests {
 }
 
 impl Digests {
+    /// The digest of the window that closes at `t1` for HOA, as its parts (a preview), and as
+    /// queued by composing it (its outbox row, with the same Message-ID).
+    async fn queued_with_its_parts(&self, t1: DateTime<Utc>) -> (Outgoing, OutboxEntry) {
+        let (p, end) = (self.postman.clone(), seven_am_until(t1));
+        let (out, _) = tokio::task::spawn_blocking(move || p.preview(HOA, end))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(self.compose_due(t1).await, 1);
+        let draft = self.outbox()[0].clone();
+        assert_eq!(draft.message_id, out.message_id);
+        (out, draft)
+    }
+
     /// `compose_due(now)` off the runtime, as the daemon runs it: the digests composed.
     async fn compose_due(&self, now: DateTime<Utc>) -> usize {
         let p = self.postman.clone();
@@ -892,16 +907,7 @@ async fn a_window_shares_one_stored_part_and_each_digest_goes_out_as_built_in_fu
 async fn a_digest_queued_in_the_older_format_still_goes_out() {
     let d = Digests::start(Options::default()).await;
     let t1 = d.t0 + days(1);
-    // The message of the window that closes at t1, as its parts.
-    let (p, end) = (d.postman.clone(), seven_am_until(t1));
-    let (out, _) = tokio::task::spawn_blocking(move || p.preview(HOA, end))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(d.compose_due(t1).await, 1);
-    let draft = d.outbox()[0].clone();
-    assert_eq!(draft.message_id, out.message_id);
+    let (out, draft) = d.queued_with_its_parts(t1).await;
 
     // Queued by a bantin that kept a message as the JSON of its parts (format 1).
     let old = serde_json::json!({
@@ -939,14 +945,7 @@ async fn a_digest_queued_in_the_older_format_still_goes_out() {
 async fn a_digest_queued_as_built_bytes_still_goes_out_as_they_are() {
     let d = Digests::start(Options::default()).await;
     let t1 = d.t0 + days(1);
-    let (p, end) = (d.postman.clone(), seven_am_until(t1));
-    let (out, _) = tokio::task::spawn_blocking(move || p.preview(HOA, end))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(d.compose_due(t1).await, 1);
-    let draft = d.outbox()[0].clone();
+    let (out, draft) = d.queued_with_its_parts(t1).await;
 
     // Queued by a bantin that kept the message as built (format 2): the envelope, the bytes.
     let built = bantin::mail::Built::of(&out).unwrap();
