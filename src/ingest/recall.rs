@@ -605,8 +605,24 @@ mod tests {
         step(a, b, &first, 0, false);
         assert_eq!(a.remembered(), 25);
         step(a, b, &first, 1, true);
-        // The next day: another channel date, so every item is read again.
+        // The next day brings new items: read in full, and only its items are remembered.
         step(a, b, &second, 24, false);
+        let items = second.matches("<item>").count();
+        assert!((1..=items).contains(&a.remembered()), "{}", a.remembered());
         step(a, b, &second, 25, true);
+        // Served again with the feed's own date moved: its items are the same.
+        let head_end = second.find("<item>").unwrap();
+        let (open, close) = (
+            second.find("<pubDate>").unwrap(),
+            second.find("</pubDate>").unwrap(),
+        );
+        assert!(close < head_end, "the channel has a date of its own");
+        let moved = format!(
+            "{}<pubDate>Tue, 19 Feb 2019 08:00:00 +0700{}",
+            &second[..open],
+            &second[close..]
+        );
+        assert_ne!(moved, second);
+        step(a, b, &moved, 26, true);
     }
 }
