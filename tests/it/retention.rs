@@ -176,7 +176,7 @@ async fn prune_dry_run_counts_and_changes_nothing() {
     let snapshot = |db: &Connection| -> String {
         db.query_row(
             "SELECT (SELECT group_concat(id || ':' || first_seen) FROM articles)
-                 || '|' || (SELECT group_concat(key || ':' || coalesce(article_id, '-')) FROM article_keys)
+                 || '|' || (SELECT group_concat(hex(key) || ':' || coalesce(article_id, '-')) FROM article_keys)
                  || '|' || (SELECT count(*) FROM article_sources)
                  || '|' || (SELECT count(*) FROM matches)",
             [],
