@@ -50,7 +50,9 @@
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks; a topic's
 //!   screen of stored search texts for `topics test`. Pure.
 //! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'
-//!   windows, the outbox; retention, backup and restore). [`store::HealthSummary`] counts the
+//!   windows, the outbox, the items each feed last carried; retention, backup and restore).
+//!   Identity keys are stored through `store::keys` (a digest as its bytes).
+//!   [`store::HealthSummary`] counts the
 //!   sources' health once for `/healthz`, `/metrics` and the status line. Its test
 //!   `store::query_plans` runs `EXPLAIN QUERY PLAN` on every statement of the hot paths.
 //! - [`stories`]: syndicated copies merged into one story, for feeds, pages and digests alike.
