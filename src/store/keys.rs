@@ -28,22 +28,31 @@ impl ToSql for StoredKey<'_> {
     }
 }
 
-/// The 32 bytes of a digest written as 64 lowercase hex digits; None for anything else
-/// (uppercase digits too: that string is another key).
-fn digest(key: &str) -> Option<[u8; 32]> {
-    fn nibble(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            _ => None,
-        }
+/// The value of each lowercase hex digit; 0xff for every other byte.
+const NIBBLE: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
     }
+    table
+};
+
+/// The 32 bytes of a digest written as 64 lowercase hex digits; None for anything else
+/// (uppercase digits too: that string is another key). Every key of every poll goes through
+/// it, so it has no branch per digit.
+fn digest(key: &str) -> Option<[u8; 32]> {
     let hex: &[u8; 64] = key.as_bytes().try_into().ok()?;
     let mut out = [0u8; 32];
+    let mut seen = 0u8;
     for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        let (high, low) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
+        seen |= high | low;
+        *byte = high << 4 | (low & 0x0f);
     }
-    Some(out)
+    // A digit's value is below 16; any other byte set the high bits.
+    (seen & 0xf0 == 0).then_some(out)
 }
 
 #[cfg(test)]
@@ -63,6 +72,8 @@ mod tests {
             digest[..63].to_string(),
             format!("{digest}0"),
             format!("{}g", &digest[..63]),
+            format!("{}/{}", &digest[..10], &digest[11..]),
+            format!("{}:{}", &digest[..11], &digest[12..]),
             "url:https://bao.example.vn/a".to_string(),
             String::new(),
             "ạ".repeat(32),
