@@ -676,10 +676,12 @@ impl Postman {
             .map(|a| self.digest_article(a))
             .collect();
         let mut cache = self.cache();
-        if cache.up_to == up_to {
-            cache.windows.insert(key, found.clone());
+        if cache.up_to != up_to {
+            return Ok(found);
         }
-        Ok(found)
+        // Another composing thread may have read the window meanwhile: its list is the one
+        // every subscriber of the window shares (a frame is for one list, `Frame::is_for`).
+        Ok(cache.windows.entry(key).or_insert(found).clone())
     }
 
     /// A stored article as digests list it: its sources by name.
