@@ -234,21 +234,26 @@ mod tests {
         }
     }
 
+    /// `doc` as fetched from [`URL`], without validators.
+    fn body_of(doc: &str) -> Body {
+        Body {
+            bytes: doc.as_bytes().to_vec(),
+            charset: None,
+            content_type: None,
+            final_url: Url::parse(URL).unwrap(),
+            moved_to: None,
+            etag: None,
+            last_modified: None,
+            max_age: None,
+        }
+    }
+
     impl Side {
         /// Polls `doc` from source `id` at `now` as a poll settles it; whether it was recalled,
         /// and the report.
         fn poll(&mut self, id: &str, doc: &str, now: DateTime<Utc>) -> (bool, String) {
             let source = self.config.source(id).unwrap().clone();
-            let body = Body {
-                bytes: doc.as_bytes().to_vec(),
-                charset: None,
-                content_type: None,
-                final_url: Url::parse(URL).unwrap(),
-                moved_to: None,
-                etag: None,
-                last_modified: None,
-                max_age: None,
-            };
+            let body = body_of(doc);
             let recalled = match self.recalls {
                 true => recall(&self.store, &source, &body, now),
                 false => Recall::Unknown(None),
@@ -340,6 +345,14 @@ mod tests {
         assert_eq!(recalling.state(), reading.state(), "{doc}");
     }
 
+    /// Both sides after `doc` was read in full, then recalled.
+    fn recalled_once(doc: &str) -> (Side, Side) {
+        let (mut recalling, mut reading) = (side(true), side(false));
+        step(&mut recalling, &mut reading, doc, 0, false);
+        step(&mut recalling, &mut reading, doc, 1, true);
+        (recalling, reading)
+    }
+
     fn rss(head: &str, items: &[&str]) -> String {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n{head}\n{}\n</channel>\n</rss>\n",
@@ -425,11 +438,9 @@ mod tests {
 
     #[test]
     fn what_surrounds_the_items_is_part_of_them() {
-        let (mut recalling, mut reading) = (side(true), side(false));
-        let (a, b) = (&mut recalling, &mut reading);
         let items = [LINKED, RELATIVE, GUID_ONLY, TITLE_ONLY];
-        step(a, b, &rss(HEAD, &items), 0, false);
-        step(a, b, &rss(HEAD, &items), 1, true);
+        let (mut recalling, mut reading) = recalled_once(&rss(HEAD, &items));
+        let (a, b) = (&mut recalling, &mut reading);
         // The channel's head changed: every item is read again.
         let moved = HEAD.replace("https://example.vn/", "https://example.vn/moi/");
         step(a, b, &rss(&moved, &items), 2, false);
@@ -484,11 +495,9 @@ mod tests {
     /// and it is read in full (and the article stored as this source has it again).
     #[test]
     fn an_article_another_source_changed_is_read_again() {
-        let (mut recalling, mut reading) = (side(true), side(false));
-        let (a, b) = (&mut recalling, &mut reading);
         let doc = rss(HEAD, &[LINKED, GUID_ONLY]);
-        step(a, b, &doc, 0, false);
-        step(a, b, &doc, 1, true);
+        let (mut recalling, mut reading) = recalled_once(&doc);
+        let (a, b) = (&mut recalling, &mut reading);
         let other = rss(HEAD, &[&LINKED.replace("Một", "Một (bản khác)")]);
         step_as("t", a, b, &other, 2, false);
         step(a, b, &doc, 3, false);
@@ -497,11 +506,9 @@ mod tests {
 
     #[test]
     fn a_pruned_articles_items_are_forgotten() {
-        let (mut recalling, mut reading) = (side(true), side(false));
-        let (a, b) = (&mut recalling, &mut reading);
         let doc = rss(HEAD, &[LINKED, RELATIVE, GUID_ONLY, TITLE_ONLY]);
-        step(a, b, &doc, 0, false);
-        step(a, b, &doc, 1, true);
+        let (mut recalling, mut reading) = recalled_once(&doc);
+        let (a, b) = (&mut recalling, &mut reading);
         let cutoff = Utc::now() + chrono::Duration::minutes(1);
         a.store.prune(cutoff, false).unwrap();
         b.store.prune(cutoff, false).unwrap();
@@ -519,19 +526,9 @@ mod tests {
         let (a, b) = (&mut recalling, &mut reading);
         let doc = rss(HEAD, &[LINKED, GUID_ONLY]);
         step(a, b, &doc, 0, false);
-        let body = |doc: &str| Body {
-            bytes: doc.as_bytes().to_vec(),
-            charset: None,
-            content_type: None,
-            final_url: Url::parse(URL).unwrap(),
-            moved_to: None,
-            etag: None,
-            last_modified: None,
-            max_age: None,
-        };
         let source = a.config.source("s").unwrap().clone();
         let now = Utc::now();
-        let Recall::Known(known) = recall(&a.store, &source, &body(&doc), now) else {
+        let Recall::Known(known) = recall(&a.store, &source, &body_of(&doc), now) else {
             panic!("not recalled");
         };
         let cutoff = Utc::now() + chrono::Duration::minutes(1);
@@ -546,13 +543,13 @@ mod tests {
             source: source.clone(),
         };
         let recalled = Polled::Recalled {
-            body: Arc::new(body(&doc)),
+            body: Arc::new(body_of(&doc)),
             known,
         };
         let dates = DateContext::of(&source, now);
         let read = Polled::Read {
             listing: feed::parse(doc.as_bytes(), None, &Url::parse(URL).unwrap(), dates).unwrap(),
-            body: Arc::new(body(&doc)),
+            body: Arc::new(body_of(&doc)),
             complete: true,
             items: None,
         };
