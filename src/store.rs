@@ -1324,16 +1324,22 @@ fn carry(
     now: i64,
     stats: &mut IngestStats,
 ) -> Result<(), StoreError> {
-    let carried = tx
-        .prepare_cached(
-            "UPDATE article_sources SET last_seen = ?3 WHERE article_id = ?1 AND source_id = ?2",
-        )?
-        .execute(params![c.article, source, now])?;
+    let carried = still_carried(tx, source, c.article, now)?;
     if carried == 0 {
         return touch(tx, source, &c.keys, now, stats);
     }
     stats.unchanged += 1;
     Ok(())
+}
+
+/// Records that `source` still carries article `id` at `now`; the rows updated (0: it has no
+/// provenance from `source`).
+fn still_carried(tx: &Transaction, source: &str, id: i64, now: i64) -> Result<usize, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE article_sources SET last_seen = ?3 WHERE article_id = ?1 AND source_id = ?2",
+        )?
+        .execute(params![id, source, now])?)
 }
 
 /// Records `keys` for article `id` (existing keys keep their article) and that `source`
@@ -1358,11 +1364,7 @@ fn link<'k>(
     // statement, where an insert that conflicts and then the update took two). An article
     // inserted in this transaction skips straight to the insert. The row ends the same.
     if stored {
-        let carried = tx
-            .prepare_cached(
-                "UPDATE article_sources SET last_seen = ?3 WHERE article_id = ?1 AND source_id = ?2",
-            )?
-            .execute(params![id, source, now])?;
+        let carried = still_carried(tx, source, id, now)?;
         if carried > 0 {
             return Ok(false);
         }
@@ -1374,10 +1376,7 @@ fn link<'k>(
         )?
         .execute(params![id, source, now])?;
     if added == 0 {
-        tx.prepare_cached(
-            "UPDATE article_sources SET last_seen = ?3 WHERE article_id = ?1 AND source_id = ?2",
-        )?
-        .execute(params![id, source, now])?;
+        still_carried(tx, source, id, now)?;
     }
     Ok(added > 0)
 }

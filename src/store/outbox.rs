@@ -4,8 +4,8 @@
 //! - A subscriber's `window_end` only moves forward, and only in the transaction that records
 //!   the digest for the window it closes: windows never overlap and never leave gaps.
 //! - An outbox row is written (with everything its bytes are built from, and its Message-ID)
-//!   before any attempt to send it, and `(email, window_start)` is UNIQUE: a crash before sending resends the same message;
-//!   nothing composes a second one for the same window.
+//!   before any attempt to send it, and `(email, window_start)` is UNIQUE: a crash before
+//!   sending resends the same message; nothing composes a second one for the same window.
 //! - A message may keep what the messages of its window share apart, once per window
 //!   ([`SharedPart`], table `outbox_shared`), referred to by each message; the part goes with the
 //!   last message referring to it (a trigger).
