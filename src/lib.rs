@@ -129,3 +129,4 @@ pub mod stories;
 pub mod text;
 pub mod topics;
 pub mod unsubscribe;
+pub mod webhook;

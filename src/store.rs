@@ -21,6 +21,7 @@ mod recall;
 mod retention;
 mod schedule;
 mod schema;
+mod webhooks;
 
 pub use health::HealthSummary;
 pub use outbox::{Closed, NewDigest, OutboxEntry, SharedPart, StoredMessage, SubscriberState};
@@ -31,6 +32,7 @@ pub use pages::{
 pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
+pub use webhooks::{Delivery, NewDelivery, TopicHooks, WebhookStatus, TOPIC_KIND};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -544,7 +546,7 @@ impl Store {
         now: DateTime<Utc>,
         next_poll: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
-        self.record_poll_at(source, record, Some(now), next_poll)
+        self.record_poll_at(source, record, Some(now), next_poll, None)
     }
 
     /// [`Store::record_poll`] at the time the write lock is taken, which is how the daemon
@@ -558,7 +560,19 @@ impl Store {
         record: &PollRecord,
         next_poll: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
-        self.record_poll_at(source, record, None, next_poll)
+        self.record_poll_at(source, record, None, next_poll, None)
+    }
+
+    /// [`Store::record_poll_now`], queuing in the same transaction a POST to the webhook of
+    /// each topic an article comes to match ([`TopicHooks`]; see `store::webhooks`).
+    pub fn record_poll_now_and_queue(
+        &self,
+        source: &str,
+        record: &PollRecord,
+        next_poll: DateTime<Utc>,
+        hooks: &TopicHooks,
+    ) -> Result<IngestStats, StoreError> {
+        self.record_poll_at(source, record, None, next_poll, Some(hooks))
     }
 
     /// `now` None: when the write lock is taken.
@@ -568,6 +582,7 @@ impl Store {
         record: &PollRecord,
         now: Option<DateTime<Utc>>,
         next_poll: DateTime<Utc>,
+        hooks: Option<&TopicHooks>,
     ) -> Result<IngestStats, StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -591,7 +606,7 @@ impl Store {
                 complete,
             } => {
                 for a in articles {
-                    ingest_one(&tx, source, a, now_s, &mut stats)?;
+                    ingest_one(&tx, source, a, now_s, &mut stats, hooks)?;
                 }
                 for keys in seen {
                     touch(&tx, source, keys, now_s, &mut stats)?;
@@ -705,56 +720,7 @@ impl Store {
     /// Stored articles, newest first (published time, then first seen).
     pub fn articles(&self, q: &ArticleQuery) -> Result<Vec<StoredArticle>, StoreError> {
         let conn = self.lock()?;
-        let (sql, params) = article_select(q);
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
-            .iter()
-            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
-            .collect();
-        let rows = stmt.query_map(named.as_slice(), |r| {
-            let published: i64 = r.get(8)?;
-            let offset: i32 = r.get(9)?;
-            let authors: String = r.get(7)?;
-            Ok(StoredArticle {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                url: r.get(2)?,
-                canonical_url: r.get(3)?,
-                guid: r.get(4)?,
-                summary_html: r.get(5)?,
-                content_html: r.get(6)?,
-                authors: authors
-                    .split('\n')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                published: to_fixed(published, offset),
-                date_guessed: r.get(10)?,
-                date_raw: r.get(11)?,
-                sources: Vec::new(),
-                first_seen: from_unix(r.get(12)?).unwrap_or_default(),
-                updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
-                story: r.get(14)?,
-                ident: r.get(15)?,
-                topics: Vec::new(),
-            })
-        })?;
-        let mut out = rows.collect::<Result<Vec<_>, _>>()?;
-        let mut src = conn.prepare_cached(
-            "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
-        )?;
-        let mut topics = conn.prepare_cached(
-            "SELECT topic_id FROM matches WHERE article_id = ?1 ORDER BY topic_id",
-        )?;
-        for a in &mut out {
-            a.sources = src
-                .query_map([a.id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            a.topics = topics
-                .query_map([a.id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-        }
-        Ok(out)
+        read_articles(&conn, q)
     }
 
     /// Articles first seen at or after `since`, with what matching needs.
@@ -907,6 +873,28 @@ impl Store {
         results: &[(i64, Vec<TopicMatch>)],
         now: DateTime<Utc>,
     ) -> Result<RematchStats, StoreError> {
+        self.replace_matches_at(results, now, None)
+    }
+
+    /// [`Store::replace_matches`] of articles a poll just changed or found carried by another
+    /// source, queuing in the same transaction a POST to the webhook of each topic one comes to
+    /// match (see `store::webhooks`). A re-match after a topics edit is not this: it posts
+    /// nothing.
+    pub fn replace_matches_and_queue(
+        &self,
+        results: &[(i64, Vec<TopicMatch>)],
+        now: DateTime<Utc>,
+        hooks: &TopicHooks,
+    ) -> Result<RematchStats, StoreError> {
+        self.replace_matches_at(results, now, Some(hooks))
+    }
+
+    fn replace_matches_at(
+        &self,
+        results: &[(i64, Vec<TopicMatch>)],
+        now: DateTime<Utc>,
+        hooks: Option<&TopicHooks>,
+    ) -> Result<RematchStats, StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let mut stats = RematchStats::default();
@@ -927,14 +915,21 @@ impl Store {
                         stats.removed += 1;
                     }
                 }
+                let mut gained = Vec::new();
                 for m in matches {
                     let phrases = m.phrases.join("\n");
                     match before.iter().find(|(t, _)| *t == m.topic) {
                         Some((_, stored)) if *stored == phrases => continue,
                         Some(_) => {}
-                        None => stats.added += 1,
+                        None => {
+                            stats.added += 1;
+                            gained.push(m.topic.as_str());
+                        }
                     }
                     insert_match(&tx, *id, &m.topic, &phrases, unix_ms(now))?;
+                }
+                if let Some(hooks) = hooks.filter(|_| !gained.is_empty()) {
+                    webhooks::queue_matched(&tx, hooks, *id, &gained, unix_ms(now))?;
                 }
                 stats.articles += 1;
             }
@@ -1014,6 +1009,7 @@ fn ingest_one(
     a: &NewArticle,
     now: i64,
     stats: &mut IngestStats,
+    hooks: Option<&TopicHooks>,
 ) -> Result<(), StoreError> {
     let mut lookup = tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
     let mut found: Option<Option<i64>> = None;
@@ -1028,6 +1024,8 @@ fn ingest_one(
     }
     let known = found.is_some();
     let mut updated_now = false;
+    // Topics the article matches now and did not before this poll.
+    let mut gained: Vec<&str> = Vec::new();
     let id = match found {
         Some(None) => {
             stats.tombstoned += 1;
@@ -1060,9 +1058,22 @@ fn ingest_one(
                 updated_now = true;
                 stats.updated += 1;
                 pages::requeue(tx, id)?;
+                let before: Vec<String> = match hooks {
+                    Some(_) => tx
+                        .prepare_cached("SELECT topic_id FROM matches WHERE article_id = ?1")?
+                        .query_map([id], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?,
+                    None => Vec::new(),
+                };
                 tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1")?
                     .execute([id])?;
                 insert_matches(tx, id, &a.matches, now)?;
+                gained = a
+                    .matches
+                    .iter()
+                    .map(|m| m.topic.as_str())
+                    .filter(|t| !before.iter().any(|b| b == t))
+                    .collect();
             } else {
                 stats.unchanged += 1;
             }
@@ -1104,6 +1115,7 @@ fn ingest_one(
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
+            gained = a.matches.iter().map(|m| m.topic.as_str()).collect();
             stats.new += 1;
             id
         }
@@ -1111,7 +1123,65 @@ fn ingest_one(
     if link(tx, source, &a.keys, id, known, now)? && known || updated_now {
         stats.rematch.push(id);
     }
+    if let Some(hooks) = hooks.filter(|_| !gained.is_empty()) {
+        // After its provenance: the body lists its sources.
+        webhooks::queue_matched(tx, hooks, id, &gained, now)?;
+    }
     Ok(())
+}
+
+/// Stored articles, newest first, read through `conn` (the store's connection, or a
+/// transaction open on it: a webhook's body is read in the transaction that stores the match).
+fn read_articles(conn: &Connection, q: &ArticleQuery) -> Result<Vec<StoredArticle>, StoreError> {
+    let (sql, params) = article_select(q);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+        .collect();
+    let rows = stmt.query_map(named.as_slice(), |r| {
+        let published: i64 = r.get(8)?;
+        let offset: i32 = r.get(9)?;
+        let authors: String = r.get(7)?;
+        Ok(StoredArticle {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            url: r.get(2)?,
+            canonical_url: r.get(3)?,
+            guid: r.get(4)?,
+            summary_html: r.get(5)?,
+            content_html: r.get(6)?,
+            authors: authors
+                .split('\n')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            published: to_fixed(published, offset),
+            date_guessed: r.get(10)?,
+            date_raw: r.get(11)?,
+            sources: Vec::new(),
+            first_seen: from_unix(r.get(12)?).unwrap_or_default(),
+            updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+            story: r.get(14)?,
+            ident: r.get(15)?,
+            topics: Vec::new(),
+        })
+    })?;
+    let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+    let mut src = conn.prepare_cached(
+        "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
+    )?;
+    let mut topics = conn
+        .prepare_cached("SELECT topic_id FROM matches WHERE article_id = ?1 ORDER BY topic_id")?;
+    for a in &mut out {
+        a.sources = src
+            .query_map([a.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        a.topics = topics
+            .query_map([a.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(out)
 }
 
 /// The SQL of [`Store::articles`] for the filters `q` sets, with its parameters by name. Each

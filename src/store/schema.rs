@@ -275,7 +275,35 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source_id, item_hash)
     ) WITHOUT ROWID;
     CREATE INDEX feed_items_article ON feed_items (article_id);",
+    // 19: webhook deliveries (`store::webhooks`).
+    WEBHOOK_OUTBOX,
 ];
+
+/// The webhook outbox: one row per POST to make, its body frozen when queued. `kind` says what
+/// queued it ("topic": an article newly matched to `subject`, the topic id; other kinds queue
+/// their own), `article_id` which article (no foreign key: a delivery outlives its article's
+/// pruning), UNIQUE per (kind, subject, article) so an article goes to a topic's webhook once.
+/// Rows are sent oldest first per endpoint (`webhook_outbox_pending`). A delivered row keeps its
+/// counts but not its body.
+const WEBHOOK_OUTBOX: &str = "CREATE TABLE webhook_outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery     TEXT NOT NULL UNIQUE,
+        kind         TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        article_id   INTEGER,
+        endpoint     TEXT NOT NULL,
+        body         BLOB NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'pending',
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_error   TEXT,
+        response     INTEGER,
+        created_at   INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE UNIQUE INDEX webhook_outbox_article ON webhook_outbox (kind, subject, article_id)
+        WHERE article_id IS NOT NULL;
+    CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE status = 'pending';";
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
