@@ -178,8 +178,7 @@ impl Webhooks {
         })
     }
 
-    /// Whether any webhook is configured (else the daemon has nothing to deliver, though rows
-    /// queued before may wait to be cancelled).
+    /// The webhooks it delivers to; rows queued for any other are cancelled.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
     }

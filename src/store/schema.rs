@@ -283,8 +283,9 @@ const MIGRATIONS: &[&str] = &[
 /// queued it ("topic": an article newly matched to `subject`, the topic id; other kinds queue
 /// their own), `article_id` which article (no foreign key: a delivery outlives its article's
 /// pruning), UNIQUE per (kind, subject, article) so an article goes to a topic's webhook once.
-/// Rows are sent oldest first per endpoint (`webhook_outbox_pending`). A delivered row keeps its
-/// counts but not its body.
+/// Rows are sent oldest first per endpoint (`webhook_outbox_pending`) and counted per webhook
+/// (`webhook_outbox_subject`, for `bantin webhooks` and `/metrics`). A delivered row stays, for
+/// the counts and the UNIQUE key, without its body.
 const WEBHOOK_OUTBOX: &str = "CREATE TABLE webhook_outbox (
         id           INTEGER PRIMARY KEY AUTOINCREMENT,
         delivery     TEXT NOT NULL UNIQUE,
@@ -303,7 +304,8 @@ const WEBHOOK_OUTBOX: &str = "CREATE TABLE webhook_outbox (
     );
     CREATE UNIQUE INDEX webhook_outbox_article ON webhook_outbox (kind, subject, article_id)
         WHERE article_id IS NOT NULL;
-    CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE status = 'pending';";
+    CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE status = 'pending';
+    CREATE INDEX webhook_outbox_subject ON webhook_outbox (kind, subject, endpoint, status);";
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
