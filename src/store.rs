@@ -605,8 +605,19 @@ impl Store {
                 note,
                 complete,
             } => {
+                // Articles that came to match a topic with a webhook: (published, id, topics).
+                let mut gained = hooks.map(|_| Vec::new());
                 for a in articles {
-                    ingest_one(&tx, source, a, now_s, &mut stats, hooks)?;
+                    ingest_one(&tx, source, a, now_s, &mut stats, gained.as_mut())?;
+                }
+                if let (Some(hooks), Some(mut gained)) = (hooks, gained) {
+                    // Oldest first, as a reader of the webhook's chat expects, whatever order
+                    // the feed lists them in.
+                    gained.sort_unstable_by_key(|(published, id, _)| (*published, *id));
+                    for (_, id, topics) in &gained {
+                        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                        webhooks::queue_matched(&tx, hooks, *id, &topics, now_s)?;
+                    }
                 }
                 for keys in seen {
                     touch(&tx, source, keys, now_s, &mut stats)?;
@@ -1009,7 +1020,7 @@ fn ingest_one(
     a: &NewArticle,
     now: i64,
     stats: &mut IngestStats,
-    hooks: Option<&TopicHooks>,
+    gained_topics: Option<&mut Vec<(i64, i64, Vec<String>)>>,
 ) -> Result<(), StoreError> {
     let mut lookup = tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
     let mut found: Option<Option<i64>> = None;
@@ -1058,7 +1069,7 @@ fn ingest_one(
                 updated_now = true;
                 stats.updated += 1;
                 pages::requeue(tx, id)?;
-                let before: Vec<String> = match hooks {
+                let before: Vec<String> = match gained_topics.as_ref() {
                     Some(_) => tx
                         .prepare_cached("SELECT topic_id FROM matches WHERE article_id = ?1")?
                         .query_map([id], |r| r.get(0))?
@@ -1123,9 +1134,13 @@ fn ingest_one(
     if link(tx, source, &a.keys, id, known, now)? && known || updated_now {
         stats.rematch.push(id);
     }
-    if let Some(hooks) = hooks.filter(|_| !gained.is_empty()) {
-        // After its provenance: the body lists its sources.
-        webhooks::queue_matched(tx, hooks, id, &gained, now)?;
+    if let Some(out) = gained_topics.filter(|_| !gained.is_empty()) {
+        let published = unix_ms(a.published.with_timezone(&Utc));
+        out.push((
+            published,
+            id,
+            gained.iter().map(|t| t.to_string()).collect(),
+        ));
     }
     Ok(())
 }

@@ -4,8 +4,9 @@
 //! - A topic's delivery is queued in the transaction that stores the article's new match
 //!   ([`queue_matched`], called by `record_poll` and by the re-match that follows a poll): a
 //!   crash never loses one, and `(kind, subject, article_id)` is UNIQUE, so an article goes to a
-//!   topic's webhook at most once, whatever re-polls, edits or re-matches follow. Re-matching
-//!   after a topics edit queues nothing: old articles are not posted.
+//!   topic's webhook at most once, whatever re-polls, edits or re-matches follow. A poll queues
+//!   its articles oldest first (by publication), whatever order its feed lists them in.
+//!   Re-matching after a topics edit queues nothing: old articles are not posted.
 //! - Other kinds (an admin alert, say) queue their POST with [`queue`] inside their own open
 //!   transaction (from another `store` module), or with [`Store::queue_delivery`] in one of its
 //!   own; `kind` and `subject` say what the row is for, `endpoint` where it goes.

@@ -71,8 +71,10 @@ struct Accepted {
 
 #[derive(Default)]
 struct ReceiverState {
-    /// Answers to give, in order; 200 once they run out.
+    /// Answers to give, in order; 204 once they run out.
     plan: VecDeque<Answer>,
+    /// How long accepting takes (the POST is accepted, then answered).
+    accept_after: Duration,
     attempts: usize,
     accepted: Vec<Accepted>,
 }
@@ -85,20 +87,34 @@ struct Receiver {
 
 impl Receiver {
     async fn start(plan: &[Answer]) -> Receiver {
-        let state = Arc::new(Mutex::new(ReceiverState {
+        Receiver::with_state(ReceiverState {
             plan: plan.iter().copied().collect(),
             ..Default::default()
-        }));
+        })
+        .await
+    }
+
+    /// A receiver that accepts every POST and answers `after` later.
+    async fn slow(after: Duration) -> Receiver {
+        Receiver::with_state(ReceiverState {
+            accept_after: after,
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn with_state(state: ReceiverState) -> Receiver {
+        let state = Arc::new(Mutex::new(state));
         let shared = state.clone();
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
                 let state = shared.clone();
                 async move {
-                    let answer = {
+                    let (answer, after) = {
                         let mut s = state.lock().unwrap();
                         s.attempts += 1;
-                        s.plan.pop_front()
+                        (s.plan.pop_front(), s.accept_after)
                     };
                     match answer {
                         None => {
@@ -106,6 +122,7 @@ impl Receiver {
                                 headers,
                                 body: body.to_vec(),
                             });
+                            tokio::time::sleep(after).await;
                             StatusCode::NO_CONTENT.into_response()
                         }
                         Some(Answer::Status(code)) => {
@@ -224,10 +241,11 @@ fn secs(n: i64) -> chrono::Duration {
     chrono::Duration::seconds(n)
 }
 
-/// The titles about dân vận in [`FIRST`], in the order the poll stored them.
+/// The titles about dân vận in [`FIRST`], oldest first: the order their POSTs go in.
 fn dan_van_titles() -> Vec<String> {
     FIRST
         .iter()
+        .rev()
         .map(|(_, t)| t.to_string())
         .filter(|t| t.to_lowercase().contains("dân vận"))
         .collect()
@@ -420,4 +438,127 @@ async fn the_daemon_delivers_what_its_polls_match() {
         .unwrap()
         .unwrap();
     drop(s.feed);
+}
+
+/// `bantin run` killed with SIGKILL again and again while it polls a growing feed and posts to a
+/// slow receiver (killed at random, or while a POST waits for its answer), then left to finish:
+/// the receiver has every article matched to the topic, in the order they were matched, and
+/// twice only when the receiver accepted it and the process died before recording that, then
+/// with the same delivery id.
+#[tokio::test]
+async fn kills_lose_no_post_and_double_none_but_with_the_same_delivery_id() {
+    use rand::{Rng, SeedableRng};
+    const KILLS: usize = 6;
+    let seed: u64 = std::env::var("BANTIN_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("webhook kill test seed: {seed} (replay with BANTIN_KILL_SEED={seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let feed = Server::start().await;
+    let receiver = Receiver::slow(Duration::from_millis(150)).await;
+    let env = Env::new(&source(
+        "bao",
+        &feed.url("/bao.rss"),
+        "schedule = \"* * * * * *\"",
+    ));
+    std::fs::write(
+        env.dir.path().join("topics.toml"),
+        format!(
+            "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\"]\nwebhook = {:?}\n",
+            receiver.url
+        ),
+    )
+    .unwrap();
+    let mut news: Vec<(String, String)> = Vec::new();
+    let serve = |news: &mut Vec<(String, String)>, n: usize| {
+        for _ in 0..n {
+            let i = news.len();
+            let title = match i % 3 {
+                2 => format!("Giá vàng hôm nay, bản tin số {i}"),
+                _ => format!("Công tác dân vận ở cơ sở, bài số {i}"),
+            };
+            news.insert(0, (format!("bai-{i}"), title));
+        }
+        let refs: Vec<(&str, &str)> = news.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        feed.set("/bao.rss", Route::feed(rss(&news_items(&refs))));
+    };
+    for run in 0..KILLS {
+        serve(&mut news, rng.random_range(2..=4));
+        let attempts = receiver.attempts();
+        let mut running = Running::start(
+            &env.config_path,
+            env.dir.path().join(format!("run-{run}.log")),
+        );
+        if rng.random_bool(0.5) {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(50..6000))).await;
+        } else {
+            // While a POST waits for its answer (the receiver has it already, or not quite).
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(7);
+            while receiver.attempts() == attempts && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..200))).await;
+        }
+        running.assert_alive();
+        running.child.kill().unwrap();
+        running.child.wait().unwrap();
+    }
+
+    let want: Vec<String> = news
+        .iter()
+        .rev()
+        .map(|(_, t)| t.clone())
+        .filter(|t| t.contains("dân vận"))
+        .collect();
+    let mut running = Running::start(&env.config_path, env.dir.path().join("final.log"));
+    wait_until(
+        "the receiver has every article",
+        Duration::from_secs(30),
+        || {
+            let mut got: Vec<String> = receiver.titles();
+            got.dedup();
+            let n = want.len();
+            async move { got.len() >= n }
+        },
+    )
+    .await;
+    running.signal("TERM");
+    assert!(running.child.wait().unwrap().success(), "{}", running.log());
+
+    // Every article once, by delivery id; a second copy only of the one before it, resent.
+    let accepted = receiver.accepted();
+    let mut firsts: Vec<(String, String)> = Vec::new();
+    let mut resent = 0;
+    for a in &accepted {
+        let id = header(a, "x-bantin-delivery").to_string();
+        let title = item_of(a)["title"].as_str().unwrap().to_string();
+        match firsts.iter().find(|(d, _)| *d == id) {
+            Some((_, t)) => {
+                assert_eq!(*t, title, "a delivery id names one article");
+                resent += 1;
+            }
+            None => {
+                assert!(
+                    !firsts.iter().any(|(_, t)| *t == title),
+                    "{title:?} was posted twice under two delivery ids"
+                );
+                firsts.push((id, title));
+            }
+        }
+    }
+    eprintln!("{} posts, {resent} resent after a kill", accepted.len());
+    assert!(resent < KILLS, "at most one resend per kill");
+    // In the order they were matched, and within a poll oldest first: by number.
+    let got: Vec<String> = firsts.into_iter().map(|(_, t)| t).collect();
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    let numbers: Vec<usize> = got
+        .iter()
+        .map(|t| t.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {numbers:?}"
+    );
 }
