@@ -95,7 +95,7 @@ fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
 }
 
-fn article(n: usize, topics: &[&str]) -> NewArticle {
+pub(super) fn article(n: usize, topics: &[&str]) -> NewArticle {
     let title = format!("Hội nghị tổng kết công tác dân vận số {n}");
     let url = format!("https://bao.example.vn/bai-{n}.html");
     NewArticle {

@@ -281,8 +281,9 @@ const MIGRATIONS: &[&str] = &[
 
 /// The webhook outbox: one row per POST to make, its body frozen when queued. `kind` says what
 /// queued it ("topic": an article newly matched to `subject`, the topic id; other kinds queue
-/// their own), `article_id` which article (no foreign key: a delivery outlives its article's
-/// pruning), UNIQUE per (kind, subject, article) so an article goes to a topic's webhook once.
+/// their own), `article_id` which article (no foreign key: a queued delivery outlives its
+/// article's pruning; a settled one goes with it), UNIQUE per (article, kind, subject) so an
+/// article goes to a topic's webhook once.
 /// Rows are sent oldest first per endpoint (`webhook_outbox_pending`) and counted per webhook
 /// (`webhook_outbox_subject`, for `bantin webhooks` and `/metrics`). A delivered row stays, for
 /// the counts and the UNIQUE key, without its body.
@@ -302,7 +303,7 @@ const WEBHOOK_OUTBOX: &str = "CREATE TABLE webhook_outbox (
         created_at   INTEGER NOT NULL,
         delivered_at INTEGER
     );
-    CREATE UNIQUE INDEX webhook_outbox_article ON webhook_outbox (kind, subject, article_id)
+    CREATE UNIQUE INDEX webhook_outbox_article ON webhook_outbox (article_id, kind, subject)
         WHERE article_id IS NOT NULL;
     CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE status = 'pending';
     CREATE INDEX webhook_outbox_subject ON webhook_outbox (kind, subject, endpoint, status);";

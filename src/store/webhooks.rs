@@ -387,6 +387,77 @@ mod tests {
     }
 
     #[test]
+    fn a_poll_queues_its_new_matches_oldest_first_once_and_never_a_story_the_topic_has() {
+        use crate::store::query_plans::{article, fetched};
+        use crate::store::SourceSpec;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let sources = ["a", "b"].map(|id| SourceSpec {
+            id: id.into(),
+            url: format!("https://{id}.example.vn/rss"),
+        });
+        store.sync_sources(&sources).unwrap();
+        let endpoints = [(
+            "dan-van".to_string(),
+            "https://hook.example.vn/".to_string(),
+        )];
+        let render = |a: &StoredArticle| a.title.clone().into_bytes();
+        let hooks = TopicHooks {
+            endpoints: &endpoints,
+            render: &render,
+        };
+        let bodies = || -> Vec<(String, String)> {
+            let conn = store.lock().unwrap();
+            let mut stmt = conn
+                .prepare("SELECT CAST(body AS TEXT), status FROM webhook_outbox ORDER BY id")
+                .unwrap();
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        let title = |n: usize| article(n, &[]).title;
+        let pending = |n: usize| (title(n), "pending".to_string());
+
+        // Listed newest first, queued oldest first; an article no webhook's topic matches is not.
+        let poll = vec![
+            article(2, &["dan-van"]),
+            article(1, &["dan-van"]),
+            article(3, &[]),
+        ];
+        let record = fetched(poll.clone(), Vec::new());
+        store
+            .record_poll_now_and_queue("a", &record, t(0), &hooks)
+            .unwrap();
+        assert_eq!(bodies(), [pending(1), pending(2)]);
+        // Polled again, changed: nothing new to post.
+        let changed: Vec<_> = poll
+            .into_iter()
+            .map(|mut a| {
+                a.content_hash.push_str("-edited");
+                a
+            })
+            .collect();
+        store
+            .record_poll_now_and_queue("a", &fetched(changed, Vec::new()), t(0), &hooks)
+            .unwrap();
+        // Another outlet's copy of a story the topic has: not posted again.
+        let mut copy = article(1, &["dan-van"]);
+        copy.keys = vec!["url:https://b.example.vn/1.html".into()];
+        copy.host = Some("b.example.vn".into());
+        store
+            .record_poll_now_and_queue("b", &fetched(vec![copy], Vec::new()), t(0), &hooks)
+            .unwrap();
+        assert_eq!(bodies(), [pending(1), pending(2)]);
+
+        // A prune takes the settled rows with their articles; a queued one waits to be sent.
+        let first = store.delivery_heads().unwrap()[0].id;
+        store.mark_delivered(first, 200, t(1)).unwrap();
+        store
+            .prune(Utc::now() + chrono::Duration::days(1), false)
+            .unwrap();
+        assert_eq!(bodies(), [pending(2)]);
+    }
+
+    #[test]
     fn an_article_is_queued_once_per_kind_and_subject() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("b.db")).unwrap();
