@@ -69,7 +69,8 @@ pub struct Endpoint {
     pub timeout: Duration,
 }
 
-/// Every webhook the config names: the topics' (`[[topics]] webhook`).
+/// Every webhook the config names: the topics' (`[[topics]] webhook`). Another kind of POST
+/// (an admin alert) adds its webhook here, and queues its rows with `store::webhooks::queue`.
 pub fn endpoints(config: &Config) -> Vec<Endpoint> {
     config
         .webhooks
@@ -299,7 +300,9 @@ impl Webhooks {
                     None,
                 )
             }
-            Err(e) => return retry(error_chain(&e), None),
+            // Without the URL: it may carry a token (a chat bot's), and the row and the log keep
+            // the error.
+            Err(e) => return retry(error_chain(&e.without_url()), None),
         };
         let status = response.status();
         let code = status.as_u16();

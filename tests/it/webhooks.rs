@@ -562,3 +562,48 @@ async fn kills_lose_no_post_and_double_none_but_with_the_same_delivery_id() {
         "out of order: {numbers:?}"
     );
 }
+
+#[tokio::test]
+async fn check_counts_the_webhooks_and_warns_of_a_missing_secret_file() {
+    let env = Env::new("");
+    std::fs::write(
+        env.dir.path().join("topics.toml"),
+        "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\"]\nwebhook = \"https://bot.example.vn/hook\"\nwebhook_secret_file = \"/nonexistent/hook.secret\"\n",
+    )
+    .unwrap();
+    let out = run_bantin(Some(&env.config_path), &["check"]).await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(", 1 topics in "), "{stdout}");
+    assert!(stdout.trim_end().ends_with(", 1 webhooks)"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("warning: topic \"dan-van\": webhook secret file /nonexistent/hook.secret:"),
+        "{stderr}"
+    );
+    // A receiver that is not there: the error is on the row, without the URL.
+    let ing = env.ingestor().await;
+    let hook = bantin::store::NewDelivery {
+        kind: "topic",
+        subject: "dan-van",
+        article: None,
+        endpoint: "http://127.0.0.1:9/hook?token=bí-mật",
+        body: b"{}",
+    };
+    ing.store.queue_delivery(&hook, Utc::now()).unwrap();
+    let endpoints = vec![webhook::Endpoint {
+        kind: "topic".into(),
+        subject: "dan-van".into(),
+        url: hook.endpoint.into(),
+        secret_file: None,
+        timeout: Duration::from_secs(2),
+    }];
+    let w = Webhooks::new(ing.store.clone(), endpoints).unwrap();
+    assert_eq!(round(&w, Utc::now()).await.retrying, 1);
+    let error = ing.store.webhook_statuses().unwrap()[0]
+        .last_error
+        .clone()
+        .unwrap();
+    assert!(!error.contains("token"), "{error}");
+}
