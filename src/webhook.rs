@@ -227,31 +227,41 @@ impl Webhooks {
                     round.cancelled += 1;
                     true
                 }
-                Some(endpoint) => match self.attempt(endpoint, &row, now).await {
-                    Attempt::Delivered(code) => {
-                        tracing::info!(kind = %row.kind, subject = %row.subject, status = code, "webhook delivered");
-                        blocking(move || store.mark_delivered(id, code, now)).await?;
-                        round.delivered += 1;
-                        true
+                // A panic while sending (a bug) is this POST's failure for now, retried.
+                Some(endpoint) => {
+                    match crate::guard::catch_async(self.attempt(endpoint, &row, now))
+                        .await
+                        .unwrap_or_else(|panic| Attempt::Retry {
+                            error: panic.to_string(),
+                            response: None,
+                            at: now + backoff(row.attempts),
+                        }) {
+                        Attempt::Delivered(code) => {
+                            tracing::info!(kind = %row.kind, subject = %row.subject, status = code, "webhook delivered");
+                            blocking(move || store.mark_delivered(id, code, now)).await?;
+                            round.delivered += 1;
+                            true
+                        }
+                        Attempt::Retry {
+                            error,
+                            response,
+                            at,
+                        } => {
+                            tracing::warn!(kind = %row.kind, subject = %row.subject, %error, next_attempt = %at, "webhook not delivered; will retry");
+                            blocking(move || store.mark_delivery_retry(id, &error, response, at))
+                                .await?;
+                            round.retrying += 1;
+                            false
+                        }
+                        Attempt::Refused { error, response } => {
+                            tracing::error!(kind = %row.kind, subject = %row.subject, %error, "webhook refused; not retried");
+                            blocking(move || store.mark_delivery_failed(id, &error, response))
+                                .await?;
+                            round.failed += 1;
+                            true
+                        }
                     }
-                    Attempt::Retry {
-                        error,
-                        response,
-                        at,
-                    } => {
-                        tracing::warn!(kind = %row.kind, subject = %row.subject, %error, next_attempt = %at, "webhook not delivered; will retry");
-                        blocking(move || store.mark_delivery_retry(id, &error, response, at))
-                            .await?;
-                        round.retrying += 1;
-                        false
-                    }
-                    Attempt::Refused { error, response } => {
-                        tracing::error!(kind = %row.kind, subject = %row.subject, %error, "webhook refused; not retried");
-                        blocking(move || store.mark_delivery_failed(id, &error, response)).await?;
-                        round.failed += 1;
-                        true
-                    }
-                },
+                }
             };
             if !go_on {
                 break;
