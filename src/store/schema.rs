@@ -275,6 +275,28 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source_id, item_hash)
     ) WITHOUT ROWID;
     CREATE INDEX feed_items_article ON feed_items (article_id);",
+    // 19: admin alerts. What each subject (a source, a subscriber's digests) is now and what
+    // was last said of it; the alerts said; the outbox's rows told apart (digests, alerts); how
+    // many items each poll yielded, and how many a source usually yields.
+    "CREATE TABLE alert_state (
+        subject     TEXT PRIMARY KEY,
+        condition   TEXT NOT NULL,
+        detail      TEXT,
+        since       INTEGER NOT NULL,
+        reported    TEXT NOT NULL DEFAULT 'ok',
+        reported_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        subject   TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        was       TEXT NOT NULL,
+        message   TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest';
+    ALTER TABLE sources ADD COLUMN items INTEGER;
+    ALTER TABLE sources ADD COLUMN usual_items REAL;",
 ];
 
 /// The schema version this binary writes.
