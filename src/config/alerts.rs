@@ -5,7 +5,7 @@
 //! key that signs those POSTs; never inline), `failures` (consecutive failed polls before a
 //! source counts as failing, 1 to 100, default 3: one timeout is not news) and `fewer_than`
 //! (a list or sitemap source that yields fewer items than this fraction of its usual number
-//! counts as broken, 0.01 to 1, default 0.25). Without the section, alerts are still worked out,
+//! counts as broken, 0.01 to 0.5, default 0.25). Without the section, alerts are still worked out,
 //! logged and listed by `bantin alerts`; nobody is sent them.
 
 use std::path::PathBuf;
@@ -73,7 +73,7 @@ pub(super) fn read_alerts(r: &mut Reporter, root: &Section) -> Alerts {
             .map(|n| n as u32)
             .unwrap_or(DEFAULT_FAILURES),
         fewer_than: t
-            .fraction_in(r, "fewer_than", 0.01..=1.0)
+            .fraction_in(r, "fewer_than", 0.01..=0.5)
             .unwrap_or(DEFAULT_FEWER_THAN),
     };
     t.finish(r, ALERTS_KEYS);
@@ -123,7 +123,7 @@ mod tests {
             "b.toml:2:10: `alerts.email`: \"not an address\" is not an email address",
             "b.toml:3:11: `alerts.webhook`: \"ftp://x\" is not an http(s) URL",
             "b.toml:4:12: `alerts.failures` must be between 1 and 100, found 0",
-            "b.toml:5:14: `alerts.fewer_than` must be between 0.01 and 1, found 2.0",
+            "b.toml:5:14: `alerts.fewer_than` must be between 0.01 and 0.5, found 2.0",
             "b.toml:6:1: unknown key `alerts.mail`, did you mean `email`?",
         ];
         for e in expected {
