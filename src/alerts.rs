@@ -149,11 +149,7 @@ pub fn mail(
         [one] => format!("bantin: {}", one.message),
         _ => {
             format!("bantin: {} alerts: ", alerts.len())
-                + &alerts
-                    .iter()
-                    .map(|a| short(a))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                + &alerts.iter().map(short).collect::<Vec<_>>().join("; ")
         }
     };
     if subject.chars().count() > SUBJECT_CHARS {
