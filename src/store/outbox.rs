@@ -574,6 +574,48 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_failing_for_good_marks_its_subscriber_until_one_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let e = "hoa@example.vn".to_string();
+        store
+            .sync_subscribers(std::slice::from_ref(&e), t(1))
+            .unwrap();
+        let condition = || {
+            store
+                .alert_states()
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.subject, s.condition, s.detail))
+                .collect::<Vec<_>>()
+        };
+        for (from, to) in [(t(1), t(7)), (t(7), t(8)), (t(8), t(9))] {
+            store
+                .close_window(&e, from, to, 0, Some(&digest(&e, from, to)), to)
+                .unwrap();
+        }
+        let due = store.due_digests(t(9)).unwrap();
+        store
+            .mark_cancelled(due[0].id, "cancelled: unsubscribed")
+            .unwrap();
+        assert!(
+            condition().is_empty(),
+            "a cancelled digest is nobody's failure"
+        );
+        store
+            .mark_failed(due[1].id, "550 no such user", t(9))
+            .unwrap();
+        let failed = (
+            "digest:hoa@example.vn".to_string(),
+            "digest-failed".to_string(),
+            Some("550 no such user".to_string()),
+        );
+        assert_eq!(condition(), [failed]);
+        store.mark_sent(due[2].id, "250 ok", t(10)).unwrap();
+        assert!(condition().is_empty(), "well again, and nothing was said");
+    }
+
+    #[test]
     fn windows_never_overlap_nor_leave_gaps_and_sending_is_recorded_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("b.db")).unwrap();
