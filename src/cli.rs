@@ -7,6 +7,7 @@ mod maintenance;
 mod opml;
 mod pages;
 pub mod topics;
+mod webhooks;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -107,6 +108,11 @@ pub enum Command {
     Alerts {
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Topic webhooks: per webhook, deliveries queued, delivered, failed, and the last error.
+    Webhooks {
         #[arg(long)]
         json: bool,
     },
@@ -217,8 +223,26 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(_) => format!(", {} subscribers", config.subscribers.len()),
                 None => String::new(),
             };
+            let webhooks = match config.webhooks.len() {
+                0 => String::new(),
+                n => format!(", {n} webhooks"),
+            };
+            for w in &config.webhooks {
+                if let Some(file) = &w.secret_file {
+                    // Read when sending; a file missing now is worth knowing before then.
+                    if let Ok(path) = config::credential_path(file) {
+                        if let Err(e) = std::fs::metadata(&path) {
+                            eprintln!(
+                                "warning: topic {:?}: webhook secret file {}: {e}",
+                                w.topic,
+                                path.display()
+                            );
+                        }
+                    }
+                }
+            }
             println!(
-                "{}: ok ({} sources{topics}{subscribers})",
+                "{}: ok ({} sources{topics}{subscribers}{webhooks})",
                 cli.config.display(),
                 config.sources.len()
             );
@@ -235,6 +259,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Digest { action } => digests::digest(config, action).await,
         Command::Digests { json } => digests::outbox(config, json).await,
         Command::Alerts { limit, json } => alerts::list(config, limit, json).await,
+        Command::Webhooks { json } => webhooks::list(config, json).await,
         Command::Subscribers { json, action } => digests::subscribers(config, json, action).await,
         Command::Opml { action } => opml::run(&config, action),
         Command::Fetch { sources } => fetch(config, &sources).await,

@@ -40,6 +40,7 @@ pub use poll::{Poll, Schedule, ScheduleError, DEFAULT_SCHEDULE};
 pub use reader::{is_slug, Problem, Problems};
 pub use sources::{ArticleRules, Css, CssError, ListRules, Source, SourceKind};
 pub use storage::Storage;
+pub use topics::{TopicWebhook, DEFAULT_WEBHOOK_TIMEOUT};
 
 use crate::topics::Matcher;
 use reader::{parse_toml, Reporter, Section};
@@ -88,6 +89,8 @@ pub struct Config {
     /// The subscribers file read, if any.
     pub subscribers_path: Option<PathBuf>,
     pub subscribers: Vec<Subscriber>,
+    /// The topics' webhooks (`[[topics]] webhook`), in the topics file's order.
+    pub webhooks: Vec<TopicWebhook>,
     /// Every file this configuration reads or would read if it existed: the main file, the
     /// topics file and the subscribers file.
     watched: Vec<PathBuf>,
@@ -140,10 +143,11 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
     let mut config = main.config;
     match std::fs::read_to_string(&topics_path) {
         Ok(text) => {
-            if let Some(m) =
+            if let Some(t) =
                 topics::parse_topics(&topics_path, &text, &config.sources, &mut problems)
             {
-                config.topics = Arc::new(m);
+                config.topics = Arc::new(t.matcher);
+                config.webhooks = t.webhooks;
             }
             config.topics_text = text;
             config.topics_path = Some(topics_path.clone());
@@ -242,6 +246,7 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
             log,
             subscribers_path: None,
             subscribers: Vec::new(),
+            webhooks: Vec::new(),
             watched: Vec::new(),
         },
         topics_file,

@@ -438,13 +438,23 @@ pub fn rematch(
     store.replace_matches(&results, now)
 }
 
+/// Matches again articles ingest has just changed (a poll, an article page) or found carried by
+/// another source. A topic an article comes to match this way is news to the topic's webhook,
+/// queued with the match (`store::webhooks`): a topic limited to some sources, say, matches an
+/// article once one of them carries it, or its page brought the text it matches.
 pub(crate) fn rematch_candidates(
     store: &Store,
     config: &Config,
     candidates: &[Candidate],
     now: DateTime<Utc>,
 ) -> Result<RematchStats, StoreError> {
-    store.replace_matches(&match_candidates(config, candidates), now)
+    let results = match_candidates(config, candidates);
+    if config.webhooks.is_empty() {
+        return store.replace_matches(&results, now);
+    }
+    crate::webhook::with_topic_hooks(config, |hooks| {
+        store.replace_matches_and_queue(&results, now, hooks)
+    })
 }
 
 /// The topics each stored article matches now, with every source that carries it.
@@ -555,7 +565,7 @@ impl Settle {
                 // The entries and articles are not held while the items are remembered.
                 drop(listing);
                 let (record, outcome, next) = self.fetched(&body, read, complete);
-                let stats = self.store.record_poll_now(&self.source.id, &record, next)?;
+                let stats = self.record(&record, next)?;
                 drop(record);
                 // Only the next poll's shortcut depends on it.
                 if let Err(error) =
@@ -591,8 +601,20 @@ impl Settle {
             }
             Err(e) => self.failed(e, None),
         };
-        let stats = self.store.record_poll_now(&self.source.id, &record, next)?;
+        let stats = self.record(&record, next)?;
         self.report(stats, outcome, next)
+    }
+
+    /// Records the poll; with the POSTs to the topics' webhooks its articles call for, when the
+    /// config has any (`store::webhooks`).
+    fn record(&self, record: &PollRecord, next: DateTime<Utc>) -> Result<IngestStats, StoreError> {
+        if self.config.webhooks.is_empty() {
+            return self.store.record_poll_now(&self.source.id, record, next);
+        }
+        crate::webhook::with_topic_hooks(&self.config, |hooks| {
+            self.store
+                .record_poll_now_and_queue(&self.source.id, record, next, hooks)
+        })
     }
 
     /// The record of a poll that read `read` from `body`, its outcome and next poll.

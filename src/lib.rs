@@ -15,8 +15,8 @@
 //! reqwest in [`ingest::fetch`], feed-rs in [`ingest::feed`], quick-xml in
 //! [`ingest::sitemap`], scraper and dom_smoothie in [`ingest::scrape`] (config's CSS selectors
 //! are its [`ingest::scrape::Css`]), ammonia in [`ingest::normalize`], aho-corasick in
-//! [`topics`], rusqlite in [`store`], axum and hyper in [`http`], lettre in [`mail`]. Their
-//! types appear in no other module's signatures. (minijinja renders both the digests,
+//! [`topics`], rusqlite in [`store`], axum and hyper in [`http`], lettre in [`mail`]; reqwest
+//! also in [`webhook`], for its POSTs. Their types appear in no other module's signatures. (minijinja renders both the digests,
 //! [`digest`], and the index page, [`site::index`]; each keeps its templates to itself.)
 //!
 //! # Code map
@@ -50,7 +50,8 @@
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks; a topic's
 //!   screen of stored search texts for `topics test`. Pure.
 //! - [`store`]: the only place with SQL (articles, matches, article pages, subscribers'
-//!   windows, the outbox, the items each feed last carried; retention, backup and restore).
+//!   windows, the outbox, the webhook outbox, the items each feed last carried; retention,
+//!   backup and restore).
 //!   Identity keys are stored through `store::keys` (a digest as its bytes).
 //!   [`store::HealthSummary`] counts the
 //!   sources' health once for `/healthz`, `/metrics` and the status line. Its test
@@ -75,6 +76,9 @@
 //! - [`postman`]: digests end to end: windows, outbox, retries, exactly once; links from
 //!   [`site::paths`]. The outbox keeps a window's literals once, each message its own parts;
 //!   sending builds the message from them, the same bytes at every attempt.
+//! - [`webhook`]: topic webhooks end to end: an article's body (its JSON Feed item, through
+//!   [`site::feeds`] and [`publish`]), queued with its match (`store::webhooks`), delivered in
+//!   order per endpoint with retries, signed (HMAC-SHA256).
 //! - [`unsubscribe`]: HMAC-signed unsubscribe tokens. Pure.
 //! - [`parallel`]: CPU-bound work over many items on every core, order kept (re-matching a
 //!   month of articles).
@@ -104,6 +108,9 @@
 //!   same function, so both give the same answer; re-matching never changes `first_seen`.
 //! - A digest is in the outbox, with its Message-ID, in the transaction that closes its window;
 //!   it is marked sent only after the server accepted it.
+//! - A webhook POST is in the webhook outbox, its body frozen, in the transaction that stores the
+//!   match it announces; at most one per (topic, article); delivered oldest first per endpoint,
+//!   marked delivered only after a 2xx.
 
 // `clippy::string_slice` is denied crate-wide (Cargo.toml). Unit tests slice fixtures of
 // their own at known boundaries (and one checks that a bad slice is caught); the library
@@ -133,3 +140,4 @@ pub mod stories;
 pub mod text;
 pub mod topics;
 pub mod unsubscribe;
+pub mod webhook;

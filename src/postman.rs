@@ -951,7 +951,9 @@ fn last_tick(s: &Subscriber, after: DateTime<Utc>, now: DateTime<Utc>) -> Option
     last
 }
 
-fn backoff(attempts: u32) -> chrono::Duration {
+/// The wait before the next attempt after `attempts` failed ones: a minute, doubling up to an
+/// hour. Webhooks retry on the same steps.
+pub(crate) fn backoff(attempts: u32) -> chrono::Duration {
     let factor = 1i32 << attempts.min(10);
     (RETRY_FIRST * factor).min(RETRY_MAX)
 }

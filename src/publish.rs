@@ -326,6 +326,13 @@ pub fn json_feed(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
     serde_json::to_vec(&feed).expect("serializing a JSON feed to a Vec<u8> cannot fail")
 }
 
+/// One item of [`json_feed`] alone, as the feed's `items` hold it (the body of a topic's
+/// webhook POST).
+pub fn json_feed_item(entry: &Entry) -> Vec<u8> {
+    // As in `json_feed`: strings, numbers and sequences of them into a Vec cannot fail.
+    serde_json::to_vec(&json_item(entry)).expect("serializing a JSON item to a Vec<u8> cannot fail")
+}
+
 fn json_item(entry: &Entry) -> JsonItem<'_> {
     // JSON Feed requires content_html or content_text on every item. Summary HTML stands in when
     // the full text is unknown; an empty content_text when there is nothing at all.
@@ -711,6 +718,17 @@ mod tests {
         );
         let feed = parse(Format::Atom, &bytes);
         assert!(feed.entries[0].links.is_empty());
+    }
+
+    #[test]
+    fn an_item_alone_is_the_feeds_item() {
+        let entries = entries();
+        let feed: serde_json::Value =
+            serde_json::from_slice(&json_feed(&channel(), &entries)).unwrap();
+        for (i, entry) in entries.iter().enumerate() {
+            let alone: serde_json::Value = serde_json::from_slice(&json_feed_item(entry)).unwrap();
+            assert_eq!(alone, feed["items"][i]);
+        }
     }
 
     #[test]

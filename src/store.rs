@@ -22,6 +22,7 @@ mod recall;
 mod retention;
 mod schedule;
 mod schema;
+mod webhooks;
 
 pub use alerts::{AlertMail, AlertRecord, AlertState, Condition, NewAlert, ALERT_EVERY};
 pub use health::HealthSummary;
@@ -35,6 +36,7 @@ pub use pages::{
 pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
+pub use webhooks::{Delivery, NewDelivery, TopicHooks, WebhookStatus, TOPIC_KIND};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -557,7 +559,7 @@ impl Store {
         now: DateTime<Utc>,
         next_poll: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
-        self.record_poll_at(source, record, Some(now), next_poll)
+        self.record_poll_at(source, record, Some(now), next_poll, None)
     }
 
     /// [`Store::record_poll`] at the time the write lock is taken, which is how the daemon
@@ -571,7 +573,19 @@ impl Store {
         record: &PollRecord,
         next_poll: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
-        self.record_poll_at(source, record, None, next_poll)
+        self.record_poll_at(source, record, None, next_poll, None)
+    }
+
+    /// [`Store::record_poll_now`], queuing in the same transaction a POST to the webhook of
+    /// each topic an article comes to match ([`TopicHooks`]; see `store::webhooks`).
+    pub fn record_poll_now_and_queue(
+        &self,
+        source: &str,
+        record: &PollRecord,
+        next_poll: DateTime<Utc>,
+        hooks: &TopicHooks,
+    ) -> Result<IngestStats, StoreError> {
+        self.record_poll_at(source, record, None, next_poll, Some(hooks))
     }
 
     /// `now` None: when the write lock is taken.
@@ -581,6 +595,7 @@ impl Store {
         record: &PollRecord,
         now: Option<DateTime<Utc>>,
         next_poll: DateTime<Utc>,
+        hooks: Option<&TopicHooks>,
     ) -> Result<IngestStats, StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -603,8 +618,19 @@ impl Store {
                 note,
                 complete,
             } => {
+                // Articles that came to match a topic with a webhook: (published, id, topics).
+                let mut gained = hooks.map(|_| Vec::new());
                 for a in articles {
-                    ingest_one(&tx, source, a, now_s, &mut stats)?;
+                    ingest_one(&tx, source, a, now_s, &mut stats, gained.as_mut())?;
+                }
+                if let (Some(hooks), Some(mut gained)) = (hooks, gained) {
+                    // Oldest first, as a reader of the webhook's chat expects, whatever order
+                    // the feed lists them in.
+                    gained.sort_unstable_by_key(|(published, id, _)| (*published, *id));
+                    for (_, id, topics) in &gained {
+                        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                        webhooks::queue_matched(&tx, hooks, *id, &topics, now_s)?;
+                    }
                 }
                 for keys in seen {
                     touch(&tx, source, keys, now_s, &mut stats)?;
@@ -723,56 +749,7 @@ impl Store {
     /// Stored articles, newest first (published time, then first seen).
     pub fn articles(&self, q: &ArticleQuery) -> Result<Vec<StoredArticle>, StoreError> {
         let conn = self.lock()?;
-        let (sql, params) = article_select(q);
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
-            .iter()
-            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
-            .collect();
-        let rows = stmt.query_map(named.as_slice(), |r| {
-            let published: i64 = r.get(8)?;
-            let offset: i32 = r.get(9)?;
-            let authors: String = r.get(7)?;
-            Ok(StoredArticle {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                url: r.get(2)?,
-                canonical_url: r.get(3)?,
-                guid: r.get(4)?,
-                summary_html: r.get(5)?,
-                content_html: r.get(6)?,
-                authors: authors
-                    .split('\n')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                published: to_fixed(published, offset),
-                date_guessed: r.get(10)?,
-                date_raw: r.get(11)?,
-                sources: Vec::new(),
-                first_seen: from_unix(r.get(12)?).unwrap_or_default(),
-                updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
-                story: r.get(14)?,
-                ident: r.get(15)?,
-                topics: Vec::new(),
-            })
-        })?;
-        let mut out = rows.collect::<Result<Vec<_>, _>>()?;
-        let mut src = conn.prepare_cached(
-            "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
-        )?;
-        let mut topics = conn.prepare_cached(
-            "SELECT topic_id FROM matches WHERE article_id = ?1 ORDER BY topic_id",
-        )?;
-        for a in &mut out {
-            a.sources = src
-                .query_map([a.id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            a.topics = topics
-                .query_map([a.id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-        }
-        Ok(out)
+        read_articles(&conn, q)
     }
 
     /// Articles first seen at or after `since`, with what matching needs.
@@ -925,6 +902,28 @@ impl Store {
         results: &[(i64, Vec<TopicMatch>)],
         now: DateTime<Utc>,
     ) -> Result<RematchStats, StoreError> {
+        self.replace_matches_at(results, now, None)
+    }
+
+    /// [`Store::replace_matches`] of articles a poll just changed or found carried by another
+    /// source, queuing in the same transaction a POST to the webhook of each topic one comes to
+    /// match (see `store::webhooks`). A re-match after a topics edit is not this: it posts
+    /// nothing.
+    pub fn replace_matches_and_queue(
+        &self,
+        results: &[(i64, Vec<TopicMatch>)],
+        now: DateTime<Utc>,
+        hooks: &TopicHooks,
+    ) -> Result<RematchStats, StoreError> {
+        self.replace_matches_at(results, now, Some(hooks))
+    }
+
+    fn replace_matches_at(
+        &self,
+        results: &[(i64, Vec<TopicMatch>)],
+        now: DateTime<Utc>,
+        hooks: Option<&TopicHooks>,
+    ) -> Result<RematchStats, StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let mut stats = RematchStats::default();
@@ -945,14 +944,21 @@ impl Store {
                         stats.removed += 1;
                     }
                 }
+                let mut gained = Vec::new();
                 for m in matches {
                     let phrases = m.phrases.join("\n");
                     match before.iter().find(|(t, _)| *t == m.topic) {
                         Some((_, stored)) if *stored == phrases => continue,
                         Some(_) => {}
-                        None => stats.added += 1,
+                        None => {
+                            stats.added += 1;
+                            gained.push(m.topic.as_str());
+                        }
                     }
                     insert_match(&tx, *id, &m.topic, &phrases, unix_ms(now))?;
+                }
+                if let Some(hooks) = hooks.filter(|_| !gained.is_empty()) {
+                    webhooks::queue_matched(&tx, hooks, *id, &gained, unix_ms(now))?;
                 }
                 stats.articles += 1;
             }
@@ -1032,6 +1038,7 @@ fn ingest_one(
     a: &NewArticle,
     now: i64,
     stats: &mut IngestStats,
+    gained_topics: Option<&mut Vec<(i64, i64, Vec<String>)>>,
 ) -> Result<(), StoreError> {
     let mut lookup = tx.prepare_cached("SELECT article_id FROM article_keys WHERE key = ?1")?;
     let mut found: Option<Option<i64>> = None;
@@ -1046,6 +1053,8 @@ fn ingest_one(
     }
     let known = found.is_some();
     let mut updated_now = false;
+    // Topics the article matches now and did not before this poll.
+    let mut gained: Vec<&str> = Vec::new();
     let id = match found {
         Some(None) => {
             stats.tombstoned += 1;
@@ -1078,9 +1087,22 @@ fn ingest_one(
                 updated_now = true;
                 stats.updated += 1;
                 pages::requeue(tx, id)?;
+                let before: Vec<String> = match gained_topics.as_ref() {
+                    Some(_) => tx
+                        .prepare_cached("SELECT topic_id FROM matches WHERE article_id = ?1")?
+                        .query_map([id], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?,
+                    None => Vec::new(),
+                };
                 tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1")?
                     .execute([id])?;
                 insert_matches(tx, id, &a.matches, now)?;
+                gained = a
+                    .matches
+                    .iter()
+                    .map(|m| m.topic.as_str())
+                    .filter(|t| !before.iter().any(|b| b == t))
+                    .collect();
             } else {
                 stats.unchanged += 1;
             }
@@ -1122,6 +1144,7 @@ fn ingest_one(
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
+            gained = a.matches.iter().map(|m| m.topic.as_str()).collect();
             stats.new += 1;
             id
         }
@@ -1129,7 +1152,69 @@ fn ingest_one(
     if link(tx, source, &a.keys, id, known, now)? && known || updated_now {
         stats.rematch.push(id);
     }
+    if let Some(out) = gained_topics.filter(|_| !gained.is_empty()) {
+        let published = unix_ms(a.published.with_timezone(&Utc));
+        out.push((
+            published,
+            id,
+            gained.iter().map(|t| t.to_string()).collect(),
+        ));
+    }
     Ok(())
+}
+
+/// Stored articles, newest first, read through `conn` (the store's connection, or a
+/// transaction open on it: a webhook's body is read in the transaction that stores the match).
+fn read_articles(conn: &Connection, q: &ArticleQuery) -> Result<Vec<StoredArticle>, StoreError> {
+    let (sql, params) = article_select(q);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+        .collect();
+    let rows = stmt.query_map(named.as_slice(), |r| {
+        let published: i64 = r.get(8)?;
+        let offset: i32 = r.get(9)?;
+        let authors: String = r.get(7)?;
+        Ok(StoredArticle {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            url: r.get(2)?,
+            canonical_url: r.get(3)?,
+            guid: r.get(4)?,
+            summary_html: r.get(5)?,
+            content_html: r.get(6)?,
+            authors: authors
+                .split('\n')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            published: to_fixed(published, offset),
+            date_guessed: r.get(10)?,
+            date_raw: r.get(11)?,
+            sources: Vec::new(),
+            first_seen: from_unix(r.get(12)?).unwrap_or_default(),
+            updated: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
+            story: r.get(14)?,
+            ident: r.get(15)?,
+            topics: Vec::new(),
+        })
+    })?;
+    let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+    let mut src = conn.prepare_cached(
+        "SELECT source_id FROM article_sources WHERE article_id = ?1 ORDER BY rowid",
+    )?;
+    let mut topics = conn
+        .prepare_cached("SELECT topic_id FROM matches WHERE article_id = ?1 ORDER BY topic_id")?;
+    for a in &mut out {
+        a.sources = src
+            .query_map([a.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        a.topics = topics
+            .query_map([a.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(out)
 }
 
 /// The SQL of [`Store::articles`] for the filters `q` sets, with its parameters by name. Each

@@ -44,6 +44,19 @@ pub struct Story<'a, A> {
     pub topics: Vec<&'a str>,
 }
 
+/// An article as a story of its own (a webhook posts each article as it comes).
+pub fn alone<A: Syndicated>(a: &A) -> Story<'_, A> {
+    let mut story = Story {
+        lead: a,
+        articles: vec![a],
+        sources: Vec::new(),
+        topics: Vec::new(),
+    };
+    union(&mut story.sources, a.sources());
+    union(&mut story.topics, a.topics());
+    story
+}
+
 /// `articles` merged into stories, in the order of each story's first article. The same
 /// article passed twice (a digest reads one per topic) merges like a copy.
 pub fn merge<A: Syndicated>(articles: &[A]) -> Vec<Story<'_, A>> {

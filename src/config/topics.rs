@@ -4,19 +4,60 @@
 //! `ignore` and `regex`, `fields` (`"title"`, `"summary"`, `"content"`) and `sources` (source
 //! ids or `"tag:NAME"`, checked against the main file's sources). The matcher's own compile
 //! errors (an empty phrase, a bad regex) are pointed back at the phrase that caused them.
+//!
+//! A topic's webhook ([`TopicWebhook`]): `webhook` (an http(s) URL each newly matched article
+//! is POSTed to), `webhook_secret_file` (the file holding the key its POSTs are signed with;
+//! like SMTP passwords, never the secret itself) and `webhook_timeout` (per request).
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use toml::Spanned;
+use url::Url;
 
 use super::reader::{is_slug, parse_toml, suggest, Problem, Reporter, Section};
 use super::Source;
 use crate::topics::{Field, Matcher, Role, SourceFilter, TopicSpec};
 
 const TOPIC_KEYS: &[&str] = &[
-    "id", "name", "any", "all", "none", "ignore", "regex", "fields", "sources",
+    "id",
+    "name",
+    "any",
+    "all",
+    "none",
+    "ignore",
+    "regex",
+    "fields",
+    "sources",
+    "webhook",
+    "webhook_secret_file",
+    "webhook_secret",
+    "webhook_timeout",
 ];
+
+/// How long one POST to a webhook may take unless `webhook_timeout` says otherwise.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+const WEBHOOK_TIMEOUTS: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(120);
+
+/// A topic's webhook, validated: where its newly matched articles are POSTed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicWebhook {
+    pub topic: String,
+    pub url: Url,
+    /// The file holding the HMAC-SHA256 key (read when sending, `$CREDENTIALS_DIRECTORY`
+    /// expanded); None: POSTs are not signed.
+    pub secret_file: Option<PathBuf>,
+    /// The most one POST may take.
+    pub timeout: Duration,
+}
+
+/// The topics file, read: the compiled topics and their webhooks.
+pub(super) struct Topics {
+    pub matcher: Matcher,
+    pub webhooks: Vec<TopicWebhook>,
+}
 
 /// Reads `[[topics]]` and compiles them; None when anything is wrong (reported in `problems`).
 pub(super) fn parse_topics(
@@ -24,7 +65,7 @@ pub(super) fn parse_topics(
     text: &str,
     sources: &[Source],
     problems: &mut Vec<Problem>,
-) -> Option<Matcher> {
+) -> Option<Topics> {
     let mut r = Reporter::new(path, text);
     let table = parse_toml(&mut r, text);
     let root = Section::new(table.get_ref(), table.span(), "");
@@ -32,6 +73,7 @@ pub(super) fn parse_topics(
     // Where each phrase of each topic is, to point compile errors at it.
     let mut spans: Vec<Vec<(Role, Vec<Range<usize>>)>> = Vec::new();
     let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut webhooks = Vec::new();
     for t in root.array_of_tables(&mut r, "topics") {
         let mut spec = TopicSpec::default();
         let mut where_: Vec<(Role, Vec<Range<usize>>)> = Vec::new();
@@ -119,6 +161,9 @@ pub(super) fn parse_topics(
                 }
             }
         }
+        if let Some(hook) = read_webhook(&mut r, &t, &spec.id) {
+            webhooks.push(hook);
+        }
         t.finish(&mut r, TOPIC_KEYS);
         spans.push(where_);
         specs.push((spec, t.span.clone()));
@@ -143,7 +188,53 @@ pub(super) fn parse_topics(
     };
     let ok = !r.has_problems();
     problems.extend(r.into_problems());
-    matcher.filter(|_| ok)
+    matcher
+        .filter(|_| ok)
+        .map(|matcher| Topics { matcher, webhooks })
+}
+
+/// A topic's `webhook` and the keys that go with it; None without one.
+fn read_webhook(r: &mut Reporter, t: &Section, topic: &str) -> Option<TopicWebhook> {
+    if let Some(s) = t.string(r, "webhook_secret") {
+        r.at(
+            s.span(),
+            format!(
+                "`{}`: secrets are never written in the config; put it in a file named by `webhook_secret_file`",
+                t.dotted("webhook_secret")
+            ),
+        );
+    }
+    let secret_file = t.string(r, "webhook_secret_file");
+    let timeout = t.duration_in(r, "webhook_timeout", WEBHOOK_TIMEOUTS);
+    let Some(url) = t.url(r, "webhook") else {
+        if !t.has("webhook") {
+            for key in ["webhook_secret_file", "webhook_timeout"] {
+                if t.has(key) {
+                    r.at(
+                        t.key_span(key),
+                        format!("`{}` without `webhook`", t.dotted(key)),
+                    );
+                }
+            }
+        }
+        return None;
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        r.at(
+            t.get("webhook").map(|v| v.span()).unwrap_or(0..0),
+            format!(
+                "`{}`: no credentials in the URL; the receiver checks the signature",
+                t.dotted("webhook")
+            ),
+        );
+        return None;
+    }
+    Some(TopicWebhook {
+        topic: topic.to_string(),
+        url,
+        secret_file: secret_file.map(|f| PathBuf::from(f.into_inner())),
+        timeout: timeout.unwrap_or(DEFAULT_WEBHOOK_TIMEOUT),
+    })
 }
 
 #[cfg(test)]
@@ -192,6 +283,51 @@ mod tests {
         assert!(
             got.iter().any(|g| g.contains("nothing to match")),
             "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn a_topics_webhook_is_read_with_its_secret_file_and_timeout() {
+        let c = load_pair(
+            MAIN,
+            "[[topics]]\nid = \"dan-van\"\nany = [\"dân vận\"]\nwebhook = \"https://hooks.example.vn/bantin\"\nwebhook_secret_file = \"/etc/bantin/hook.secret\"\nwebhook_timeout = \"5s\"\n[[topics]]\nid = \"kinh-te\"\nany = [\"kinh tế\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.webhooks,
+            [crate::config::TopicWebhook {
+                topic: "dan-van".into(),
+                url: url::Url::parse("https://hooks.example.vn/bantin").unwrap(),
+                secret_file: Some("/etc/bantin/hook.secret".into()),
+                timeout: std::time::Duration::from_secs(5),
+            }]
+        );
+    }
+
+    #[test]
+    fn every_webhook_problem_is_reported_and_no_secret_is_echoed() {
+        let got = load_pair(
+            MAIN,
+            "[[topics]]\nid = \"a\"\nany = [\"x\"]\nwebhook = \"ftp://hooks.example.vn\"\n[[topics]]\nid = \"b\"\nany = [\"x\"]\nwebhook_secret_file = \"/s\"\n[[topics]]\nid = \"c\"\nany = [\"x\"]\nwebhook = \"https://u:p@hooks.example.vn\"\nwebhook_secret = \"hunter2\"\nwebhook_timeout = \"1h\"\n",
+        )
+        .unwrap_err();
+        let expected = [
+            "topics.toml:4:11: `topics[0].webhook`: \"ftp://hooks.example.vn\" is not an http(s) URL",
+            "topics.toml:8:1: `topics[1].webhook_secret_file` without `webhook`",
+            "topics.toml:13:18: `topics[2].webhook_secret`: secrets are never written in the config",
+            "topics.toml:14:19: `topics[2].webhook_timeout` must be between 1s and 2m",
+            "topics.toml:12:11: `topics[2].webhook`: no credentials in the URL",
+        ];
+        for e in expected {
+            assert!(
+                got.iter().any(|g| g.starts_with(e)),
+                "missing {e:?} in {got:#?}"
+            );
+        }
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        assert!(
+            !got.iter().any(|g| g.contains("hunter2")),
+            "the secret is never echoed: {got:#?}"
         );
     }
 

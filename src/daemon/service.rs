@@ -4,8 +4,8 @@
 //! to the step named for it, and [`Daemon::shut_down`] drains what is in flight under one
 //! deadline.
 //!
-//! Invariants: a source has at most one poll in flight (the [`Agenda`] keeps it); one digest round and one prune at a
-//! time; the watchdog is pinged only from the loop, and only after the database answered; the
+//! Invariants: a source has at most one poll in flight (the [`Agenda`] keeps it); one digest
+//! round, one webhook round and one prune at a time; the watchdog is pinged only from the loop, and only after the database answered; the
 //! store is reached only through [`blocking`], so no step blocks the runtime.
 
 use std::future::Future;
@@ -30,6 +30,7 @@ use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::postman::Postman;
 use crate::store::{blocking, Store, StoreError};
+use crate::webhook::Webhooks;
 
 /// The loop wakes at least this often, even when nothing is due.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -45,6 +46,9 @@ const STATUS_INTERVAL: Duration = Duration::from_secs(5);
 const PRUNE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often digest windows and the outbox are looked at.
 const DIGEST_INTERVAL: Duration = Duration::from_secs(20);
+/// How often the webhook outbox is looked at: a chat bot hears of an article within this of
+/// the poll that found it.
+const WEBHOOK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A poll task's result: its source, and what the poll recorded.
 type PollTask = (String, Result<Report, StoreError>);
@@ -71,6 +75,9 @@ pub(super) struct Daemon {
     /// None while mail cannot be set up ([`start_postman`]).
     postman: Option<Postman>,
     digest_task: Option<JoinHandle<()>>,
+    /// None when the HTTP client cannot be set up ([`start_webhooks`]).
+    webhooks: Option<Webhooks>,
+    webhook_task: Option<JoinHandle<()>>,
     prune_task: Option<JoinHandle<()>>,
     server: Option<Server>,
 }
@@ -83,6 +90,7 @@ struct Ticks {
     prune: Interval,
     watch: Interval,
     digest: Interval,
+    webhook: Interval,
 }
 
 /// The HTTP server: the state it serves (which follows reloads), its task, and its stop.
@@ -112,10 +120,12 @@ impl Daemon {
             prune: every(PRUNE_INTERVAL),
             watch: every(WATCH_INTERVAL),
             digest: every(DIGEST_INTERVAL),
+            webhook: every(WEBHOOK_INTERVAL),
         };
         let watch = Watch::new(ingestor.config.files());
         let hangup = Hangup::new();
         let postman = start_postman(&ingestor);
+        let webhooks = start_webhooks(&ingestor);
         let metrics = Arc::new(Metrics::default());
         let server = listener.map(|listener| Server::start(&ingestor, listener, metrics.clone()));
         if let (Some(server), Some(p)) = (&server, &postman) {
@@ -137,6 +147,8 @@ impl Daemon {
             hangup,
             postman,
             digest_task: None,
+            webhooks,
+            webhook_task: None,
             prune_task: None,
             server,
         }
@@ -171,6 +183,7 @@ impl Daemon {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.ticks.agenda.tick() => self.load_agenda().await?,
                 _ = self.ticks.digest.tick() => self.digest_round(),
+                _ = self.ticks.webhook.tick() => self.webhook_round(),
                 _ = self.hangup.recv() => self.hangup().await?,
                 _ = self.ticks.watch.tick() => self.check_config_files().await?,
                 _ = self.ticks.watchdog.tick(), if self.watchdog.is_some() => self.watchdog().await,
@@ -259,6 +272,16 @@ impl Daemon {
         }
     }
 
+    /// Starts a webhook round: the due rows of the webhook outbox delivered. One round at a
+    /// time; a slow receiver delays the next, never doubles it.
+    fn webhook_round(&mut self) {
+        if self.webhook_task.as_ref().is_none_or(|t| t.is_finished()) {
+            if let Some(w) = self.webhooks.clone() {
+                self.webhook_task = Some(tokio::spawn(deliver_webhooks(w)));
+            }
+        }
+    }
+
     /// SIGHUP: the configuration is read again.
     async fn hangup(&mut self) -> Result<(), StoreError> {
         tracing::info!("SIGHUP: reloading the configuration");
@@ -287,6 +310,7 @@ impl Daemon {
         self.status.sent(line);
         self.watch = Watch::new(self.ingestor.config.files());
         self.postman = start_postman(&self.ingestor);
+        self.webhooks = start_webhooks(&self.ingestor);
         if let Some(server) = &self.server {
             server.app.set_config(self.ingestor.config.clone());
             server
@@ -357,6 +381,13 @@ impl Daemon {
             // The mail in flight is finished (or given up on) before exit.
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 tracing::warn!("digest delivery still in flight at shutdown; the outbox keeps it for the next start");
+            }
+        }
+        if let Some(task) = self.webhook_task {
+            // Each row is recorded as its answer comes; one cut short is sent again at the next
+            // start, with the same delivery id.
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!("webhook delivery still in flight at shutdown; the outbox keeps it for the next start");
             }
         }
         if let Some(task) = self.prune_task {
@@ -437,6 +468,35 @@ async fn say_alerts(config: Arc<Config>, store: Store) {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "admin alerts could not be worked out"),
         Err(e) => tracing::error!(error = %e, "working out admin alerts panicked"),
+    }
+}
+
+/// The webhooks of this configuration; None (logged) when the HTTP client cannot be set up.
+/// Built even when no webhook is configured: the rows queued for one removed since are
+/// cancelled.
+fn start_webhooks(ingestor: &Ingestor) -> Option<Webhooks> {
+    let endpoints = crate::webhook::endpoints(&ingestor.config);
+    match Webhooks::new(ingestor.store.clone(), endpoints) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(error = %e, "webhooks are off");
+            None
+        }
+    }
+}
+
+/// One webhook round, logged.
+async fn deliver_webhooks(webhooks: Webhooks) {
+    match webhooks.deliver_due(Utc::now()).await {
+        Ok(r) if r.delivered + r.retrying + r.failed + r.cancelled > 0 => tracing::info!(
+            delivered = r.delivered,
+            retrying = r.retrying,
+            failed = r.failed,
+            cancelled = r.cancelled,
+            "webhooks"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "webhook round failed"),
     }
 }
 

@@ -99,10 +99,14 @@ pub(super) async fn healthz(State(app): State<AppState>) -> Response {
 pub(super) async fn metrics(State(app): State<AppState>) -> Response {
     let route = paths::route(paths::METRICS);
     let db = read(&app, |store| {
-        Ok((store.article_count()?, store.topic_counts(Utc::now())?))
+        Ok((
+            store.article_count()?,
+            store.topic_counts(Utc::now())?,
+            store.webhook_statuses()?,
+        ))
     })
     .await;
-    let Ok(((articles, topics), health)) = db else {
+    let Ok(((articles, topics, webhooks), health)) = db else {
         return plain(
             &app,
             &route,
@@ -125,6 +129,25 @@ pub(super) async fn metrics(State(app): State<AppState>) -> Response {
     for (id, _) in config.topics.topics() {
         let n = topics.iter().find(|t| t.topic == id).map_or(0, |t| t.total);
         out.push_str(&format!("bantin_topic_matches{{topic=\"{id}\"}} {n}\n"));
+    }
+    // By what queued them, not by URL: a URL may carry a token.
+    out.push_str("# HELP bantin_webhook_deliveries Webhook deliveries by kind, subject (a topic id) and status.\n# TYPE bantin_webhook_deliveries gauge\n");
+    let mut counts: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
+    for w in &webhooks {
+        for (status, n) in [
+            ("queued", w.queued),
+            ("delivered", w.delivered),
+            ("failed", w.failed),
+            ("cancelled", w.cancelled),
+            ("failing", w.failing),
+        ] {
+            *counts.entry((&w.kind, &w.subject, status)).or_default() += n;
+        }
+    }
+    for ((kind, subject, status), n) in counts {
+        out.push_str(&format!(
+            "bantin_webhook_deliveries{{kind=\"{kind}\",subject=\"{subject}\",status=\"{status}\"}} {n}\n"
+        ));
     }
     out.push_str("# HELP bantin_sources Sources by state.\n# TYPE bantin_sources gauge\n");
     for (h, n) in health.counts() {

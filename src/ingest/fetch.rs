@@ -457,7 +457,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Retry-After: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-fn parse_retry_after(v: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

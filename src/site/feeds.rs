@@ -52,6 +52,13 @@ pub fn entries(
     Ok((entries, last_changed))
 }
 
+/// An article alone, as its topic's feeds show it: what a topic's webhook POSTs
+/// ([`crate::publish::json_feed_item`]).
+pub fn article_entry(config: &Config, article: &StoredArticle) -> Entry {
+    let topic_names: HashMap<&str, &str> = config.topics.topics().collect();
+    entry(config, &topic_names, &stories::alone(article))
+}
+
 /// The `limit` newest stories of `q`, each made into a `T` by `each`.
 pub(super) fn newest_stories<T>(
     store: &Store,

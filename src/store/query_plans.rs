@@ -95,7 +95,7 @@ fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
 }
 
-fn article(n: usize, topics: &[&str]) -> NewArticle {
+pub(super) fn article(n: usize, topics: &[&str]) -> NewArticle {
     let title = format!("Hội nghị tổng kết công tác dân vận số {n}");
     let url = format!("https://bao.example.vn/bai-{n}.html");
     NewArticle {
@@ -303,6 +303,35 @@ fn hot_queries_read_through_an_index() {
         })
         .unwrap();
         s.replace_matches(&results, at(22, 0)).unwrap();
+    });
+    // Webhooks: a poll queuing its topics' POSTs (a syndicated copy among them), a delivery
+    // round, the listing.
+    check("webhooks", &|s| {
+        let endpoints = [(
+            "dan-van".to_string(),
+            "https://hook.example.vn/".to_string(),
+        )];
+        let render = |a: &super::StoredArticle| a.title.clone().into_bytes();
+        let hooks = super::TopicHooks {
+            endpoints: &endpoints,
+            render: &render,
+        };
+        let mut copy = article(40, &["dan-van"]);
+        copy.keys = vec!["url:https://other.example.vn/40.html".into()];
+        copy.host = Some("other.example.vn".into());
+        copy.content_hash = "h40-copy".into();
+        let articles = vec![article(60, &["dan-van"]), copy];
+        s.record_poll_now_and_queue("b", &fetched(articles, Vec::new()), at(23, 0), &hooks)
+            .unwrap();
+        s.replace_matches_and_queue(&[(1, article(0, &["dan-van"]).matches)], at(23, 0), &hooks)
+            .unwrap();
+        for d in s.delivery_heads().unwrap() {
+            s.mark_delivery_retry(d.id, "HTTP 500", Some(500), at(23, 1))
+                .unwrap();
+            let head = s.delivery_head(&d.endpoint).unwrap().unwrap();
+            s.mark_delivered(head.id, 200, at(23, 2)).unwrap();
+        }
+        s.webhook_statuses().unwrap();
     });
     // Retention: a batch of the oldest articles at a time.
     check("a prune", &|s| {

@@ -266,6 +266,16 @@ impl Store {
             if batch.articles == 0 {
                 break;
             }
+            // Settled webhook deliveries of these articles go with them (a pruned article is
+            // never matched again, so the row is no longer needed to post it once); one still
+            // queued stays, its body frozen, until it is delivered.
+            tx.execute(
+                &format!(
+                    "DELETE FROM webhook_outbox WHERE article_id IN ({NEXT_BATCH})
+                       AND status <> 'pending'"
+                ),
+                params![cutoff, PRUNE_BATCH],
+            )?;
             let deleted = tx.execute(
                 &format!("DELETE FROM articles WHERE id IN ({NEXT_BATCH})"),
                 params![cutoff, PRUNE_BATCH],

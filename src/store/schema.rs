@@ -275,10 +275,45 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source_id, item_hash)
     ) WITHOUT ROWID;
     CREATE INDEX feed_items_article ON feed_items (article_id);",
-    // 19: admin alerts. What each subject (a source, a subscriber's digests) is now and what
-    // was last said of it; the alerts said; the outbox's rows told apart (digests, alerts); how
-    // many items each poll yielded, and how many a source usually yields.
-    "CREATE TABLE alert_state (
+    // 19: webhook deliveries (`store::webhooks`).
+    WEBHOOK_OUTBOX,
+    // 20: admin alerts (`store::alerts`).
+    ALERTS,
+];
+
+/// The webhook outbox: one row per POST to make, its body frozen when queued. `kind` says what
+/// queued it ("topic": an article newly matched to `subject`, the topic id; other kinds queue
+/// their own), `article_id` which article (no foreign key: a queued delivery outlives its
+/// article's pruning; a settled one goes with it), UNIQUE per (article, kind, subject) so an
+/// article goes to a topic's webhook once.
+/// Rows are sent oldest first per endpoint (`webhook_outbox_pending`) and counted per webhook
+/// (`webhook_outbox_subject`, for `bantin webhooks` and `/metrics`). A delivered row stays, for
+/// the counts and the UNIQUE key, without its body.
+const WEBHOOK_OUTBOX: &str = "CREATE TABLE webhook_outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery     TEXT NOT NULL UNIQUE,
+        kind         TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        article_id   INTEGER,
+        endpoint     TEXT NOT NULL,
+        body         BLOB NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'pending',
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_error   TEXT,
+        response     INTEGER,
+        created_at   INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE UNIQUE INDEX webhook_outbox_article ON webhook_outbox (article_id, kind, subject)
+        WHERE article_id IS NOT NULL;
+    CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE status = 'pending';
+    CREATE INDEX webhook_outbox_subject ON webhook_outbox (kind, subject, endpoint, status);";
+
+/// Admin alerts: what each subject (a source, a subscriber's digests) is now and what was last
+/// said of it; the alerts said; the outbox's rows told apart (digests, alerts); how many items
+/// each read of a source yielded, and how many it usually yields.
+const ALERTS: &str = "CREATE TABLE alert_state (
         subject     TEXT PRIMARY KEY,
         condition   TEXT NOT NULL,
         detail      TEXT,
@@ -296,8 +331,7 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest';
     ALTER TABLE sources ADD COLUMN items INTEGER;
-    ALTER TABLE sources ADD COLUMN usual_items REAL;",
-];
+    ALTER TABLE sources ADD COLUMN usual_items REAL;";
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -27,3 +27,4 @@ mod sitemaps;
 mod slow_clients;
 mod smtp_server;
 mod topics;
+mod webhooks;
