@@ -5,7 +5,8 @@
 //! A round ([`round`], run by the daemon with each digest round) works out every configured
 //! source's condition from its stored state ([`source_condition`], pure), stores it, and says
 //! what changed: one mail per round to each `[alerts] email` address through the digests'
-//! outbox (so a dead SMTP server delays alerts, never loses them). Digests' conditions are
+//! outbox (so a dead SMTP server delays alerts, never loses them), and a JSON POST per alert
+//! to `[alerts] webhook` through the webhook outbox. Digests' conditions are
 //! written where they are delivered or fail ([`Store::mark_sent`], [`Store::mark_failed`]).
 //!
 //! Invariants: a subject (a source, a subscriber's digests) is said at most once a day
@@ -20,8 +21,8 @@ use crate::config::{Alerts, Config, Source, SourceKind};
 use crate::mail::{self, MailError, Outgoing};
 use crate::postman;
 use crate::store::{
-    AlertMail, AlertRecord, AlertState, Condition, NewAlert, SourceHealth, SourceState, Store,
-    StoreError,
+    AlertMail, AlertPost, AlertRecord, AlertState, Condition, NewAlert, SourceHealth, SourceState,
+    Store, StoreError,
 };
 
 /// Fewer usual items than this and a drop is not told apart from a quiet day.
@@ -210,6 +211,26 @@ fn short(a: &NewAlert) -> String {
     }
 }
 
+/// What `[alerts] webhook` gets for the change of `state`: a JSON object.
+fn post_body(state: &AlertState, message: &str, now: DateTime<Utc>) -> Vec<u8> {
+    let (kind, id) = state
+        .subject
+        .split_once(':')
+        .unwrap_or((&state.subject, ""));
+    let body = serde_json::json!({
+        "at": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "subject": state.subject,
+        "source": (kind == "source").then_some(id),
+        "subscriber": (kind == "digest").then_some(id),
+        "condition": state.condition,
+        "was": state.reported,
+        "since": state.since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "detail": state.detail,
+        "message": message,
+    });
+    body.to_string().into_bytes()
+}
+
 /// One round: the sources' conditions worked out and stored, then every change due said:
 /// recorded, logged and queued for the configured recipients. Returns the alerts said.
 pub fn round(
@@ -239,11 +260,18 @@ pub fn round(
     }
     let alerts: Vec<NewAlert> = due
         .iter()
-        .map(|d| NewAlert {
-            subject: d.subject.clone(),
-            condition: d.condition.clone(),
-            was: d.reported.clone(),
-            message: message(d, config),
+        .map(|d| {
+            let message = message(d, config);
+            NewAlert {
+                subject: d.subject.clone(),
+                condition: d.condition.clone(),
+                was: d.reported.clone(),
+                post: config.alerts.webhook.as_ref().map(|url| AlertPost {
+                    endpoint: url.to_string(),
+                    body: post_body(d, &message, now),
+                }),
+                message,
+            }
         })
         .collect();
     let mut mails = Vec::new();
@@ -407,6 +435,7 @@ mod tests {
             condition: condition.into(),
             was: OK.into(),
             message: message.into(),
+            post: None,
         };
         let alerts = [
             alert(

@@ -24,7 +24,7 @@ mod schedule;
 mod schema;
 mod webhooks;
 
-pub use alerts::{AlertMail, AlertRecord, AlertState, Condition, NewAlert, ALERT_EVERY};
+pub use alerts::{AlertMail, AlertPost, AlertRecord, AlertState, Condition, NewAlert, ALERT_EVERY};
 pub use health::HealthSummary;
 pub use outbox::{
     Closed, NewDigest, OutboxEntry, OutboxKind, SharedPart, StoredMessage, SubscriberState,
@@ -36,7 +36,9 @@ pub use pages::{
 pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
-pub use webhooks::{Delivery, NewDelivery, TopicHooks, WebhookStatus, TOPIC_KIND};
+pub use webhooks::{
+    Delivery, NewDelivery, TopicHooks, WebhookStatus, ALERT_KIND, ALERT_SUBJECT, TOPIC_KIND,
+};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -5,13 +5,14 @@
 //!   alerts round for sources, [`Store::mark_failed`] / [`Store::mark_sent`] for digests.
 //! - An alert is due when the condition differs from what was last said and nothing was said
 //!   of that subject for a day: never more than one alert per subject per day.
-//! - Alerts, what they say of each subject and their mail are recorded in one transaction: an
-//!   alert recorded is queued for every recipient, and is not said again.
+//! - Alerts, what they say of each subject, their mail and their webhook POSTs are recorded in
+//!   one transaction: an alert recorded is queued for every recipient, and is not said again.
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
 
 use super::outbox::OutboxKind;
+use super::webhooks::{self, NewDelivery, ALERT_KIND, ALERT_SUBJECT};
 use super::{from_unix, unix_ms, Store, StoreError};
 
 /// Subjects are said no more often than this.
@@ -48,6 +49,15 @@ pub struct NewAlert {
     /// What was said before (`ok` when the subject was well).
     pub was: String,
     pub message: String,
+    /// What `[alerts] webhook` is POSTed, when there is one.
+    pub post: Option<AlertPost>,
+}
+
+/// An alert's POST to `[alerts] webhook`, queued with it (`store::webhooks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertPost {
+    pub endpoint: String,
+    pub body: Vec<u8>,
 }
 
 /// An alert said, as `bantin alerts` lists it.
@@ -167,6 +177,16 @@ impl Store {
                 "INSERT INTO alerts (at, subject, condition, was, message) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![now_ms, a.subject, a.condition, a.was, a.message])?;
+            if let Some(post) = &a.post {
+                let delivery = NewDelivery {
+                    kind: ALERT_KIND,
+                    subject: ALERT_SUBJECT,
+                    article: None,
+                    endpoint: &post.endpoint,
+                    body: &post.body,
+                };
+                webhooks::queue(&tx, &delivery, now)?;
+            }
             recorded.push(AlertRecord {
                 id: tx.last_insert_rowid(),
                 at: now,
@@ -245,6 +265,7 @@ mod tests {
                 condition: d.condition.clone(),
                 was: d.reported.clone(),
                 message: format!("{} is {}", d.subject, d.condition),
+                post: None,
             })
             .collect();
         store.record_alerts(&alerts, &[], now).unwrap()

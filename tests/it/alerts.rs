@@ -3,14 +3,16 @@
 //! mail over TCP, once, and `bantin alerts` lists it. Rounds are driven with explicit `now`s
 //! (a day passes without sleeping), and one daemon run checks the round is part of its loop.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::smtp::{Mode, SmtpOptions, SmtpServer};
 use crate::common::*;
+use axum::http::HeaderMap;
 use bantin::alerts;
 use bantin::config::Config;
 use bantin::postman::Postman;
+use bantin::webhook::{self, Webhooks};
 use chrono::{DateTime, Utc};
 
 const WITHIN: Duration = Duration::from_secs(15);
@@ -211,6 +213,73 @@ async fn a_digest_failing_for_good_is_told_to_the_admin() {
     );
     // The alert itself is not a digest: delivered, it tells nothing new.
     assert!(round(&config, &ing.store, day + chrono::Duration::days(2)).is_empty());
+}
+
+/// A webhook receiver on 127.0.0.1:0 answering 204: its URL and the POSTs it got (headers,
+/// body).
+async fn receiver() -> (String, Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push((headers, body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+#[tokio::test]
+async fn alerts_are_posted_signed_to_the_alerts_webhook() {
+    let server = Server::start().await;
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let (url, posts) = receiver().await;
+    server.set("/a.xml", Route::status(500, "boom"));
+    let env = Env::new("");
+    let secret = env.dir.path().join("alerts.secret");
+    std::fs::write(&secret, "khoá cảnh báo\n").unwrap();
+    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    std::fs::write(
+        &env.config_path,
+        text + &format!(
+            "{}webhook = \"{url}\"\nwebhook_secret_file = {secret:?}\nfailures = 1\n{}",
+            mail_and_alerts(&smtp, ""),
+            source("a", &server.url("/a.xml"), "")
+        ),
+    );
+    let ing = env.ingestor().await;
+    let config = env.config();
+    poll(&ing, &["a"]).await;
+    let t0 = Utc::now();
+    assert_eq!(round(&config, &ing.store, t0), ["source:a failing"]);
+    let hooks = Webhooks::new(ing.store.clone(), webhook::endpoints(&config)).unwrap();
+    let r = hooks.deliver_due(t0).await.unwrap();
+    assert_eq!(r.delivered, 1, "{r:?}");
+    let posts = posts.lock().unwrap().clone();
+    let (headers, body) = &posts[0];
+    assert_eq!(headers["x-bantin-event"], "alert");
+    assert_eq!(
+        headers["x-bantin-signature"].to_str().unwrap(),
+        webhook::sign("khoá cảnh báo".as_bytes(), body)
+    );
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(json["source"], "a");
+    assert_eq!(json["condition"], "failing");
+    assert_eq!(json["was"], "ok");
+    assert_eq!(
+        json["message"],
+        "source a is failing: 1 polls in a row failed; the last: HTTP 500"
+    );
+    // The mail went into the outbox too, beside the POST.
+    send(&config, &ing.store, t0).await;
+    assert_eq!(smtp.wait_for(1, WITHIN).await[0].to, [ADMIN]);
 }
 
 #[tokio::test]
