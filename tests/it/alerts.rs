@@ -253,7 +253,8 @@ async fn alerts_are_posted_signed_to_the_alerts_webhook() {
             mail_and_alerts(&smtp, ""),
             source("a", &server.url("/a.xml"), "")
         ),
-    );
+    )
+    .unwrap();
     let ing = env.ingestor().await;
     let config = env.config();
     poll(&ing, &["a"]).await;
