@@ -1,6 +1,7 @@
 //! Command-line interface: argument shapes (clap) and one function per subcommand. Glue only:
 //! the work happens in the library modules.
 
+mod alerts;
 mod digests;
 mod maintenance;
 mod opml;
@@ -99,6 +100,14 @@ pub enum Command {
     },
     /// The digest outbox: subscriber, window, status, attempts, last error.
     Digests {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Admin alerts: what is wrong now (failing, gone or stale sources, list pages yielding far
+    /// fewer items, digests that failed for good), and every alert said, newest first.
+    Alerts {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
@@ -249,6 +258,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export { dir } => export(config, &dir).await,
         Command::Digest { action } => digests::digest(config, action).await,
         Command::Digests { json } => digests::outbox(config, json).await,
+        Command::Alerts { limit, json } => alerts::list(config, limit, json).await,
         Command::Webhooks { json } => webhooks::list(config, json).await,
         Command::Subscribers { json, action } => digests::subscribers(config, json, action).await,
         Command::Opml { action } => opml::run(&config, action),

@@ -11,13 +11,15 @@
 //! This file holds the orchestration: which file is read from where, the top-level keys, and
 //! [`Config`] itself. The reader and reporter are in `reader`; each section is its own module
 //! owning its types, defaults, known keys and reader: `storage`, `poll`, `http`, `log`,
-//! `sources`, `topics` (the topics file) and `mail` (`[mail]` and the subscribers file).
+//! `sources`, `topics` (the topics file), `mail` (`[mail]` and the subscribers file) and
+//! `alerts`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use toml::Spanned;
 
+mod alerts;
 mod http;
 mod log;
 mod mail;
@@ -27,6 +29,7 @@ mod sources;
 mod storage;
 mod topics;
 
+pub use alerts::Alerts;
 pub use http::{base_url_for, Http, DEFAULT_HEADER_TIMEOUT};
 pub use log::{Log, LogFormat};
 pub use mail::{
@@ -57,6 +60,7 @@ const ROOT_KEYS: &[&str] = &[
     "http",
     "mail",
     "log",
+    "alerts",
     "sources",
 ];
 
@@ -79,6 +83,8 @@ pub struct Config {
     /// After topics change, articles first seen within this many days are matched again.
     pub rematch_days: u32,
     pub mail: Mail,
+    /// `[alerts]`: who hears about failing sources and digests.
+    pub alerts: Alerts,
     pub log: Log,
     /// The subscribers file read, if any.
     pub subscribers_path: Option<PathBuf>,
@@ -218,6 +224,7 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
         .integer_in(&mut r, "rematch_days", 0..=3650)
         .map(|n| n as u32)
         .unwrap_or(DEFAULT_REMATCH_DAYS);
+    let alerts = alerts::read_alerts(&mut r, &root);
     let poll = poll::read_poll(&mut r, &root);
     let http = http::read_http(&mut r, &root);
     let sources = sources::read_sources(&mut r, &root);
@@ -235,6 +242,7 @@ fn parse_main(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Main {
             topics_text: String::new(),
             rematch_days,
             mail,
+            alerts,
             log,
             subscribers_path: None,
             subscribers: Vec::new(),

@@ -84,6 +84,9 @@
 //!   month of articles).
 //! - [`guard`]: task edges: a panic in a poll, a page, a digest or a request becomes that
 //!   unit's recorded error.
+//! - [`alerts`]: admin alerts: each source's condition (failing, gone, stale, far fewer items
+//!   than usual) and each subscriber's (digests failing for good) said at most once a day per
+//!   subject, with its recovery, mailed through the outbox to `[alerts] email`.
 //! - [`metrics`]: process counters for `/metrics` and `/healthz`.
 //! - [`daemon`]: the scheduler, reload (SIGHUP, file changes) and shutdown. `daemon/service.rs`
 //!   is the loop, one named step per event; `agenda.rs` (when each source is due, in memory),
@@ -114,6 +117,7 @@
 // itself is linted without this in the normal, non-test build.
 #![cfg_attr(test, allow(clippy::string_slice))]
 
+pub mod alerts;
 pub mod article;
 pub mod cli;
 pub mod config;

@@ -32,8 +32,8 @@ use crate::publish::Format;
 use crate::site::paths::{self, Links};
 use crate::site::Scope;
 use crate::store::{
-    blocking, Closed, NewDigest, OutboxEntry, SharedPart, Store, StoreError, StoredArticle,
-    StoredMessage, SubscriberState,
+    blocking, Closed, NewDigest, OutboxEntry, OutboxKind, SharedPart, Store, StoreError,
+    StoredArticle, StoredMessage, SubscriberState,
 };
 use crate::unsubscribe::{self, Request, Secret, SecretError};
 
@@ -754,20 +754,22 @@ impl Postman {
             return Ok(Delivery::Skipped);
         };
         // An unsubscribe (or removal from the config) after composing still stops the mail.
-        let active = self
-            .config
-            .subscribers
-            .iter()
-            .any(|s| s.email == entry.email)
-            && {
-                let (store, email) = (self.store.clone(), entry.email.clone());
-                let state = blocking(move || store.subscriber_state(&email)).await?;
-                !state.is_some_and(|s| s.unsubscribed_all)
-            };
+        // Alerts go to whoever `[alerts] email` names, subscriber or not.
+        let active = entry.kind == OutboxKind::Alert
+            || self
+                .config
+                .subscribers
+                .iter()
+                .any(|s| s.email == entry.email)
+                && {
+                    let (store, email) = (self.store.clone(), entry.email.clone());
+                    let state = blocking(move || store.subscriber_state(&email)).await?;
+                    !state.is_some_and(|s| s.unsubscribed_all)
+                };
         if !active {
             let store = self.store.clone();
             blocking(move || {
-                store.mark_failed(id, "cancelled: unsubscribed or removed before delivery")
+                store.mark_cancelled(id, "cancelled: unsubscribed or removed before delivery")
             })
             .await?;
             tracing::info!(subscriber = %entry.email, "digest cancelled: no longer subscribed");
@@ -822,7 +824,7 @@ impl Postman {
             Err(e) if e.is_permanent() => {
                 tracing::error!(subscriber = %entry.email, error = %e, "digest failed permanently");
                 let msg = e.to_string();
-                blocking(move || store.mark_failed(id, &msg)).await?;
+                blocking(move || store.mark_failed(id, &msg, Utc::now())).await?;
                 Ok(Delivery::Failed)
             }
             Err(e) => {
@@ -958,12 +960,33 @@ pub(crate) fn backoff(attempts: u32) -> chrono::Duration {
 
 /// Stable per subscriber and window, so a resend carries the same Message-ID.
 fn message_id(email: &str, window_end: DateTime<Utc>, from: &str) -> String {
+    message_id_of("digest", email, window_end, from)
+}
+
+/// A Message-ID for a message of `kind` (`digest`, `alert`) to `email` about `instant`, on the
+/// host of the `from` address.
+pub(crate) fn message_id_of(kind: &str, email: &str, instant: DateTime<Utc>, from: &str) -> String {
     let who = hex::encode(&Sha256::digest(email.as_bytes())[..6]);
     let host = bare_address(from)
         .rsplit_once('@')
         .map(|(_, h)| h.to_string())
         .unwrap_or_else(|| "bantin".into());
-    format!("digest.{who}.{}@{host}", window_end.timestamp_millis())
+    format!("{kind}.{who}.{}@{host}", instant.timestamp_millis())
+}
+
+/// A message built once, as the outbox keeps it (format 2): sent as these bytes at every
+/// attempt. Alerts are stored so; digests keep their parts (format 3).
+pub(crate) fn stored_built(built: &mail::Built) -> Vec<u8> {
+    let mut stored = BUILT_V2.to_vec();
+    let envelope = StoredEnvelope {
+        from: built.envelope_from.clone(),
+        to: built.envelope_to.clone(),
+    };
+    // Serializing plain strings to JSON cannot fail.
+    let _ = serde_json::to_writer(&mut stored, &envelope);
+    stored.push(b'\n');
+    stored.extend_from_slice(&built.bytes);
+    stored
 }
 
 fn bare_address(s: &str) -> String {
@@ -1244,6 +1267,7 @@ mod tests {
         stored.extend_from_slice(br#"{"from":"tin@example.vn","to":["hoa@example.vn"]}"#);
         stored.push(b'\n');
         stored.extend_from_slice(&built.bytes);
+        assert_eq!(stored_built(&built), stored);
         let Some(Stored::Built(read)) = decode(&stored) else {
             panic!("format 2 not read");
         };

@@ -11,6 +11,7 @@
 //!
 //! All calls block; async callers run them in `spawn_blocking`.
 
+mod alerts;
 mod health;
 mod keys;
 mod outbox;
@@ -23,8 +24,11 @@ mod schedule;
 mod schema;
 mod webhooks;
 
+pub use alerts::{AlertMail, AlertPost, AlertRecord, AlertState, Condition, NewAlert, ALERT_EVERY};
 pub use health::HealthSummary;
-pub use outbox::{Closed, NewDigest, OutboxEntry, SharedPart, StoredMessage, SubscriberState};
+pub use outbox::{
+    Closed, NewDigest, OutboxEntry, OutboxKind, SharedPart, StoredMessage, SubscriberState,
+};
 pub use pages::{
     PageCounts, PageError, PageJob, PageSearchLayout, PageTitle, PageUpdate,
     MAX_ATTEMPTS as MAX_PAGE_ATTEMPTS,
@@ -32,7 +36,9 @@ pub use pages::{
 pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
-pub use webhooks::{Delivery, NewDelivery, TopicHooks, WebhookStatus, TOPIC_KIND};
+pub use webhooks::{
+    Delivery, NewDelivery, TopicHooks, WebhookStatus, ALERT_KIND, ALERT_SUBJECT, TOPIC_KIND,
+};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -189,6 +195,11 @@ pub struct SourceState {
     pub first_attempt: Option<DateTime<Utc>>,
     /// What the last parsed feed needed ("feed needed repair (…)"), if anything.
     pub last_note: Option<String>,
+    /// Items the last successful read yielded (new, known and recalled alike).
+    pub items: Option<u32>,
+    /// How many items a read usually yields: a moving average that leaves out reads yielding
+    /// under half of it, so a list page whose selectors broke does not become the new usual.
+    pub usual_items: Option<f64>,
 }
 
 impl SourceState {
@@ -485,6 +496,8 @@ impl Store {
                    failures = CASE WHEN config_url = excluded.config_url THEN failures ELSE 0 END,
                    next_poll = CASE WHEN config_url = excluded.config_url THEN next_poll END,
                    first_attempt = CASE WHEN config_url = excluded.config_url THEN first_attempt END,
+                   items = CASE WHEN config_url = excluded.config_url THEN items END,
+                   usual_items = CASE WHEN config_url = excluded.config_url THEN usual_items END,
                    config_url = excluded.config_url",
                 params![s.id, s.url],
             )?;
@@ -505,7 +518,7 @@ impl Store {
                     -- an article for the first time. Found in its covering index.
                     (SELECT first_seen FROM article_sources WHERE rowid =
                        (SELECT max(rowid) FROM article_sources a WHERE a.source_id = s.id)),
-                    first_attempt, last_note
+                    first_attempt, last_note, items, usual_items
              FROM sources s WHERE id = ?1",
         )?;
         let mut out = Vec::new();
@@ -530,6 +543,8 @@ impl Store {
                             .and_then(from_unix),
                         first_attempt: r.get::<_, Option<i64>>(13)?.and_then(from_unix),
                         last_note: r.get(14)?,
+                        items: r.get(15)?,
+                        usual_items: r.get(16)?,
                     })
                 })
                 .optional()?;
@@ -637,14 +652,19 @@ impl Store {
                     true => (etag.as_deref(), last_modified.as_deref()),
                     false => (None, None),
                 };
+                let items = articles.len() + seen.len() + carried.len();
                 tx.execute(
                     "UPDATE sources SET etag = ?2, last_modified = ?3, health = ?4, last_attempt = ?5,
                        last_success = CASE WHEN ?10 THEN ?5 ELSE last_success END,
                        last_error = NULL, failures = 0, next_poll = ?6,
                        current_url = coalesce(?7, current_url),
-                       last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END, last_note = ?9
+                       last_new = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new END, last_note = ?9,
+                       items = ?11,
+                       usual_items = CASE WHEN usual_items IS NULL THEN ?11
+                                          WHEN ?11 * 2 < usual_items THEN usual_items
+                                          ELSE usual_items * 0.8 + ?11 * 0.2 END
                      WHERE id = ?1",
-                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new, note, complete],
+                    params![source, etag, last_modified, health, now_s, unix_ms(next_poll), moved_to, stats.new, note, complete, items as i64],
                 )?;
             }
             PollRecord::NotModified { moved_to } => {
@@ -1577,6 +1597,8 @@ mod tests {
         // (health, first attempt, last new) → days stale with stale_days = 7
         let check = |health, first: Option<i64>, new: Option<i64>, want: Option<u32>| {
             let s = SourceState {
+                items: None,
+                usual_items: None,
                 id: "s".into(),
                 current_url: String::new(),
                 etag: None,

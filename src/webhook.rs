@@ -34,7 +34,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::Config;
-use crate::store::{blocking, Delivery, Store, StoreError, StoredArticle, TopicHooks, TOPIC_KIND};
+use crate::store::{
+    blocking, Delivery, Store, StoreError, StoredArticle, TopicHooks, ALERT_KIND, ALERT_SUBJECT,
+    TOPIC_KIND,
+};
 
 /// The longest `Retry-After` honoured; a longer one is taken as this.
 const RETRY_AFTER_MAX: chrono::Duration = chrono::Duration::hours(24);
@@ -69,9 +72,16 @@ pub struct Endpoint {
     pub timeout: Duration,
 }
 
-/// Every webhook the config names: the topics' (`[[topics]] webhook`). Another kind of POST
-/// (an admin alert) adds its webhook here, and queues its rows with `store::webhooks::queue`.
+/// Every webhook the config names: the topics' (`[[topics]] webhook`) and the admin alerts'
+/// (`[alerts] webhook`, whose rows `store::alerts` queues with `store::webhooks::queue`).
 pub fn endpoints(config: &Config) -> Vec<Endpoint> {
+    let alerts = config.alerts.webhook.as_ref().map(|url| Endpoint {
+        kind: ALERT_KIND.to_string(),
+        subject: ALERT_SUBJECT.to_string(),
+        url: url.to_string(),
+        secret_file: config.alerts.webhook_secret_file.clone(),
+        timeout: crate::config::DEFAULT_WEBHOOK_TIMEOUT,
+    });
     config
         .webhooks
         .iter()
@@ -82,6 +92,7 @@ pub fn endpoints(config: &Config) -> Vec<Endpoint> {
             secret_file: w.secret_file.clone(),
             timeout: w.timeout,
         })
+        .chain(alerts)
         .collect()
 }
 

@@ -12,6 +12,7 @@ use clap::Subcommand;
 use super::{local, open_store, EXIT_CONFIG};
 use crate::config::Config;
 use crate::postman::Postman;
+use crate::store::OutboxKind;
 
 #[derive(Debug, Subcommand)]
 pub enum DigestAction {
@@ -141,17 +142,29 @@ pub async fn outbox(config: Config, json: bool) -> Result<ExitCode> {
         writeln!(out, "the outbox is empty")?;
     }
     for d in &list {
-        writeln!(
-            out,
-            "#{} {} {} → {}  {}  {} article(s), {} attempt(s)",
-            d.id,
-            d.email,
-            local(d.window_start),
-            local(d.window_end),
-            d.status,
-            d.articles,
-            d.attempts
-        )?;
+        if d.kind == OutboxKind::Alert {
+            writeln!(
+                out,
+                "#{} {} alerts of {}  {}  {} attempt(s)",
+                d.id,
+                d.email,
+                local(d.window_start),
+                d.status,
+                d.attempts
+            )?;
+        } else {
+            writeln!(
+                out,
+                "#{} {} {} → {}  {}  {} article(s), {} attempt(s)",
+                d.id,
+                d.email,
+                local(d.window_start),
+                local(d.window_end),
+                d.status,
+                d.articles,
+                d.attempts
+            )?;
+        }
         if let Some(e) = &d.last_error {
             writeln!(out, "    last error: {e}")?;
         }

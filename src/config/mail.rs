@@ -265,6 +265,11 @@ pub(super) fn read_mail(r: &mut Reporter, root: &Section) -> Mail {
 /// `Name <addr@host>` or a bare address.
 fn address(r: &mut Reporter, t: &Section, key: &str) -> Option<String> {
     let v = t.string(r, key)?;
+    mailbox(r, v, &t.dotted(key))
+}
+
+/// `v` when it is `Name <addr@host>` or a bare address, else reported at it as `key`'s.
+pub(super) fn mailbox(r: &mut Reporter, v: Spanned<String>, key: &str) -> Option<String> {
     let addr = v
         .get_ref()
         .rsplit_once('<')
@@ -275,7 +280,7 @@ fn address(r: &mut Reporter, t: &Section, key: &str) -> Option<String> {
     } else {
         r.at(
             v.span(),
-            format!("`mail.{key}`: {:?} is not an email address", v.get_ref()),
+            format!("`{key}`: {:?} is not an email address", v.get_ref()),
         );
         None
     }

@@ -302,6 +302,39 @@ impl<'a, 'i> Section<'a, 'i> {
         }
     }
 
+    /// A number (written with a decimal point, or whole) within `range`.
+    pub(super) fn fraction_in(
+        &self,
+        r: &mut Reporter,
+        key: &str,
+        range: std::ops::RangeInclusive<f64>,
+    ) -> Option<f64> {
+        let v = self.get(key)?;
+        let text = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', ""),
+            DeValue::Integer(i) if i.radix() == 10 => i.as_str().replace('_', ""),
+            _ => {
+                self.wrong_type(r, key, v, "a number");
+                return None;
+            }
+        };
+        match text.parse::<f64>() {
+            Ok(n) if range.contains(&n) => Some(n),
+            _ => {
+                r.at(
+                    v.span(),
+                    format!(
+                        "`{}` must be between {} and {}, found {text}",
+                        self.dotted(key),
+                        range.start(),
+                        range.end(),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// A duration: a string such as "30s", "2m", "1h 30m", or an integer number of seconds.
     pub(super) fn duration(&self, r: &mut Reporter, key: &str) -> Option<Duration> {
         let v = self.get(key)?;

@@ -22,6 +22,8 @@ use super::agenda::Agenda;
 use super::reload::{self, Hangup, Watch, WATCH_INTERVAL};
 use super::status::{StatusLine, Summary};
 use super::{log_joined, DaemonError, Ingestor, SHUTDOWN_GRACE};
+use crate::alerts;
+use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::ingest::Report;
 use crate::metrics::Metrics;
@@ -254,13 +256,19 @@ impl Daemon {
         }
     }
 
-    /// Starts a digest round: windows closed, the outbox sent. One round at a time; a slow
-    /// SMTP server delays the next, never doubles it.
+    /// Starts a digest round: the admin alerts worked out and queued, windows closed, the
+    /// outbox sent. One round at a time; a slow SMTP server delays the next, never doubles it.
     fn digest_round(&mut self) {
         if self.digest_task.as_ref().is_none_or(|t| t.is_finished()) {
-            if let Some(p) = self.postman.clone() {
-                self.digest_task = Some(tokio::spawn(send_digests(p, self.metrics.clone())));
-            }
+            let (config, store) = (self.ingestor.config.clone(), self.ingestor.store.clone());
+            let postman = self.postman.clone();
+            let metrics = self.metrics.clone();
+            self.digest_task = Some(tokio::spawn(async move {
+                say_alerts(config, store).await;
+                if let Some(p) = postman {
+                    send_digests(p, metrics).await;
+                }
+            }));
         }
     }
 
@@ -449,6 +457,17 @@ fn start_postman(ingestor: &Ingestor) -> Option<Postman> {
             tracing::error!(error = %e, "digests are off until the mail configuration is fixed");
             None
         }
+    }
+}
+
+/// One round of admin alerts ([`alerts::round`]); a failure is logged and the next round tries
+/// again.
+async fn say_alerts(config: Arc<Config>, store: Store) {
+    let said = tokio::task::spawn_blocking(move || alerts::round(&config, &store, Utc::now()));
+    match said.await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "admin alerts could not be worked out"),
+        Err(e) => tracing::error!(error = %e, "working out admin alerts panicked"),
     }
 }
 

@@ -65,6 +65,8 @@ mod tests {
     fn state(id: &str, health: SourceHealth, days_quiet: Option<i64>) -> SourceState {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         SourceState {
+            items: None,
+            usual_items: None,
             id: id.to_owned(),
             current_url: format!("https://{id}.example.vn/rss"),
             etag: None,

@@ -52,6 +52,33 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     pub reply: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// What it carries: a subscriber's digest, or an admin's alerts.
+    pub kind: OutboxKind,
+}
+
+/// What an outbox row carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxKind {
+    Digest,
+    /// Admin alerts ([`crate::alerts`]): sent to `[alerts] email`, who need not subscribe.
+    Alert,
+}
+
+impl OutboxKind {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Digest => "digest",
+            OutboxKind::Alert => "alert",
+        }
+    }
+
+    fn parse(s: &str) -> OutboxKind {
+        match s {
+            "alert" => OutboxKind::Alert,
+            _ => OutboxKind::Digest,
+        }
+    }
 }
 
 /// What [`Store::close_window`] did.
@@ -355,7 +382,7 @@ impl Store {
         let conn = self.lock()?;
         let sql = format!(
             "SELECT id, email, window_start, window_end, message_id, subject, articles,
-                    status, attempts, next_attempt, last_error, reply, sent_at
+                    status, attempts, next_attempt, last_error, reply, sent_at, kind
              FROM outbox WHERE {clause}"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -374,6 +401,7 @@ impl Store {
                 last_error: r.get(10)?,
                 reply: r.get(11)?,
                 sent_at: r.get::<_, Option<i64>>(12)?.and_then(from_unix),
+                kind: OutboxKind::parse(&r.get::<_, String>(13)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -409,15 +437,24 @@ impl Store {
         Ok(())
     }
 
-    /// The server accepted the digest.
+    /// The server accepted the digest. A subscriber whose digests were failing is well again
+    /// ([`crate::alerts`]).
     pub fn mark_sent(&self, id: i64, reply: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let conn = self.lock()?;
-        conn.execute(
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        tx.prepare_cached(
             "UPDATE outbox SET status = 'sent', reply = ?2, sent_at = ?3, attempts = attempts + 1,
                                next_attempt = NULL, last_error = NULL
              WHERE id = ?1 AND status = 'pending'",
-            params![id, reply, unix_ms(now)],
-        )?;
+        )?
+        .execute(params![id, reply, unix_ms(now)])?;
+        tx.prepare_cached(
+            "UPDATE alert_state SET condition = 'ok', detail = NULL, since = ?2
+             WHERE subject = (SELECT 'digest:' || email FROM outbox WHERE id = ?1 AND kind = 'digest')
+               AND condition != 'ok'",
+        )?
+        .execute(params![id, unix_ms(now)])?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -437,13 +474,39 @@ impl Store {
         Ok(())
     }
 
-    /// A permanent failure: kept, visible, never retried.
-    pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+    /// A permanent failure: kept, visible, never retried. A digest's failure is its
+    /// subscriber's condition for [`crate::alerts`] until one is sent.
+    pub fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let failed = tx.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, next_attempt = NULL
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, error],
+        )?;
+        if failed == 1 {
+            tx.execute(
+                "INSERT INTO alert_state (subject, condition, detail, since)
+                   SELECT 'digest:' || email, 'digest-failed', ?2, ?3 FROM outbox
+                   WHERE id = ?1 AND kind = 'digest'
+                 ON CONFLICT (subject) DO UPDATE SET detail = excluded.detail,
+                   since = CASE WHEN condition = excluded.condition THEN since ELSE excluded.since END,
+                   condition = excluded.condition",
+                params![id, error, unix_ms(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A digest not sent because its subscriber left before it went: failed, and nothing to
+    /// alert anyone about.
+    pub fn mark_cancelled(&self, id: i64, reason: &str) -> Result<(), StoreError> {
         let conn = self.lock()?;
         conn.execute(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, next_attempt = NULL
              WHERE id = ?1 AND status = 'pending'",
-            params![id, error],
+            params![id, reason],
         )?;
         Ok(())
     }
@@ -511,6 +574,48 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_failing_for_good_marks_its_subscriber_until_one_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.db")).unwrap();
+        let e = "hoa@example.vn".to_string();
+        store
+            .sync_subscribers(std::slice::from_ref(&e), t(1))
+            .unwrap();
+        let condition = || {
+            store
+                .alert_states()
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.subject, s.condition, s.detail))
+                .collect::<Vec<_>>()
+        };
+        for (from, to) in [(t(1), t(7)), (t(7), t(8)), (t(8), t(9))] {
+            store
+                .close_window(&e, from, to, 0, Some(&digest(&e, from, to)), to)
+                .unwrap();
+        }
+        let due = store.due_digests(t(9)).unwrap();
+        store
+            .mark_cancelled(due[0].id, "cancelled: unsubscribed")
+            .unwrap();
+        assert!(
+            condition().is_empty(),
+            "a cancelled digest is nobody's failure"
+        );
+        store
+            .mark_failed(due[1].id, "550 no such user", t(9))
+            .unwrap();
+        let failed = (
+            "digest:hoa@example.vn".to_string(),
+            "digest-failed".to_string(),
+            Some("550 no such user".to_string()),
+        );
+        assert_eq!(condition(), [failed]);
+        store.mark_sent(due[2].id, "250 ok", t(10)).unwrap();
+        assert!(condition().is_empty(), "well again, and nothing was said");
+    }
+
+    #[test]
     fn windows_never_overlap_nor_leave_gaps_and_sending_is_recorded_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("b.db")).unwrap();
@@ -561,7 +666,7 @@ mod tests {
         let due = store.due_digests(t(9)).unwrap();
         assert_eq!(due[0].attempts, 1);
         store.mark_sent(due[0].id, "250 ok", t(9)).unwrap();
-        store.mark_failed(due[0].id, "too late").unwrap();
+        store.mark_failed(due[0].id, "too late", t(9)).unwrap();
         let all = store.outbox(10).unwrap();
         assert_eq!(
             (

@@ -277,6 +277,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX feed_items_article ON feed_items (article_id);",
     // 19: webhook deliveries (`store::webhooks`).
     WEBHOOK_OUTBOX,
+    // 20: admin alerts (`store::alerts`).
+    ALERTS,
 ];
 
 /// The webhook outbox: one row per POST to make, its body frozen when queued. `kind` says what
@@ -307,6 +309,29 @@ const WEBHOOK_OUTBOX: &str = "CREATE TABLE webhook_outbox (
         WHERE article_id IS NOT NULL;
     CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE status = 'pending';
     CREATE INDEX webhook_outbox_subject ON webhook_outbox (kind, subject, endpoint, status);";
+
+/// Admin alerts: what each subject (a source, a subscriber's digests) is now and what was last
+/// said of it; the alerts said; the outbox's rows told apart (digests, alerts); how many items
+/// each read of a source yielded, and how many it usually yields.
+const ALERTS: &str = "CREATE TABLE alert_state (
+        subject     TEXT PRIMARY KEY,
+        condition   TEXT NOT NULL,
+        detail      TEXT,
+        since       INTEGER NOT NULL,
+        reported    TEXT NOT NULL DEFAULT 'ok',
+        reported_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        subject   TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        was       TEXT NOT NULL,
+        message   TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest';
+    ALTER TABLE sources ADD COLUMN items INTEGER;
+    ALTER TABLE sources ADD COLUMN usual_items REAL;";
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -23,6 +23,9 @@ use super::{from_unix, read_articles, unix_ms, ArticleQuery, Store, StoreError, 
 
 /// The kind of the rows a topic's webhook queues; their subject is the topic id.
 pub const TOPIC_KIND: &str = "topic";
+/// The kind of the rows `[alerts] webhook` gets, all under one subject ([`ALERT_SUBJECT`]).
+pub const ALERT_KIND: &str = "alert";
+pub const ALERT_SUBJECT: &str = "alerts";
 
 /// What a poll needs to queue its topics' webhooks.
 pub struct TopicHooks<'a> {

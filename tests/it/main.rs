@@ -8,6 +8,7 @@
 
 mod common;
 
+mod alerts;
 mod cli;
 mod daemon;
 mod dates;
