@@ -145,6 +145,7 @@ pub fn feed(data: &[u8]) {
             !a.title.is_empty() || a.url.is_some(),
             "an article with neither title nor link"
         );
+        assert_media(&a.media);
     }
     let second = poll(now() + chrono::Duration::minutes(15));
     assert_eq!(
@@ -152,6 +153,39 @@ pub fn feed(data: &[u8]) {
         "the same feed polled again stored new articles"
     );
     assert_eq!(store.article_count().unwrap(), stored.len() as u64);
+}
+
+/// What `bantin::media` promises of an article's media: web URLs of bounded length, each once,
+/// a bounded number of them, well-formed types.
+fn assert_media(media: &[bantin::media::Media]) {
+    assert!(
+        media.len() <= bantin::media::MAX_PER_ARTICLE,
+        "{} media kept",
+        media.len()
+    );
+    let mut urls = HashSet::new();
+    for m in media {
+        let url = Url::parse(&m.url).unwrap_or_else(|e| panic!("media URL {:?}: {e}", m.url));
+        assert!(
+            matches!(url.scheme(), "http" | "https"),
+            "media URL {:?}",
+            m.url
+        );
+        assert!(
+            m.url.len() <= bantin::media::MAX_URL_BYTES,
+            "a media URL of {} bytes",
+            m.url.len()
+        );
+        assert!(urls.insert(m.url.as_str()), "media URL {:?} twice", m.url);
+        if let Some(t) = &m.mime_type {
+            assert!(
+                t.split_once('/')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                    && !t.contains(|c: char| c.is_whitespace() || c == '<' || c == '"'),
+                "media type {t:?}"
+            );
+        }
+    }
 }
 
 /// What `text::clean` promises of display text.

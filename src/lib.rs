@@ -118,6 +118,7 @@ pub mod guard;
 pub mod http;
 pub mod ingest;
 pub mod mail;
+pub mod media;
 pub mod metrics;
 pub mod notify;
 pub mod parallel;

@@ -43,6 +43,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use self::keys::StoredKey;
 use crate::article::NewArticle;
+use crate::media::Media;
 use crate::topics::{MatchInput, TopicMatch};
 
 /// How long a syndicated copy may lag the first one and still be the same story.
@@ -291,6 +292,23 @@ pub struct StoredArticle {
     pub ident: String,
     /// Topics it matches.
     pub topics: Vec<String>,
+    /// Enclosures and images ([`crate::media`]).
+    pub media: Vec<Media>,
+}
+
+/// The `media` column of `media`: NULL when there are none.
+fn media_column(media: &[Media]) -> Option<String> {
+    // Serializing strings and numbers cannot fail.
+    (!media.is_empty()).then(|| serde_json::to_string(media).unwrap_or_default())
+}
+
+/// The media stored in a `media` column. Only bantin writes it; a value it cannot read (none
+/// so far) counts as no media rather than making the article, and every feed it is in,
+/// unreadable.
+fn media_of(column: Option<&str>) -> Vec<Media> {
+    column
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
 }
 
 /// A stored article, as matching needs it.
@@ -737,6 +755,7 @@ impl Store {
                 story: r.get(14)?,
                 ident: r.get(15)?,
                 topics: Vec::new(),
+                media: media_of(borrowed_text(r, 16)?),
             })
         })?;
         let mut out = rows.collect::<Result<Vec<_>, _>>()?;
@@ -1038,7 +1057,7 @@ fn ingest_one(
                 "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
                    search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
                    url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11),
-                   title_guessed = ?12, search_layout = ?13
+                   title_guessed = ?12, search_layout = ?13, media = ?14
                  WHERE id = ?1 AND content_hash <> ?8",
             )?
             .execute(params![
@@ -1055,6 +1074,7 @@ fn ingest_one(
                     a.canonical_url,
                     a.title_guessed,
                     a.search_layout,
+                    media_column(&a.media),
                 ])?;
             if changed > 0 {
                 updated_now = true;
@@ -1077,8 +1097,9 @@ fn ingest_one(
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
-                   date_raw, first_seen, content_hash, story_id, ident, title_guessed, search_layout)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                   date_raw, first_seen, content_hash, story_id, ident, title_guessed, search_layout,
+                   media)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             )?
             .execute(params![
                 a.url,
@@ -1101,6 +1122,7 @@ fn ingest_one(
                 a.keys.first(),
                 a.title_guessed,
                 a.search_layout,
+                media_column(&a.media),
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
@@ -1130,7 +1152,7 @@ fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::typ
         "SELECT a.id, a.title, a.url, a.canonical_url, a.guid, a.summary_html, a.content_html,
                 a.authors, a.published, a.published_offset, a.date_guessed, a.date_raw,
                 a.first_seen, a.updated, coalesce(a.story_id, a.id),
-                coalesce(a.ident, 'id:' || a.id)",
+                coalesce(a.ident, 'id:' || a.id), a.media",
     );
     let mut conditions = Vec::new();
     // The order is the same for both: `matches` carries its article's (published,
