@@ -429,7 +429,7 @@ mod tests {
             .unwrap()
             .sized(Some(1200))
             .dimensions(Some(600), Some(315));
-        let json = serde_json::to_string(&[m.clone()]).unwrap();
+        let json = serde_json::to_string(std::slice::from_ref(&m)).unwrap();
         assert_eq!(
             json,
             r#"[{"url":"https://bao.example.vn/a.jpg","type":"image/jpeg","length":1200,"width":600,"height":315,"medium":"image"}]"#

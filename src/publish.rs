@@ -648,6 +648,80 @@ mod tests {
         }
     }
 
+    /// Media go out in each format's own terms, and every parser reads them back; a feed
+    /// without media declares no Media RSS namespace, so its bytes are what they were.
+    #[test]
+    fn media_in_every_format() {
+        let base = url::Url::parse("https://nhandan.vn/").unwrap();
+        let at = |p: &str| Media::at(p, &base).unwrap();
+        let mut entries = entries();
+        entries[0].media = vec![
+            at("/audio/ban-tin.mp3?a=1&b=2").sized(Some(4096)),
+            at("/anh/1").image().dimensions(Some(600), Some(315)),
+        ];
+        let rss_bytes = render(Format::Rss, &channel(), &entries);
+        let rss = text(&rss_bytes);
+        assert!(
+            rss.contains(r#"<enclosure url="https://nhandan.vn/audio/ban-tin.mp3?a=1&amp;b=2" length="4096" type="audio/mpeg"/>"#),
+            "{rss}"
+        );
+        assert!(
+            rss.contains(r#"<media:content height="315" medium="image" type="image/*" url="https://nhandan.vn/anh/1" width="600"></media:content>"#),
+            "{rss}"
+        );
+        assert_eq!(rss.matches("<enclosure").count(), 1);
+        assert!(rss.contains(r#"xmlns:media="http://search.yahoo.com/mrss/""#));
+        let atom_bytes = render(Format::Atom, &channel(), &entries);
+        let atom = text(&atom_bytes);
+        assert!(
+            atom.contains(r#"<link href="https://nhandan.vn/audio/ban-tin.mp3?a=1&amp;b=2" rel="enclosure" type="audio/mpeg" length="4096"/>"#),
+            "{atom}"
+        );
+        assert!(
+            atom.contains(
+                r#"<link href="https://nhandan.vn/anh/1" rel="enclosure" type="image/*"/>"#
+            ),
+            "{atom}"
+        );
+        for format in ALL {
+            let feed = parse(format, &render(format, &channel(), &entries));
+            let first = &feed.entries[0];
+            let urls: Vec<String> = first
+                .media
+                .iter()
+                .flat_map(|m| {
+                    m.content
+                        .iter()
+                        .filter_map(|c| Some(c.url.as_ref()?.to_string()))
+                })
+                .chain(
+                    first
+                        .links
+                        .iter()
+                        .filter(|l| l.rel.as_deref() != Some("alternate"))
+                        .map(|l| l.href.clone()),
+                )
+                .collect();
+            assert!(
+                urls.contains(&"https://nhandan.vn/audio/ban-tin.mp3?a=1&b=2".to_string()),
+                "{format:?}: {urls:?}"
+            );
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&render(Format::Json, &channel(), &entries)).unwrap();
+        assert_eq!(json["items"][0]["image"], "https://nhandan.vn/anh/1");
+        assert_eq!(
+            json["items"][0]["attachments"],
+            serde_json::json!([
+                {"url": "https://nhandan.vn/audio/ban-tin.mp3?a=1&b=2", "mime_type": "audio/mpeg", "size_in_bytes": 4096},
+                {"url": "https://nhandan.vn/anh/1", "mime_type": "image/*"}
+            ])
+        );
+        assert!(json["items"][1].get("attachments").is_none());
+        let none = render(Format::Rss, &channel(), &self::entries());
+        assert!(!text(&none).contains("mrss"));
+    }
+
     #[test]
     fn empty_feed_is_valid_in_every_format() {
         for format in ALL {

@@ -448,6 +448,39 @@ mod tests {
         );
         assert_eq!(s.schedule.text, DEFAULT_DIGEST_SCHEDULE);
         assert_eq!(s.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+        assert!(!c.mail.images, "digests show no images unless asked");
+    }
+
+    #[test]
+    fn images_in_digests_are_asked_for_with_a_boolean() {
+        let c = load_with(
+            "[mail]
+images = true
+",
+            "",
+        )
+        .unwrap();
+        assert!(c.mail.images);
+        let got = load_with(
+            "[mail]
+images = \"yes\"
+image = true
+",
+            "",
+        )
+        .unwrap_err();
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("bantin.toml:2:10: `mail.images`")),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter().any(
+                |g| g.starts_with("bantin.toml:3:1: unknown key `mail.image`")
+                    && g.ends_with("did you mean `images`?")
+            ),
+            "{got:#?}"
+        );
     }
 
     #[test]

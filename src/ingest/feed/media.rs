@@ -224,7 +224,8 @@ mod tests {
             <media:content medium="image" url="https://i1.example.vn/noext"/>
             <enclosure url="javascript:alert(1)" type="image/png"/><enclosure/><enclosure url="data:image/png;base64,AAAA"/>
             </item>"#;
-        let got: Vec<(String, Option<String>, Option<u64>, Option<u32>)> = in_item(item, &base())
+        type Row = (String, Option<String>, Option<u64>, Option<u32>);
+        let got: Vec<Row> = in_item(item, &base())
             .into_iter()
             .map(|m| (m.url, m.mime_type, m.length, m.width))
             .collect();
