@@ -31,22 +31,74 @@ const MAX_TYPE_BYTES: usize = 100;
 const MAX_DIMENSION: u32 = 100_000;
 
 /// One medium of an article, checked ([`Media::at`]).
+///
+/// Stored as JSON ([`Stored`]) without what can be derived again: the type when the URL's
+/// extension gives the same, the medium when the type gives the same. Most articles have one
+/// image, whose URL is then all but the whole record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Stored", from = "Stored")]
 pub struct Media {
     /// Absolute `http`/`https`.
     pub url: String,
     /// `type/subtype`, lower case: as given, else guessed from the URL's extension.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
     /// Bytes, as the publisher gave it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
-    #[serde(default, skip_serializing_if = "Medium::is_other")]
     pub medium: Medium,
+}
+
+/// The stored form of a [`Media`]. Field names are the stored format: never rename one.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    url: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    medium: Option<Medium>,
+}
+
+impl From<Media> for Stored {
+    fn from(m: Media) -> Stored {
+        let guessed = guess_type(&m.url);
+        let mime_type = m.mime_type.filter(|t| Some(t.as_str()) != guessed);
+        let derived = mime_type
+            .as_deref()
+            .or(guessed)
+            .map_or(Medium::Other, Medium::of_type);
+        Stored {
+            medium: (m.medium != derived).then_some(m.medium),
+            url: m.url,
+            mime_type,
+            length: m.length,
+            width: m.width,
+            height: m.height,
+        }
+    }
+}
+
+impl From<Stored> for Media {
+    fn from(s: Stored) -> Media {
+        let mime_type = s
+            .mime_type
+            .or_else(|| guess_type(&s.url).map(str::to_string));
+        let derived = mime_type.as_deref().map_or(Medium::Other, Medium::of_type);
+        Media {
+            medium: s.medium.unwrap_or(derived),
+            url: s.url,
+            mime_type,
+            length: s.length,
+            width: s.width,
+            height: s.height,
+        }
+    }
 }
 
 /// What kind of medium it is: from its type, else from where it was found (a thumbnail, an
@@ -62,10 +114,6 @@ pub enum Medium {
 }
 
 impl Medium {
-    fn is_other(&self) -> bool {
-        *self == Medium::Other
-    }
-
     fn of_type(mime_type: &str) -> Medium {
         match mime_type.split_once('/').map(|(kind, _)| kind) {
             Some("image") => Medium::Image,
@@ -429,16 +477,36 @@ mod tests {
             .unwrap()
             .sized(Some(1200))
             .dimensions(Some(600), Some(315));
-        let json = serde_json::to_string(std::slice::from_ref(&m)).unwrap();
-        assert_eq!(
-            json,
-            r#"[{"url":"https://bao.example.vn/a.jpg","type":"image/jpeg","length":1200,"width":600,"height":315,"medium":"image"}]"#
+        let check = |m: Media, stored: &str| {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, stored);
+            assert_eq!(serde_json::from_str::<Media>(&json).unwrap(), m, "{stored}");
+        };
+        // The type its extension gives, and the medium its type gives, are not stored.
+        check(
+            m,
+            r#"{"url":"https://bao.example.vn/a.jpg","length":1200,"width":600,"height":315}"#,
         );
-        assert_eq!(serde_json::from_str::<Vec<Media>>(&json).unwrap(), vec![m]);
-        let bare = Media::at("/a", &base()).unwrap();
-        assert_eq!(
-            serde_json::to_string(&bare).unwrap(),
-            r#"{"url":"https://bao.example.vn/a"}"#
+        check(
+            Media::at("/a", &base()).unwrap(),
+            r#"{"url":"https://bao.example.vn/a"}"#,
+        );
+        check(
+            Media::at("/a", &base()).unwrap().image(),
+            r#"{"url":"https://bao.example.vn/a","medium":"image"}"#,
+        );
+        check(
+            Media::at("/a.jpg", &base())
+                .unwrap()
+                .typed(Some("image/png")),
+            r#"{"url":"https://bao.example.vn/a.jpg","type":"image/png"}"#,
+        );
+        check(
+            Media::at("/a.mp4", &base())
+                .unwrap()
+                .typed(Some("application/x-mpegurl"))
+                .image(),
+            r#"{"url":"https://bao.example.vn/a.mp4","type":"application/x-mpegurl","medium":"image"}"#,
         );
     }
 }
