@@ -30,23 +30,41 @@ const MAX_TYPE_BYTES: usize = 100;
 /// Width and height larger than this are not believed.
 const MAX_DIMENSION: u32 = 100_000;
 
-/// One medium of an article, checked ([`Media::at`]).
-///
-/// Stored as JSON ([`Stored`]) without what can be derived again: the type when the URL's
-/// extension gives the same, the medium when the type gives the same. Most articles have one
-/// image, whose URL is then all but the whole record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "Stored", from = "Stored")]
+/// One medium of an article, checked ([`Media::at`]). Serialized whole (`bantin articles
+/// --json`); stored in the shorter form of [`to_stored`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Media {
     /// Absolute `http`/`https`.
     pub url: String,
     /// `type/subtype`, lower case: as given, else guessed from the URL's extension.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
     /// Bytes, as the publisher gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     pub medium: Medium,
+}
+
+/// `media` as the store keeps them: a JSON array without what can be derived again (the type
+/// when the URL's extension gives the same, the medium when the type gives the same); most
+/// articles have one image, whose URL is then all but the whole record. None when empty.
+pub fn to_stored(media: &[Media]) -> Option<String> {
+    let stored: Vec<Stored> = media.iter().cloned().map(Stored::from).collect();
+    // Serializing strings and numbers cannot fail.
+    (!stored.is_empty()).then(|| serde_json::to_string(&stored).unwrap_or_default())
+}
+
+/// The media of a [`to_stored`] value. Only bantin writes it; a value it cannot read (none so
+/// far) counts as no media, rather than making the article, and every feed it is in,
+/// unreadable.
+pub fn from_stored(stored: &str) -> Vec<Media> {
+    serde_json::from_str::<Vec<Stored>>(stored)
+        .map(|v| v.into_iter().map(Media::from).collect())
+        .unwrap_or_default()
 }
 
 /// The stored form of a [`Media`]. Field names are the stored format: never rename one.
@@ -478,10 +496,12 @@ mod tests {
             .sized(Some(1200))
             .dimensions(Some(600), Some(315));
         let check = |m: Media, stored: &str| {
-            let json = serde_json::to_string(&m).unwrap();
-            assert_eq!(json, stored);
-            assert_eq!(serde_json::from_str::<Media>(&json).unwrap(), m, "{stored}");
+            let json = to_stored(std::slice::from_ref(&m)).unwrap();
+            assert_eq!(json, format!("[{stored}]"));
+            assert_eq!(from_stored(&json), [m], "{stored}");
         };
+        assert_eq!(to_stored(&[]), None);
+        assert_eq!(from_stored("{\"url\": 1}"), []);
         // The type its extension gives, and the medium its type gives, are not stored.
         check(
             m,

@@ -43,7 +43,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use self::keys::StoredKey;
 use crate::article::NewArticle;
-use crate::media::Media;
+use crate::media::{self, Media};
 use crate::topics::{MatchInput, TopicMatch};
 
 /// How long a syndicated copy may lag the first one and still be the same story.
@@ -296,19 +296,14 @@ pub struct StoredArticle {
     pub media: Vec<Media>,
 }
 
-/// The `media` column of `media`: NULL when there are none.
+/// The `media` column of `media` ([`media::to_stored`]): NULL when there are none.
 fn media_column(media: &[Media]) -> Option<String> {
-    // Serializing strings and numbers cannot fail.
-    (!media.is_empty()).then(|| serde_json::to_string(media).unwrap_or_default())
+    media::to_stored(media)
 }
 
-/// The media stored in a `media` column. Only bantin writes it; a value it cannot read (none
-/// so far) counts as no media rather than making the article, and every feed it is in,
-/// unreadable.
+/// The media stored in a `media` column.
 fn media_of(column: Option<&str>) -> Vec<Media> {
-    column
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_default()
+    column.map(media::from_stored).unwrap_or_default()
 }
 
 /// A stored article, as matching needs it.
