@@ -147,6 +147,7 @@ pub fn feed(data: &[u8]) {
         );
         assert_media(&a.media);
     }
+    assert_media_republished(&stored, &base, dates);
     let second = poll(now() + chrono::Duration::minutes(15));
     assert_eq!(
         second.new, 0,
@@ -185,6 +186,49 @@ fn assert_media(media: &[bantin::media::Media]) {
                 "media type {t:?}"
             );
         }
+    }
+}
+
+/// The stored articles published as RSS and read back by the feed kind: each keeps its media,
+/// in order (the RSS enclosure is the first, `media:content` lists them all).
+fn assert_media_republished(
+    stored: &[bantin::store::StoredArticle],
+    base: &Url,
+    dates: DateContext,
+) {
+    let entries: Vec<publish::Entry> = stored
+        .iter()
+        .map(|a| publish::Entry {
+            id: format!("urn:bantin:{}", a.ident),
+            title: a.title.clone(),
+            link: a.url.clone(),
+            summary_html: a.summary_html.clone(),
+            content_html: a.content_html.clone(),
+            published: a.published,
+            updated: a.updated,
+            authors: a.authors.clone(),
+            categories: Vec::new(),
+            sources: Vec::new(),
+            media: a.media.clone(),
+        })
+        .collect();
+    let channel = publish::Channel {
+        title: "bantin".into(),
+        description: "fuzz".into(),
+        link: FEED_URL.into(),
+        self_url: FEED_URL.into(),
+        ttl_minutes: 15,
+        updated: now(),
+    };
+    let rss = publish::render(publish::Format::Rss, &channel, &entries);
+    let read = feed::parse(&rss, None, base, dates)
+        .unwrap_or_else(|e| panic!("bantin's RSS does not read back: {e}"));
+    assert_eq!(read.entries.len(), entries.len(), "items read back");
+    for (a, e) in stored.iter().zip(&read.entries) {
+        let urls = |media: &[bantin::media::Media]| -> Vec<String> {
+            media.iter().map(|m| m.url.clone()).collect()
+        };
+        assert_eq!(urls(&e.media), urls(&a.media), "the media of {:?}", a.title);
     }
 }
 
