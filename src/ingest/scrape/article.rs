@@ -27,8 +27,8 @@ pub struct ArticlePage {
     pub image: Option<Media>,
 }
 
-/// An article page → its body, date and authors. With `rules.content`, its first match is the
-/// body; without (or without `rules`), a readability extractor (dom_smoothie) finds it. Either
+/// An article page → its body, date, authors and image. With `rules.content`, its first match
+/// is the body; without (or without `rules`), a readability extractor (dom_smoothie) finds it. Either
 /// way, dropped from the body: `rules.remove`, `rules.date` and `rules.author` matches; script, style, noscript, iframe, form,
 /// button, input, nav, aside, svg (and other controls); elements whose class or id contains
 /// "comment", "binh-luan", "related", "tin-khac", "social" or "share"; and a heading such as
@@ -39,7 +39,8 @@ pub struct ArticlePage {
 /// Date, the first that parses (else the first found, unparsed): `rules.date`;
 /// `article:published_time`, `itemprop="datePublished"` or `pubdate` meta; JSON-LD
 /// `datePublished`; the first `<time datetime>`. Authors: `rules.author` matches (without a
-/// "Tác giả:" label); else `<meta name="author">`; else JSON-LD author names.
+/// "Tác giả:" label); else `<meta name="author">`; else JSON-LD author names. Image: `og:image`,
+/// else `twitter:image`.
 pub fn extract_article(
     bytes: &[u8],
     charset: Option<&str>,
