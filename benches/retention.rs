@@ -41,6 +41,7 @@ fn article(i: usize) -> NewArticle {
             topic: "dan-van".into(),
             phrases: vec!["dân vận".into()],
         }],
+        media: Vec::new(),
     }
 }
 

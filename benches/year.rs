@@ -695,6 +695,7 @@ fn generate_day(day: i64, per_day: usize, srcs: &[SourceInfo], config: &Config) 
             date_guessed: false,
             date_raw: None,
             matches: config.topics.matches(&input, &carriers),
+            media: Vec::new(),
             keys,
         };
         polls.entry((slot, source)).or_default().push(article);

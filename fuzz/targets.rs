@@ -145,13 +145,91 @@ pub fn feed(data: &[u8]) {
             !a.title.is_empty() || a.url.is_some(),
             "an article with neither title nor link"
         );
+        assert_media(&a.media);
     }
+    assert_media_republished(&stored, &base, dates);
     let second = poll(now() + chrono::Duration::minutes(15));
     assert_eq!(
         second.new, 0,
         "the same feed polled again stored new articles"
     );
     assert_eq!(store.article_count().unwrap(), stored.len() as u64);
+}
+
+/// What `bantin::media` promises of an article's media: web URLs of bounded length, each once,
+/// a bounded number of them, well-formed types.
+fn assert_media(media: &[bantin::media::Media]) {
+    assert!(
+        media.len() <= bantin::media::MAX_PER_ARTICLE,
+        "{} media kept",
+        media.len()
+    );
+    let mut urls = HashSet::new();
+    for m in media {
+        let url = Url::parse(&m.url).unwrap_or_else(|e| panic!("media URL {:?}: {e}", m.url));
+        assert!(
+            matches!(url.scheme(), "http" | "https"),
+            "media URL {:?}",
+            m.url
+        );
+        assert!(
+            m.url.len() <= bantin::media::MAX_URL_BYTES,
+            "a media URL of {} bytes",
+            m.url.len()
+        );
+        assert!(urls.insert(m.url.as_str()), "media URL {:?} twice", m.url);
+        if let Some(t) = &m.mime_type {
+            assert!(
+                t.split_once('/')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                    && !t.contains(|c: char| c.is_whitespace() || c == '<' || c == '"'),
+                "media type {t:?}"
+            );
+        }
+    }
+}
+
+/// The stored articles published as RSS and read back by the feed kind: each keeps its media,
+/// in order (the RSS enclosure is the first, `media:content` lists them all).
+fn assert_media_republished(
+    stored: &[bantin::store::StoredArticle],
+    base: &Url,
+    dates: DateContext,
+) {
+    let entries: Vec<publish::Entry> = stored
+        .iter()
+        .map(|a| publish::Entry {
+            id: format!("urn:bantin:{}", a.ident),
+            title: a.title.clone(),
+            link: a.url.clone(),
+            summary_html: a.summary_html.clone(),
+            content_html: a.content_html.clone(),
+            published: a.published,
+            updated: a.updated,
+            authors: a.authors.clone(),
+            categories: Vec::new(),
+            sources: Vec::new(),
+            media: a.media.clone(),
+        })
+        .collect();
+    let channel = publish::Channel {
+        title: "bantin".into(),
+        description: "fuzz".into(),
+        link: FEED_URL.into(),
+        self_url: FEED_URL.into(),
+        ttl_minutes: 15,
+        updated: now(),
+    };
+    let rss = publish::render(publish::Format::Rss, &channel, &entries);
+    let read = feed::parse(&rss, None, base, dates)
+        .unwrap_or_else(|e| panic!("bantin's RSS does not read back: {e}"));
+    assert_eq!(read.entries.len(), entries.len(), "items read back");
+    for (a, e) in stored.iter().zip(&read.entries) {
+        let urls = |media: &[bantin::media::Media]| -> Vec<String> {
+            media.iter().map(|m| m.url.clone()).collect()
+        };
+        assert_eq!(urls(&e.media), urls(&a.media), "the media of {:?}", a.title);
+    }
 }
 
 /// What `text::clean` promises of display text.

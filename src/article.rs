@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::media::Media;
 use crate::topics::TopicMatch;
 
 /// An article as one source carried it, normalized and ready to store.
@@ -49,4 +50,6 @@ pub struct NewArticle {
     pub content_hash: String,
     /// Topics the article matches, with the phrases that matched.
     pub matches: Vec<TopicMatch>,
+    /// Enclosures and images, checked and capped ([`crate::media`]).
+    pub media: Vec<Media>,
 }

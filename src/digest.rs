@@ -47,6 +47,8 @@ use chrono_tz::Tz;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
+use crate::media::Media;
+
 /// One stored article, as the digest needs it.
 #[derive(Debug, Clone)]
 pub struct DigestArticle {
@@ -60,6 +62,9 @@ pub struct DigestArticle {
     pub sources: Vec<String>,
     /// Topic ids it matches.
     pub topics: Vec<String>,
+    /// The image shown beside its title in the HTML digest; None when it has none, or when
+    /// digests show none (`[mail] images`, off by default).
+    pub image: Option<Media>,
     /// The summary as listed, made from `summary_html` and `title` by the first digest that
     /// lists the article and kept for the next ones (subscribers share their window's
     /// articles): leave it empty, and change neither of those once it is set.
@@ -316,6 +321,45 @@ struct Entry {
     summary: Option<String>,
     also_in: Vec<String>,
     also_in_text: String,
+    /// Beside the title in the HTML digest, at a fixed size ([`Image`]).
+    image: Option<Image>,
+}
+
+/// An article's image as the HTML digest shows it: always [`IMAGE_WIDTH`] wide and at most
+/// [`IMAGE_MAX_HEIGHT`] high, both written as attributes, so the layout is the same whether
+/// the client loads it or blocks it (most block remote images until asked), and the title is
+/// its alt text. Nothing in the digest depends on it.
+#[derive(Debug, Serialize)]
+struct Image {
+    url: String,
+    width: u32,
+    height: u32,
+}
+
+/// The width of an image in the HTML digest, in CSS pixels: a thumbnail beside the title.
+const IMAGE_WIDTH: u32 = 120;
+/// The height when the image's own proportions are unknown (3:2, most news photos), and the
+/// most it may be.
+const IMAGE_HEIGHT: u32 = 80;
+const IMAGE_MAX_HEIGHT: u32 = 120;
+
+impl Image {
+    /// `m` at the digest's size, its height from its own proportions when known; only a web
+    /// URL (ingest checked it; a digest checks links again all the same).
+    fn of(m: &Media) -> Option<Image> {
+        let url = web_link(Some(&m.url))?;
+        let height = match (m.width, m.height) {
+            (Some(w), Some(h)) if w > 0 => (u64::from(IMAGE_WIDTH) * u64::from(h) / u64::from(w))
+                .clamp(1, u64::from(IMAGE_MAX_HEIGHT))
+                as u32,
+            _ => IMAGE_HEIGHT,
+        };
+        Some(Image {
+            url,
+            width: IMAGE_WIDTH,
+            height,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -510,6 +554,7 @@ fn entry(story: &Story, also_in: Vec<String>, tz: Tz) -> Entry {
         also_in_text: also_in.join(", "),
         also_in,
         title,
+        image: a.image.as_ref().and_then(Image::of),
     }
 }
 
@@ -733,6 +778,9 @@ fn sample_input() -> DigestInput {
         published: at(id),
         sources: vec![source.to_owned()],
         topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+        image: url::Url::parse("https://example.vn/")
+            .ok()
+            .and_then(|base| Media::at(&format!("/anh-{id}.jpg"), &base)),
         listed_summary: OnceLock::new(),
     };
     let topic = |id: &str, name: &str| DigestTopic {
@@ -783,6 +831,7 @@ mod tests {
             published: at(published),
             sources: vec!["Nhân Dân".to_owned()],
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            image: None,
             listed_summary: OnceLock::new(),
         }
     }
@@ -1368,13 +1417,111 @@ mod tests {
         assert_eq!(composed.subject, "Bản tin Chủ đề A, Chủ đề B – 28/11/2026");
         assert!(composed.text.ends_with('\n') && composed.html.ends_with("</html>\n"));
         assert!(!composed.text.contains("\n\n\n\n"), "{}", composed.text);
-        // Mail-client rules the HTML keeps: inline styles only, nothing fetched.
+        // Mail-client rules the HTML keeps: inline styles only, nothing fetched but the
+        // images `[mail] images` asks for.
+        let without_images = compose_embedded(&without_images(&sample));
         for forbidden in [
             "<style", "class=", "<img", "<script", "<link", "url(", "@import",
         ] {
-            assert!(!composed.html.contains(forbidden), "{forbidden}");
+            assert!(!without_images.html.contains(forbidden), "{forbidden}");
+            if forbidden != "<img" {
+                assert!(!composed.html.contains(forbidden), "{forbidden}");
+            }
         }
         assert!(composed.html.contains("max-width:640px"));
+    }
+
+    /// `input` as composed with `[mail] images` off: no article has an image to show.
+    fn without_images(input: &DigestInput) -> DigestInput {
+        DigestInput {
+            articles: input
+                .articles
+                .iter()
+                .map(|a| DigestArticle {
+                    image: None,
+                    listed_summary: OnceLock::new(),
+                    ..a.clone()
+                })
+                .collect(),
+            ..input.clone()
+        }
+    }
+
+    /// With `[mail] images`, each listed article with an image shows it before its title, at a
+    /// fixed size given as attributes, with the title as its alt text, so that a client that
+    /// blocks images keeps the layout and says what is missing; the text digest is the same
+    /// with or without them, and so is the HTML once the images are taken out.
+    #[test]
+    fn images_beside_titles_read_well_when_blocked() {
+        let base = url::Url::parse("https://nhandan.vn/").unwrap();
+        let image = |path: &str, w: Option<u32>, h: Option<u32>| {
+            Media::at(path, &base).map(|m| m.image().dimensions(w, h))
+        };
+        let mut a = article(
+            1,
+            "Hội nghị <dân vận> \"khéo\"",
+            "2026-11-27T10:00:00+07:00",
+            &[DAN_VAN],
+        );
+        a.image = image("/anh/1.jpg?w=1200&h=0", Some(1200), Some(900));
+        let mut b = article(
+            2,
+            "Bài không rõ kích thước ảnh",
+            "2026-11-27T09:00:00+07:00",
+            &[DAN_VAN],
+        );
+        b.image = image("/anh/2.jpg", None, None);
+        let mut c = article(3, "Ảnh dọc", "2026-11-27T08:00:00+07:00", &[DAN_VAN]);
+        c.image = image("/anh/3.jpg", Some(100), Some(1000));
+        let d = article(4, "Bài không ảnh", "2026-11-27T07:00:00+07:00", &[DAN_VAN]);
+        let with = input(vec![topic(DAN_VAN, "Dân vận")], vec![a, b, c, d]);
+        let shown = compose_embedded(&with);
+        let imgs: Vec<&str> = shown
+            .html
+            .match_indices("<img ")
+            .map(|(at, _)| {
+                let tag = &shown.html[at..];
+                &tag[..tag.find('>').unwrap() + 1]
+            })
+            .collect();
+        assert_eq!(imgs.len(), 3, "{}", shown.html);
+        let attrs = |tag: &str| -> Vec<String> {
+            ["src", "alt", "width", "height"]
+                .iter()
+                .map(|name| {
+                    let from = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                    let rest = &tag[from..];
+                    rest[..rest.find('"').unwrap()].to_string()
+                })
+                .collect()
+        };
+        assert_eq!(
+            attrs(imgs[0]),
+            [
+                "https://nhandan.vn/anh/1.jpg?w=1200&amp;h=0",
+                "Hội nghị &lt;dân vận&gt; &quot;khéo&quot;",
+                "120",
+                "90"
+            ]
+        );
+        // Proportions unknown: 3:2; a tall image is cut to the most a row may take.
+        assert_eq!(&attrs(imgs[1])[2..], ["120", "80"]);
+        assert_eq!(&attrs(imgs[2])[2..], ["120", "120"]);
+        // Each image comes before its title, which stays a link of its own.
+        let first = shown.html.find("<img ").unwrap();
+        let title = shown.html.find("Hội nghị &lt;dân vận&gt;").unwrap();
+        assert!(first < title);
+
+        let plain = compose_embedded(&without_images(&with));
+        assert_eq!(plain.text, shown.text);
+        assert!(!plain.html.contains("<img"), "{}", plain.html);
+        let strip = |html: &str| -> String {
+            html.lines()
+                .filter(|l| !l.starts_with("<img ") && !l.starts_with("<div style=\"clear:both"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(strip(&shown.html), strip(&plain.html));
     }
 
     #[test]

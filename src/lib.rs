@@ -46,6 +46,10 @@
 //!   [`ingest::preview`]
 //!   (`bantin discover`, `sources test`).
 //!   `sniff`, `feed`, `sitemap` (not `sitemap::follow`), `normalize` and `scrape` are pure.
+//! - [`media`]: what an article carries besides its text (enclosures, Media RSS, Atom
+//!   enclosure links, JSON Feed images and attachments, a page's `og:image`, else its
+//!   description's first image): only web URLs, each once, capped. Pure. The feed kind reads
+//!   them in `ingest::feed::media` (what feed-rs leaves out too), pages in [`ingest::scrape`].
 //! - [`topics`]: the compiled topic matcher (one Aho-Corasick automaton for all topics):
 //!   syllable-bounded phrases, exact or accent-free, `none` vetoes, `ignore` masks; a topic's
 //!   screen of stored search texts for `topics test`. Pure.
@@ -129,6 +133,7 @@ pub mod guard;
 pub mod http;
 pub mod ingest;
 pub mod mail;
+pub mod media;
 pub mod metrics;
 pub mod notify;
 pub mod parallel;

@@ -28,6 +28,7 @@ use crate::digest::{
 };
 use crate::guard;
 use crate::mail::{self, MailError, Mailer, Outgoing};
+use crate::media;
 use crate::publish::Format;
 use crate::site::paths::{self, Links};
 use crate::site::Scope;
@@ -704,6 +705,10 @@ impl Postman {
                 })
                 .collect(),
             topics: a.topics,
+            image: match self.config.mail.images {
+                true => media::image(&a.media).cloned(),
+                false => None,
+            },
             listed_summary: OnceLock::new(),
         }
     }

@@ -19,6 +19,8 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 
+use crate::media::{self, Media, Medium};
+
 /// The feed language, for every format: all our sources publish in Vietnamese.
 const LANGUAGE: &str = "vi";
 /// RSS `<generator>` and Atom `<generator>`; no version, so a release does not change the bytes.
@@ -123,6 +125,10 @@ pub struct Entry {
     /// the source's feed URL. The first is used for RSS <source url="…">name</source> and Atom
     /// <source> (title + link + id).
     pub sources: Vec<(String, String)>,
+    /// Enclosures and images, checked at ingest ([`crate::media`]): RSS `<enclosure>` (the
+    /// first) and `media:content` (all), Atom `rel="enclosure"` links, JSON Feed `image` (the
+    /// first image) and `attachments`.
+    pub media: Vec<Media>,
 }
 
 pub fn render(format: Format, channel: &Channel, entries: &[Entry]) -> Vec<u8> {
@@ -169,6 +175,23 @@ pub fn rss(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
                 title: Some(xml_text(name)),
             }));
             // RSS <author> must be an email address; outlets give names, so dc:creator.
+            // RSS allows one enclosure: the first medium, which is the one the publisher put
+            // first (its own `<enclosure>`, as `crate::media` keeps the order). Every medium
+            // also goes as `media:content`, which readers use for images.
+            item.set_enclosure(entry.media.first().map(|m| rss::Enclosure {
+                url: xml_text(&m.url),
+                // Required; 0 when unknown, as the RSS Advisory Board recommends.
+                length: m.length.unwrap_or(0).to_string(),
+                mime_type: xml_text(m.published_type()),
+            }));
+            if !entry.media.is_empty() {
+                let mut media = std::collections::BTreeMap::new();
+                media.insert(
+                    "content".to_owned(),
+                    entry.media.iter().map(media_content).collect(),
+                );
+                item.extensions.insert(MEDIA_PREFIX.to_owned(), media);
+            }
             if !entry.authors.is_empty() {
                 let mut dc = DublinCoreExtension::default();
                 dc.set_creators(
@@ -202,12 +225,50 @@ pub fn rss(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
     let mut atom_ext = AtomExtension::default();
     atom_ext.set_links(vec![self_link]);
     feed.set_atom_ext(atom_ext);
+    // Declared only when used, so a feed without media keeps its bytes (and its ETag).
+    if entries.iter().any(|e| !e.media.is_empty()) {
+        feed.namespaces
+            .insert(MEDIA_PREFIX.to_owned(), MEDIA_NAMESPACE.to_owned());
+    }
     feed.set_items(items);
 
     // Writing to a Vec<u8> cannot fail: the only errors the writer returns are I/O errors from
     // the sink, and Vec's `Write` impl never returns one.
     feed.write_to(Vec::new())
         .expect("writing XML to a Vec<u8> cannot fail")
+}
+
+/// The Media RSS namespace (<https://www.rssboard.org/media-rss>) and its usual prefix.
+const MEDIA_NAMESPACE: &str = "http://search.yahoo.com/mrss/";
+const MEDIA_PREFIX: &str = "media";
+
+/// `<media:content url type fileSize width height medium/>`.
+fn media_content(m: &Media) -> rss::extension::Extension {
+    let mut attrs = std::collections::BTreeMap::new();
+    attrs.insert("url".to_owned(), xml_text(&m.url));
+    attrs.insert("type".to_owned(), xml_text(m.published_type()));
+    let mut number = |name: &str, n: Option<u64>| {
+        if let Some(n) = n {
+            attrs.insert(name.to_owned(), n.to_string());
+        }
+    };
+    number("fileSize", m.length);
+    number("width", m.width.map(u64::from));
+    number("height", m.height.map(u64::from));
+    let medium = match m.medium {
+        Medium::Image => Some("image"),
+        Medium::Video => Some("video"),
+        Medium::Audio => Some("audio"),
+        Medium::Other => None,
+    };
+    if let Some(medium) = medium {
+        attrs.insert("medium".to_owned(), medium.to_owned());
+    }
+    rss::extension::Extension {
+        name: format!("{MEDIA_PREFIX}:content"),
+        attrs,
+        ..rss::extension::Extension::default()
+    }
 }
 
 /// Atom 1.0 (RFC 4287).
@@ -250,6 +311,10 @@ pub fn atom(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
                 .link
                 .iter()
                 .map(|href| link(href, "alternate", None))
+                .chain(entry.media.iter().map(|m| Link {
+                    length: m.length.map(|n| n.to_string()),
+                    ..link(&m.url, "enclosure", Some(m.published_type()))
+                }))
                 .collect();
             out.summary = entry
                 .summary_html
@@ -359,6 +424,16 @@ fn json_item(entry: &Entry) -> JsonItem<'_> {
             .map(|name| JsonAuthor { name })
             .collect(),
         tags: entry.categories.iter().map(String::as_str).collect(),
+        image: media::image(&entry.media).map(|m| m.url.as_str()),
+        attachments: entry
+            .media
+            .iter()
+            .map(|m| JsonAttachment {
+                url: &m.url,
+                mime_type: m.published_type(),
+                size_in_bytes: m.length,
+            })
+            .collect(),
     }
 }
 
@@ -392,6 +467,18 @@ struct JsonItem<'a> {
     authors: Vec<JsonAuthor<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<JsonAttachment<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonAttachment<'a> {
+    url: &'a str,
+    mime_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -451,6 +538,7 @@ mod tests {
                     "Nhân Dân".to_owned(),
                     "https://nhandan.vn/rss/chinhtri.rss".to_owned(),
                 )],
+                media: Vec::new(),
             },
             Entry {
                 id: "urn:bantin:article:3f2a02".to_owned(),
@@ -466,6 +554,7 @@ mod tests {
                     "Báo Chính phủ".to_owned(),
                     "https://baochinhphu.vn/rss/home.rss".to_owned(),
                 )],
+                media: Vec::new(),
             },
             Entry {
                 id: "urn:bantin:article:3f2a03".to_owned(),
@@ -487,6 +576,7 @@ mod tests {
                         "https://nhandan.vn/rss/chinhtri.rss".to_owned(),
                     ),
                 ],
+                media: Vec::new(),
             },
         ]
     }
@@ -563,6 +653,80 @@ mod tests {
                 assert_eq!(authors, entry.authors, "{format:?}");
             }
         }
+    }
+
+    /// Media go out in each format's own terms, and every parser reads them back; a feed
+    /// without media declares no Media RSS namespace, so its bytes are what they were.
+    #[test]
+    fn media_in_every_format() {
+        let base = url::Url::parse("https://nhandan.vn/").unwrap();
+        let at = |p: &str| Media::at(p, &base).unwrap();
+        let mut entries = entries();
+        entries[0].media = vec![
+            at("/audio/ban-tin.mp3?a=1&b=2").sized(Some(4096)),
+            at("/anh/1").image().dimensions(Some(600), Some(315)),
+        ];
+        let rss_bytes = render(Format::Rss, &channel(), &entries);
+        let rss = text(&rss_bytes);
+        assert!(
+            rss.contains(r#"<enclosure url="https://nhandan.vn/audio/ban-tin.mp3?a=1&amp;b=2" length="4096" type="audio/mpeg"/>"#),
+            "{rss}"
+        );
+        assert!(
+            rss.contains(r#"<media:content height="315" medium="image" type="image/*" url="https://nhandan.vn/anh/1" width="600"></media:content>"#),
+            "{rss}"
+        );
+        assert_eq!(rss.matches("<enclosure").count(), 1);
+        assert!(rss.contains(r#"xmlns:media="http://search.yahoo.com/mrss/""#));
+        let atom_bytes = render(Format::Atom, &channel(), &entries);
+        let atom = text(&atom_bytes);
+        assert!(
+            atom.contains(r#"<link href="https://nhandan.vn/audio/ban-tin.mp3?a=1&amp;b=2" rel="enclosure" type="audio/mpeg" length="4096"/>"#),
+            "{atom}"
+        );
+        assert!(
+            atom.contains(
+                r#"<link href="https://nhandan.vn/anh/1" rel="enclosure" type="image/*"/>"#
+            ),
+            "{atom}"
+        );
+        for format in ALL {
+            let feed = parse(format, &render(format, &channel(), &entries));
+            let first = &feed.entries[0];
+            let urls: Vec<String> = first
+                .media
+                .iter()
+                .flat_map(|m| {
+                    m.content
+                        .iter()
+                        .filter_map(|c| Some(c.url.as_ref()?.to_string()))
+                })
+                .chain(
+                    first
+                        .links
+                        .iter()
+                        .filter(|l| l.rel.as_deref() != Some("alternate"))
+                        .map(|l| l.href.clone()),
+                )
+                .collect();
+            assert!(
+                urls.contains(&"https://nhandan.vn/audio/ban-tin.mp3?a=1&b=2".to_string()),
+                "{format:?}: {urls:?}"
+            );
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&render(Format::Json, &channel(), &entries)).unwrap();
+        assert_eq!(json["items"][0]["image"], "https://nhandan.vn/anh/1");
+        assert_eq!(
+            json["items"][0]["attachments"],
+            serde_json::json!([
+                {"url": "https://nhandan.vn/audio/ban-tin.mp3?a=1&b=2", "mime_type": "audio/mpeg", "size_in_bytes": 4096},
+                {"url": "https://nhandan.vn/anh/1", "mime_type": "image/*"}
+            ])
+        );
+        assert!(json["items"][1].get("attachments").is_none());
+        let none = render(Format::Rss, &channel(), &self::entries());
+        assert!(!text(&none).contains("mrss"));
     }
 
     #[test]

@@ -51,6 +51,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use self::keys::StoredKey;
 use crate::article::NewArticle;
+use crate::media::{self, Media};
 use crate::topics::{MatchInput, TopicMatch};
 
 /// How long a syndicated copy may lag the first one and still be the same story.
@@ -304,6 +305,18 @@ pub struct StoredArticle {
     pub ident: String,
     /// Topics it matches.
     pub topics: Vec<String>,
+    /// Enclosures and images ([`crate::media`]).
+    pub media: Vec<Media>,
+}
+
+/// The `media` column of `media` ([`media::to_stored`]): NULL when there are none.
+fn media_column(media: &[Media]) -> Option<String> {
+    media::to_stored(media)
+}
+
+/// The media stored in a `media` column.
+fn media_of(column: Option<&str>) -> Vec<Media> {
+    column.map(media::from_stored).unwrap_or_default()
 }
 
 /// A stored article, as matching needs it.
@@ -1067,7 +1080,7 @@ fn ingest_one(
                 "UPDATE articles SET title = ?2, title_key = ?3, summary_html = ?4, content_html = ?5,
                    search_text = ?6, authors = ?7, content_hash = ?8, updated = ?9,
                    url = coalesce(url, ?10), canonical_url = coalesce(canonical_url, ?11),
-                   title_guessed = ?12, search_layout = ?13
+                   title_guessed = ?12, search_layout = ?13, media = ?14
                  WHERE id = ?1 AND content_hash <> ?8",
             )?
             .execute(params![
@@ -1084,6 +1097,7 @@ fn ingest_one(
                     a.canonical_url,
                     a.title_guessed,
                     a.search_layout,
+                    media_column(&a.media),
                 ])?;
             if changed > 0 {
                 updated_now = true;
@@ -1119,8 +1133,9 @@ fn ingest_one(
             tx.prepare_cached(
                 "INSERT INTO articles (url, canonical_url, host, guid, title, title_key, summary_html,
                    content_html, search_text, authors, published, published_offset, date_guessed,
-                   date_raw, first_seen, content_hash, story_id, ident, title_guessed, search_layout)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                   date_raw, first_seen, content_hash, story_id, ident, title_guessed, search_layout,
+                   media)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             )?
             .execute(params![
                 a.url,
@@ -1143,6 +1158,7 @@ fn ingest_one(
                 a.keys.first(),
                 a.title_guessed,
                 a.search_layout,
+                media_column(&a.media),
             ])?;
             let id = tx.last_insert_rowid();
             insert_matches(tx, id, &a.matches, now)?;
@@ -1200,6 +1216,7 @@ fn read_articles(conn: &Connection, q: &ArticleQuery) -> Result<Vec<StoredArticl
             story: r.get(14)?,
             ident: r.get(15)?,
             topics: Vec::new(),
+            media: media_of(borrowed_text(r, 16)?),
         })
     })?;
     let mut out = rows.collect::<Result<Vec<_>, _>>()?;
@@ -1235,7 +1252,7 @@ fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::typ
         "SELECT a.id, a.title, a.url, a.canonical_url, a.guid, a.summary_html, a.content_html,
                 a.authors, a.published, a.published_offset, a.date_guessed, a.date_raw,
                 a.first_seen, a.updated, coalesce(a.story_id, a.id),
-                coalesce(a.ident, 'id:' || a.id)",
+                coalesce(a.ident, 'id:' || a.id), a.media",
     );
     let mut conditions = Vec::new();
     // The order is the same for both: `matches` carries its article's (published,

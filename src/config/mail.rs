@@ -1,7 +1,7 @@
 //! `[mail]` in the main file and `subscribers.toml`: who gets which digests, and how mail leaves.
 //!
 //! Keys of `[mail]`: `from`, `reply_to`, `secret_file`, `outbox` (the Maildir, the default
-//! transport) and `[mail.smtp]` (`host`, `port`, `security`, `username`, `password_file`,
+//! transport), `images` (an image beside each title of the HTML digest) and `[mail.smtp]` (`host`, `port`, `security`, `username`, `password_file`,
 //! `password_env`, `timeout`, `connections`). Keys of a `[[subscribers]]` entry: `email`, `name`, `topics`,
 //! `schedule`, `timezone`, `max_items`.
 //!
@@ -31,6 +31,9 @@ pub struct Mail {
     pub transport: MailTransport,
     /// The HMAC secret for unsubscribe links (else `BANTIN_SECRET`, else one kept in the database).
     pub secret_file: Option<PathBuf>,
+    /// `images`: the HTML digest shows each article's image, small, beside its title. Off by
+    /// default: many mail clients block remote images, and the digest reads the same without.
+    pub images: bool,
 }
 
 /// Where digests go: an SMTP server, or (the default) a Maildir any mail client can open.
@@ -169,7 +172,14 @@ pub struct Subscriber {
     pub max_items: usize,
 }
 
-const MAIL_KEYS: &[&str] = &["from", "reply_to", "secret_file", "outbox", "smtp"];
+const MAIL_KEYS: &[&str] = &[
+    "from",
+    "reply_to",
+    "secret_file",
+    "outbox",
+    "images",
+    "smtp",
+];
 const SMTP_KEYS: &[&str] = &[
     "host",
     "port",
@@ -188,10 +198,12 @@ pub(super) fn read_mail(r: &mut Reporter, root: &Section) -> Mail {
         reply_to: None,
         transport: MailTransport::Maildir(DEFAULT_OUTBOX.into()),
         secret_file: None,
+        images: false,
     };
     let Some(t) = root.table(r, "mail") else {
         return mail;
     };
+    mail.images = t.boolean(r, "images").unwrap_or(false);
     if let Some(from) = address(r, &t, "from") {
         mail.from = from;
     }
@@ -441,6 +453,39 @@ mod tests {
         );
         assert_eq!(s.schedule.text, DEFAULT_DIGEST_SCHEDULE);
         assert_eq!(s.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+        assert!(!c.mail.images, "digests show no images unless asked");
+    }
+
+    #[test]
+    fn images_in_digests_are_asked_for_with_a_boolean() {
+        let c = load_with(
+            "[mail]
+images = true
+",
+            "",
+        )
+        .unwrap();
+        assert!(c.mail.images);
+        let got = load_with(
+            "[mail]
+images = \"yes\"
+image = true
+",
+            "",
+        )
+        .unwrap_err();
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("bantin.toml:2:10: `mail.images`")),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter().any(
+                |g| g.starts_with("bantin.toml:3:1: unknown key `mail.image`")
+                    && g.ends_with("did you mean `images`?")
+            ),
+            "{got:#?}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use url::Url;
 
 use crate::config::Source;
 use crate::date::{self, DateOrder};
+use crate::media::Media;
 
 /// The entries one fetched document lists (a feed, or an HTML list page), with what the
 /// document says about itself.
@@ -46,6 +47,8 @@ pub struct RawEntry {
     pub content: Option<String>,
     pub authors: Vec<String>,
     pub date: Option<RawDate>,
+    /// Enclosures, images and other media the item names, checked ([`crate::media`]).
+    pub media: Vec<Media>,
 }
 
 /// A date as published, and the instant [`date::parse`] read from it (None: unreadable).

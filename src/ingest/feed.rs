@@ -25,6 +25,7 @@ use crate::text;
 
 pub mod cap;
 mod dialect;
+mod media;
 mod repair;
 mod spans;
 
@@ -279,21 +280,30 @@ fn read_as_is(
 
     // A JSON Feed's items are not cut in the text: the cap applies once they are read.
     let items = feed.entries.len();
+    let bases: Vec<Url> = feed
+        .entries
+        .iter()
+        .take(cap::MAX_ITEMS)
+        .map(|e| {
+            e.base
+                .as_deref()
+                .and_then(|b| base.join(b).ok())
+                .unwrap_or_else(|| base.clone())
+        })
+        .collect();
+    let media = media::of_entries(text, &feed.entries, &bases);
     let mut entries: Vec<RawEntry> = feed
         .entries
         .into_iter()
-        .take(cap::MAX_ITEMS)
-        .map(|e| {
-            let entry_base = e
-                .base
-                .as_deref()
-                .and_then(|b| base.join(b).ok())
-                .unwrap_or_else(|| base.clone());
+        .zip(bases)
+        .zip(media)
+        .map(|((e, entry_base), media)| {
             // Only web links: a `javascript:` or `data:` link must never reach a reader.
             let link = pick_link(&e.links)
                 .and_then(|href| entry_base.join(href.trim()).ok())
                 .filter(|u| matches!(u.scheme(), "http" | "https"));
             RawEntry {
+                media,
                 guid: Some(e.id.trim().to_string()).filter(|s| !s.is_empty()),
                 link,
                 title: e.title.map(|t| t.content),

@@ -16,6 +16,7 @@ use url::Url;
 use super::entry::{Listing, RawEntry};
 use crate::article::NewArticle;
 use crate::date;
+use crate::media::{self, Media};
 use crate::text;
 use crate::topics::{Field, MatchInput};
 
@@ -334,6 +335,7 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
         ),
     };
     let canonical = id.canonical.as_ref();
+    let media = article_media(e, summary_html.as_deref(), content_html.as_deref());
     let article = NewArticle {
         keys: id.keys.clone(),
         url: e.link.as_ref().map(|u| u.to_string()),
@@ -353,8 +355,26 @@ fn build_one(e: &RawEntry, id: &Identified, ctx: &Context) -> (NewArticle, Match
         date_raw,
         content_hash: id.content_hash.clone(),
         matches: Vec::new(),
+        media,
     };
     (article, input)
+}
+
+/// The entry's media; when it names no image, the first image of its sanitized summary (else
+/// content) joins them, as feed readers show it: most Vietnamese feeds carry their picture only
+/// there. Relative sources resolve against the item's link; an item without a link gets none
+/// (nor has it a page to show it beside).
+fn article_media(e: &RawEntry, summary: Option<&str>, content: Option<&str>) -> Vec<Media> {
+    if media::image(&e.media).is_some() {
+        return e.media.clone();
+    }
+    let found = e.link.as_ref().and_then(|base| {
+        [summary, content]
+            .into_iter()
+            .flatten()
+            .find_map(|html| media::first_image_in(html, base))
+    });
+    media::keep(e.media.iter().cloned().chain(found))
 }
 
 /// What identifies an item.

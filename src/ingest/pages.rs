@@ -1,5 +1,6 @@
 //! Article pages: after a source's list or feed is stored, each new article's own page is
-//! fetched once for its full text, date and author, and its title when the entry had none.
+//! fetched once for its full text, date and author, its title when the entry had none, and its
+//! image (`og:image`) when the entry named none.
 //!
 //! Pages go through the same [`Fetcher`] as feeds, so the per-host limits and spacing apply.
 //! A page that fails (HTTP error, no article text) is recorded on its row and retried at a later
@@ -20,6 +21,7 @@ use super::normalize;
 use super::scrape::{self, ScrapeError};
 use crate::config::{Config, Source};
 use crate::date;
+use crate::media::Media;
 use crate::store::{blocking, PageJob, PageSearchLayout, PageTitle, PageUpdate, Store, StoreError};
 use crate::topics::{Field, MatchInput};
 
@@ -153,6 +155,8 @@ pub struct ArticleText {
     pub date: Option<RawDate>,
     /// `date`, when it was read and is plausible: the article's publication time.
     pub published: Option<DateTime<FixedOffset>>,
+    /// The page's image (`og:image`): the article's when it has none.
+    pub image: Option<Media>,
 }
 
 impl ArticleText {
@@ -180,6 +184,7 @@ impl ArticleText {
             content_html: self.content_html,
             authors: self.authors,
             published: self.published,
+            image: self.image,
         }
     }
 }
@@ -227,6 +232,7 @@ pub fn read_page(
         authors: normalize::clean_authors(&page.authors),
         date: page.date,
         published,
+        image: page.image,
     })
 }
 
@@ -250,6 +256,7 @@ mod tests {
             authors: Vec::new(),
             date: None,
             published: None,
+            image: None,
         };
         let job = |title: &str, title_guessed: bool| PageJob {
             article_id: 1,

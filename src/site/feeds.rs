@@ -115,6 +115,7 @@ fn entry(
                 None => (id.to_string(), config.http.public_url.to_string()),
             })
             .collect(),
+        media: a.media.clone(),
     }
 }
 

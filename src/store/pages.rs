@@ -8,12 +8,14 @@
 //!   list or feed published) is left alone, so the next poll still sees the item unchanged.
 //! - A failed fetch is recorded on its row (`last_error`, `attempts`) and retried later with
 //!   backoff; after [`MAX_ATTEMPTS`] it is `failed` and left alone.
+//! - A page's image (`og:image`) joins the article's media only when they hold no image.
 //! - An article whose list entry changes is queued again: its page may have changed too.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{from_unix, unix_ms, Store, StoreError};
+use crate::media::{self, Media};
 
 /// Attempts before a page is given up on.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -60,6 +62,9 @@ pub struct PageUpdate {
     pub authors: Vec<String>,
     /// Replaces the stored date when that was a guess.
     pub published: Option<DateTime<FixedOffset>>,
+    /// The page's image: joins the article's media when they hold no image
+    /// ([`media::with_page_image`]).
+    pub image: Option<Media>,
 }
 
 /// An article's title from its page, with its key (`text::match_key`, as
@@ -130,6 +135,29 @@ fn retitle(tx: &Transaction, article_id: i64, title: &PageTitle) -> Result<(), S
                 params![article_id, story],
             )?;
         }
+    }
+    Ok(())
+}
+
+/// Adds a page's image to an article's media when they hold none.
+fn give_image(tx: &Transaction, article_id: i64, image: Option<Media>) -> Result<(), StoreError> {
+    let stored: Option<Option<String>> = tx
+        .query_row(
+            "SELECT media FROM articles WHERE id = ?1",
+            [article_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(stored) = stored else {
+        return Ok(());
+    };
+    let before = super::media_of(stored.as_deref());
+    let after = media::with_page_image(before.clone(), image);
+    if after != before {
+        tx.execute(
+            "UPDATE articles SET media = ?2 WHERE id = ?1",
+            params![article_id, super::media_column(&after)],
+        )?;
     }
     Ok(())
 }
@@ -210,6 +238,9 @@ impl Store {
         }
         if let Some(title) = &update.title {
             retitle(&tx, article_id, title)?;
+        }
+        if update.image.is_some() {
+            give_image(&tx, article_id, update.image.clone())?;
         }
         // Last, so that it sees the article's fields as they now are.
         tx.execute(
@@ -327,6 +358,7 @@ mod tests {
             date_raw: None,
             content_hash: key.to_string(),
             matches: Vec::new(),
+            media: Vec::new(),
         }
     }
 
@@ -341,6 +373,7 @@ mod tests {
             search_layout: None,
             authors: Vec::new(),
             published: None,
+            image: None,
         }
     }
 

@@ -123,6 +123,7 @@ pub(super) fn article(n: usize, topics: &[&str]) -> NewArticle {
                 phrases: vec!["dân vận".into()],
             })
             .collect(),
+        media: Vec::new(),
     }
 }
 

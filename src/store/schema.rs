@@ -279,6 +279,12 @@ const MIGRATIONS: &[&str] = &[
     WEBHOOK_OUTBOX,
     // 20: admin alerts (`store::alerts`).
     ALERTS,
+    // 21: an article's enclosures and images (`crate::media`), a JSON array, NULL when
+    // it has none. A column, not a table: they are read only with their article, written only
+    // with it (stored, updated in place, given a page's image), and go with it when it is
+    // pruned; most articles have one image, which costs about 130 bytes here against a row
+    // and an index entry of its own in a table.
+    "ALTER TABLE articles ADD COLUMN media TEXT;",
 ];
 
 /// The webhook outbox: one row per POST to make, its body frozen when queued. `kind` says what

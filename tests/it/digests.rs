@@ -224,6 +224,8 @@ struct Options {
     http: bool,
     /// More outlets: (id, display name, RSS items).
     outlets: Vec<(&'static str, &'static str, Vec<String>)>,
+    /// More `[mail]` lines.
+    mail_extra: &'static str,
 }
 
 impl Default for Options {
@@ -237,6 +239,7 @@ impl Default for Options {
             password: None,
             http: false,
             outlets: Vec::new(),
+            mail_extra: "",
         }
     }
 }
@@ -297,7 +300,8 @@ impl Digests {
             smtp_extra.push_str(&format!("password_file = {file:?}\n"));
         }
         let mail = format!(
-            "[mail]\nfrom = \"Bản tin <tin@bantin.example.vn>\"\nreply_to = \"{REPLY_TO}\"\n\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntimeout = \"5s\"\n{smtp_extra}\n",
+            "[mail]\nfrom = \"Bản tin <tin@bantin.example.vn>\"\nreply_to = \"{REPLY_TO}\"\n{}\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntimeout = \"5s\"\n{smtp_extra}\n",
+            opts.mail_extra,
             smtp.port()
         );
         let mut sources = source("bao", &feed.url("/bao.rss"), "");
@@ -546,6 +550,66 @@ async fn a_scheduled_digest_brings_the_subscribers_topics_and_nothing_else() {
     assert_eq!(list[0]["message_id"], e.message_id.as_str());
     assert_eq!(list[0]["reply"], "250 2.0.0 OK queued");
     assert_eq!(list[0]["articles"], DAN_VAN_NEWS.len());
+}
+
+/// With `[mail] images = true`, the HTML part shows each listed article's image before its
+/// title, at a fixed size with the title as its alt text (a client that blocks images keeps the
+/// layout); the text part shows no image. Without the key, the HTML loads nothing.
+#[tokio::test]
+async fn with_images_on_each_article_of_the_html_digest_shows_its_image() {
+    let image = |n: &News| format!("https://cdn.bao.example.vn/{}.jpg", n.slug);
+    let items: Vec<String> = FEED
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            news_item(n, 10 + 10 * i as i64).replace(
+                "</item>",
+                &format!(
+                    "<enclosure url=\"{}\" type=\"image/jpeg\" length=\"0\"/></item>",
+                    image(n)
+                ),
+            )
+        })
+        .collect();
+    let on = Digests::start(Options {
+        items: items.clone(),
+        mail_extra: "images = true\n",
+        ..Options::default()
+    })
+    .await;
+    let off = Digests::start(Options {
+        items,
+        ..Options::default()
+    })
+    .await;
+    let mut parts = Vec::new();
+    for d in [&on, &off] {
+        assert_eq!(d.round(d.t0 + days(1)).await.sent, 1);
+        let m = d.smtp.messages()[0].parse();
+        let text = both_parts_show(&m, DAN_VAN_NEWS, NOT_DAN_VAN);
+        parts.push((text, m.html.unwrap()));
+    }
+    let (text, html) = &parts[0];
+    for n in DAN_VAN_NEWS {
+        let title = html_escape::encode_double_quoted_attribute(n.shown);
+        let tag = format!(
+            r#"<img src="{}" alt="{title}" width="120" height="80""#,
+            image(n)
+        );
+        let at = html
+            .find(&tag)
+            .unwrap_or_else(|| panic!("no {tag} in\n{html}"));
+        let title_at = html
+            .get(at..)
+            .and_then(|after| after.find(&format!(">{}<", html_escape::encode_text(n.shown))));
+        assert!(title_at.is_some(), "{} comes after its image", n.slug);
+    }
+    for n in NOT_DAN_VAN {
+        assert!(!html.contains(&image(n)));
+    }
+    assert!(!text.contains("cdn.bao.example.vn"), "{text}");
+    let (_, plain_html) = &parts[1];
+    assert!(!plain_html.contains("<img"), "{plain_html}");
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ mod http;
 mod kill;
 mod lifecycle;
 mod mail;
+mod media;
 mod pages;
 mod panics;
 mod retention;

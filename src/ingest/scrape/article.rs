@@ -1,14 +1,15 @@
-//! Article pages → body, title, date and authors: with the source's content selector
+//! Article pages → body, title, date, authors and image: with the source's content selector
 //! ([`ArticleRules`]) or, without one, a readability extractor (dom_smoothie, which lives here
 //! alone). The body leaves page chrome behind ([`super::chrome`]).
 
-use scraper::Html;
+use scraper::{Html, Selector};
 use url::Url;
 
 use super::chrome::{clean_content, Chrome, Root};
 use super::{date_strings, element_text, pick_date, squash, Css, Page, ScrapeError, SELECTORS};
 use crate::config::ArticleRules;
 use crate::ingest::entry::{DateContext, RawDate};
+use crate::media::Media;
 use crate::text;
 
 /// Most elements handed to the readability extractor (a long news page has about 5,000).
@@ -22,10 +23,12 @@ pub struct ArticlePage {
     pub content_html: Option<String>,
     pub date: Option<RawDate>,
     pub authors: Vec<String>,
+    /// The page's image: `og:image`, else `twitter:image`, checked ([`crate::media`]).
+    pub image: Option<Media>,
 }
 
-/// An article page → its body, date and authors. With `rules.content`, its first match is the
-/// body; without (or without `rules`), a readability extractor (dom_smoothie) finds it. Either
+/// An article page → its body, date, authors and image. With `rules.content`, its first match
+/// is the body; without (or without `rules`), a readability extractor (dom_smoothie) finds it. Either
 /// way, dropped from the body: `rules.remove`, `rules.date` and `rules.author` matches; script, style, noscript, iframe, form,
 /// button, input, nav, aside, svg (and other controls); elements whose class or id contains
 /// "comment", "binh-luan", "related", "tin-khac", "social" or "share"; and a heading such as
@@ -36,7 +39,8 @@ pub struct ArticlePage {
 /// Date, the first that parses (else the first found, unparsed): `rules.date`;
 /// `article:published_time`, `itemprop="datePublished"` or `pubdate` meta; JSON-LD
 /// `datePublished`; the first `<time datetime>`. Authors: `rules.author` matches (without a
-/// "Tác giả:" label); else `<meta name="author">`; else JSON-LD author names.
+/// "Tác giả:" label); else `<meta name="author">`; else JSON-LD author names. Image: `og:image`,
+/// else `twitter:image`.
 pub fn extract_article(
     bytes: &[u8],
     charset: Option<&str>,
@@ -49,6 +53,7 @@ pub fn extract_article(
     let date = article_date(&page, rules.and_then(|r| r.date.as_ref()), &json_ld, dates);
     let authors = article_authors(&page, rules.and_then(|r| r.author.as_ref()), &json_ld);
     let title = article_title(&page);
+    let image = article_image(&page);
     let chrome = Chrome {
         remove: rules.map(|r| r.remove.as_slice()).unwrap_or_default(),
         // The date and author lines are read into their own fields; inside the body they would
@@ -77,6 +82,7 @@ pub fn extract_article(
             content_html: Some(html),
             date,
             authors,
+            image,
         });
     }
 
@@ -100,7 +106,26 @@ pub fn extract_article(
         } else {
             authors
         },
+        image,
     })
+}
+
+/// `og:image` (with `og:image:type`, `:width`, `:height` when given), else `twitter:image`,
+/// resolved against the page's base; only a web URL.
+fn article_image(page: &Page) -> Option<Media> {
+    let og = page.meta(&SELECTORS.og_image).and_then(|u| {
+        let number = |s: &Selector| page.meta(s).and_then(|n| n.trim().parse::<u32>().ok());
+        Some(
+            Media::at(&u, &page.base)?
+                .typed(page.meta(&SELECTORS.og_image_type).as_deref())
+                .image()
+                .dimensions(
+                    number(&SELECTORS.og_image_width),
+                    number(&SELECTORS.og_image_height),
+                ),
+        )
+    });
+    og.or_else(|| Some(Media::at(&page.meta(&SELECTORS.twitter_image)?, &page.base)?.image()))
 }
 
 fn article_title(page: &Page) -> Option<String> {
