@@ -513,6 +513,13 @@ async fn kills_lose_no_post_and_double_none_but_with_the_same_delivery_id() {
         .filter(|t| t.contains("dân vận"))
         .collect();
     let mut running = Running::start(&env.config_path, env.dir.path().join("final.log"));
+    // Up, its signal handlers in place, before it can be told to stop (the earlier runs may
+    // have delivered everything already).
+    wait_until("the last run is ready", Duration::from_secs(30), || {
+        let ready = running.log().contains(": ready");
+        async move { ready }
+    })
+    .await;
     wait_until(
         "the receiver has every article",
         Duration::from_secs(30),
