@@ -49,6 +49,7 @@ fn article(n: usize) -> NewArticle {
         date_guessed: false,
         date_raw: None,
         content_hash: format!("h{n}"),
+        media: Vec::new(),
         matches: vec![TopicMatch {
             topic: "dan-van".into(),
             phrases: vec!["công tác dân vận".into()],
