@@ -556,7 +556,7 @@ async fn kills_lose_no_post_and_double_none_but_with_the_same_delivery_id() {
         }
     }
     eprintln!("{} posts, {resent} resent after a kill", accepted.len());
-    assert!(resent < KILLS, "at most one resend per kill");
+    assert!(resent <= KILLS, "at most one resend per kill");
     // In the order they were matched, and within a poll oldest first: by number.
     let got: Vec<String> = firsts.into_iter().map(|(_, t)| t).collect();
     assert_eq!(got.len(), want.len(), "{got:#?}");
