@@ -1138,17 +1138,16 @@ fn main() {
             let mut size = 0;
             for _ in 0..5 {
                 let t = Instant::now();
-                let (entries, last) =
-                    feeds::entries(&config, &store, &scope, feeds::DEFAULT_LIMIT).expect("entries");
-                let channel = feeds::channel(
-                    &config,
-                    &scope,
-                    Format::Rss,
-                    feeds::DEFAULT_LIMIT,
-                    last,
-                    Links::Live,
-                );
-                let body = bantin::publish::render(Format::Rss, &channel, &entries);
+                let first = bantin::site::paging::PageQuery {
+                    limit: feeds::DEFAULT_LIMIT,
+                    since: None,
+                    cursor: None,
+                };
+                let page = feeds::page(&config, &store, &scope, &first).expect("entries");
+                let channel =
+                    feeds::channel(&config, &scope, Format::Rss, &first, &page, Links::Live);
+                let body = bantin::publish::render(Format::Rss, &channel, &page.entries);
+                let entries = page.entries;
                 times.push(t.elapsed());
                 size = body.len();
                 assert!(!entries.is_empty(), "topic {id} has a feed");

@@ -61,7 +61,7 @@ struct Shared {
     config_generation: AtomicU64,
     store: Store,
     metrics: Arc<Metrics>,
-    cache: Mutex<HashMap<String, Arc<cache::Rendered>>>,
+    cache: Mutex<cache::Bodies>,
     /// Verifies unsubscribe links; None until digests are set up.
     secret: RwLock<Option<Secret>>,
 }

@@ -275,6 +275,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source_id, item_hash)
     ) WITHOUT ROWID;
     CREATE INDEX feed_items_article ON feed_items (article_id);",
+    // 19: a story's copies by the story they joined, for paged feeds: a story shown on an
+    // earlier page is found by its copies, so it is not shown again (`site::feeds`). Only
+    // copies are in it (most articles are their own story).
+    "CREATE INDEX articles_copies ON articles (story_id) WHERE story_id IS NOT NULL;",
 ];
 
 /// The schema version this binary writes.
