@@ -19,6 +19,7 @@ mod http;
 mod kill;
 mod lifecycle;
 mod mail;
+mod paged_feeds;
 mod pages;
 mod panics;
 mod retention;
