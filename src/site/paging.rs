@@ -18,7 +18,7 @@
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{Datelike, DateTime, SecondsFormat, Utc};
 
 use super::feeds::ARTICLES_PER_STORY;
 use crate::store::{ArticleQuery, FeedKey, FeedOrder, Store, StoreError, StoredArticle};
@@ -118,18 +118,21 @@ pub struct PageQuery {
 #[error("since={0:?} is not an RFC 3339 time such as 2026-12-07T06:00:00Z or 2026-12-07T13:00:00%2B07:00")]
 pub struct SinceError(String);
 
-/// A `?since=` value: RFC 3339. A `+` of an offset sent unescaped arrives as a space (the form
-/// encoding), which is read back as the `+` it was.
+/// A `?since=` value: RFC 3339, in the years 1 to 9999 (UTC) that links can write back. A `+`
+/// of an offset sent unescaped arrives as a space (the form encoding), which is read back as
+/// the `+` it was.
 pub fn since(value: &str) -> Result<DateTime<Utc>, SinceError> {
-    let parse = |v: &str| DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc));
+    let parse = |v: &str| DateTime::parse_from_rfc3339(v).ok();
     parse(value)
-        .or_else(|e| match value.rsplit_once(' ') {
+        .or_else(|| match value.rsplit_once(' ') {
             Some((time, offset)) if time.contains('T') || time.contains('t') => {
                 parse(&format!("{time}+{offset}"))
             }
-            _ => Err(e),
+            _ => None,
         })
-        .map_err(|_| SinceError(value.chars().take(64).collect()))
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| (1..=9999).contains(&t.year()))
+        .ok_or_else(|| SinceError(value.chars().take(64).collect()))
 }
 
 /// `since` as links carry it: UTC, so nothing in it needs escaping.
@@ -439,6 +442,9 @@ mod tests {
             ("", None),
             ("2026-12-07 07:00", None),
             ("2026-13-07T06:00:00Z", None),
+            // Instants links could not write back.
+            ("0001-01-01T00:00:00+00:01", None),
+            ("9999-12-31T23:59:59-00:01", None),
         ] {
             assert_eq!(since(value).ok(), expected.map(at), "{value:?}");
         }
