@@ -837,7 +837,9 @@ pub fn page_query(data: &[u8]) {
     }
     if let Ok(since) = paging::since(&value) {
         let written = paging::since_param(since);
-        assert!(written.bytes().all(|b| b.is_ascii_graphic() && b != b'+' && b != b'&'));
+        assert!(written
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'+' && b != b'&'));
         assert_eq!(paging::since(&written), Ok(since), "{value:?}");
     }
 }

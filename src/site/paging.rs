@@ -18,7 +18,7 @@
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
-use chrono::{Datelike, DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
 use super::feeds::ARTICLES_PER_STORY;
 use crate::store::{ArticleQuery, FeedKey, FeedOrder, Store, StoreError, StoredArticle};
