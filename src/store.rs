@@ -1175,7 +1175,9 @@ fn ingest_one(
 /// filter adds its own condition, so the planner sees only what is asked (one statement with a
 /// `?n IS NULL OR …` per filter hides every index from it). A topic's articles are read in
 /// feed order from the `matches_feed` index, however rare the topic; given ids are looked up
-/// by id; everything else walks `articles_published` from the newest.
+/// by id, given stories by their ids and `articles_copies`; articles that arrived after an
+/// instant by arrival (`articles_first_seen`, `matches_seen`); everything else walks
+/// `articles_published` from the newest, from a page's place when it has one.
 fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::types::Value)>) {
     use rusqlite::types::Value;
     let json = |v: serde_json::Value| Value::Text(v.to_string());
@@ -1192,15 +1194,39 @@ fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::typ
     let mut conditions: Vec<String> = Vec::new();
     // The order is the same for both: `matches` carries its article's (published,
     // first_seen), kept equal by the schema's triggers.
-    let (published, first_seen, id) = match &q.topic {
-        Some(topic) => {
-            sql.push_str(" FROM matches m JOIN articles a ON a.id = m.article_id");
+    // What arrived after an instant is read by arrival, then sorted: a reader polling twice a
+    // day asks for a few hundred articles, which walking the feed order from the newest would
+    // find only after reading everything published since the oldest of them (all of it, when
+    // fewer than the limit arrived).
+    let by_arrival = q.seen_after.is_some() && q.stories.is_none();
+    let (published, first_seen, id) = match (&q.topic, &q.stories) {
+        (Some(topic), None) => {
+            sql.push_str(if by_arrival {
+                " FROM matches m INDEXED BY matches_seen JOIN articles a ON a.id = m.article_id"
+            } else {
+                " FROM matches m JOIN articles a ON a.id = m.article_id"
+            });
             conditions.push("m.topic_id = :topic".into());
             params.push((":topic", Value::Text(topic.clone())));
             ("m.published", "m.first_seen", "m.article_id")
         }
-        None => {
+        // A few stories' copies are found from the stories, then checked for the topic: from
+        // the topic's index, SQLite would walk every match newer than the page.
+        (Some(topic), Some(_)) => {
             sql.push_str(" FROM articles a");
+            conditions.push(
+                "EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic_id = :topic)"
+                    .into(),
+            );
+            params.push((":topic", Value::Text(topic.clone())));
+            ("a.published", "a.first_seen", "a.id")
+        }
+        (None, _) => {
+            sql.push_str(if by_arrival {
+                " FROM articles a INDEXED BY articles_first_seen"
+            } else {
+                " FROM articles a"
+            });
             ("a.published", "a.first_seen", "a.id")
         }
     };
