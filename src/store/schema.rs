@@ -491,6 +491,7 @@ mod tests {
             [
                 "article_keys_article",
                 "article_keys_key",
+                "articles_copies",
                 "articles_first_seen",
                 "articles_published",
                 "articles_story"
