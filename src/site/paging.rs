@@ -89,17 +89,20 @@ fn place(param: &'static str, value: &str) -> Result<FeedKey, CursorError> {
         value: value.chars().take(64).collect(),
     };
     let bytes = B64.decode(value).map_err(|_| malformed())?;
-    let bytes: [u8; KEY_BYTES] = bytes.try_into().map_err(|_| malformed())?;
-    let n = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-        i64::from_be_bytes(b)
-    };
-    Ok(FeedKey {
-        published: n(0),
-        first_seen: n(1),
-        id: n(2),
-    })
+    if bytes.len() != KEY_BYTES {
+        return Err(malformed());
+    }
+    let mut numbers = bytes
+        .chunks_exact(8)
+        .filter_map(|b| Some(i64::from_be_bytes(b.try_into().ok()?)));
+    match (numbers.next(), numbers.next(), numbers.next()) {
+        (Some(published), Some(first_seen), Some(id)) => Ok(FeedKey {
+            published,
+            first_seen,
+            id,
+        }),
+        _ => Err(malformed()),
+    }
 }
 
 /// What a request asks of a feed besides its scope.
