@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use crate::common::*;
 use bantin::daemon::{self, DaemonError, Ingestor};
-use bantin::store::{ArticleQuery, SourceHealth};
+use bantin::site::paging::Cursor;
+use bantin::store::{ArticleQuery, FeedKey, SourceHealth};
 use bantin::stories;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
@@ -365,8 +366,24 @@ async fn walking_every_page_gives_every_story_once_newest_first() {
             }
         }
     }
-    // One story per page at most, whatever its copies: still each story once.
+    // A page older than everything is empty and leads back to the oldest stories.
     let (expected, _) = expected_ids(&d.ing, &scopes()[0].2);
+    let oldest = Cursor::Before(FeedKey {
+        published: 0,
+        first_seen: 0,
+        id: 0,
+    });
+    let past = get_page(
+        &c,
+        &d.url(&format!("feed.atom?limit=4&before={}", oldest.value())),
+        "atom",
+    )
+    .await;
+    assert!(past.ids.is_empty() && past.next.is_none(), "{past:?}");
+    let back = get_page(&c, past.prev.as_deref().unwrap(), "atom").await;
+    assert_eq!(back.ids, expected[expected.len() - 4..]);
+    assert!(back.prev.is_some() && back.next.is_some(), "{back:?}");
+    // One story per page at most, whatever its copies: still each story once.
     let pages = walk(&c, &d.url("feed.atom?limit=1"), "atom").await;
     let ids: Vec<String> = pages.iter().flat_map(|p| p.ids.clone()).collect();
     assert_eq!(ids, expected);
