@@ -16,6 +16,8 @@
 //! - a poll of one source (10 new items, 40 known), parse to commit as the daemon does it,
 //!   against the same poll on an empty database;
 //! - an uncached topic feed (`site::feeds`, then RSS bytes: what HTTP serves), every topic;
+//! - paged feeds (`pages`): 200 pages of the merged feed and of a topic, walked along their
+//!   cursors, and every page of what arrived in the last 12 hours;
 //! - the digest window query the postman runs (`Store::digest_articles`), each subscriber's day;
 //! - `bantin topics test` over 30 days (its code path, output thrown away);
 //! - a re-match after a topics edit (`ingest::rematch` over `rematch_days`), then the one that
@@ -24,7 +26,7 @@
 //!   at the young end, so the database stays a year long (its clock moves a month per run).
 //!
 //! `cargo bench --bench year -- --generate` only builds (or tops up) the database;
-//! `-- --only topics-test,prune` (any of `poll`, `feed`, `digest`, `topics-test`, `rematch`,
+//! `-- --only topics-test,prune` (any of `poll`, `feed`, `pages`, `digest`, `topics-test`, `rematch`,
 //! `prune`) times only those figures, to profile one of them. The
 //! database's clock ("now" of every figure) is the end of its last generated day, kept in its
 //! `meta` table; nothing here reads the wall clock except to time.
@@ -1139,17 +1141,16 @@ fn main() {
             let mut size = 0;
             for _ in 0..5 {
                 let t = Instant::now();
-                let (entries, last) =
-                    feeds::entries(&config, &store, &scope, feeds::DEFAULT_LIMIT).expect("entries");
-                let channel = feeds::channel(
-                    &config,
-                    &scope,
-                    Format::Rss,
-                    feeds::DEFAULT_LIMIT,
-                    last,
-                    Links::Live,
-                );
-                let body = bantin::publish::render(Format::Rss, &channel, &entries);
+                let first = bantin::site::paging::PageQuery {
+                    limit: feeds::DEFAULT_LIMIT,
+                    since: None,
+                    cursor: None,
+                };
+                let page = feeds::page(&config, &store, &scope, &first).expect("entries");
+                let channel =
+                    feeds::channel(&config, &scope, Format::Rss, &first, &page, Links::Live);
+                let body = bantin::publish::render(Format::Rss, &channel, &page.entries);
+                let entries = page.entries;
                 times.push(t.elapsed());
                 size = body.len();
                 assert!(!entries.is_empty(), "topic {id} has a feed");
@@ -1171,6 +1172,69 @@ fn main() {
         println!(
             "  CPU: {} a feed on average",
             ms(cpu_time().saturating_sub(feeds_cpu) / (5 * TOPICS.len() as u32))
+        );
+    }
+    if wanted("pages") {
+        // Paged feeds, uncached: the merged feed walked 200 pages back (10,000 stories, about
+        // three days), a topic's too, and what arrived in the last 12 hours.
+        use bantin::site::paging::PageQuery;
+        for scope in [Scope::All, Scope::Topic(TOPICS[0].0.to_string())] {
+            let mut query = PageQuery {
+                limit: feeds::DEFAULT_LIMIT,
+                since: None,
+                cursor: None,
+            };
+            let mut times = Vec::new();
+            let mut stories = 0;
+            let pages_cpu = cpu_time();
+            for _ in 0..200 {
+                let t = Instant::now();
+                let page = feeds::page(&config, &store, &scope, &query).expect("page");
+                let channel =
+                    feeds::channel(&config, &scope, Format::Rss, &query, &page, Links::Live);
+                let body = bantin::publish::render(Format::Rss, &channel, &page.entries);
+                times.push(t.elapsed());
+                stories += page.entries.len();
+                assert!(!body.is_empty());
+                match page.older {
+                    Some(c) => query.cursor = Some(c),
+                    None => break,
+                }
+            }
+            let pages = times.len() as u32;
+            let last = times.last().copied().unwrap_or_default();
+            println!(
+                "{scope:?}: {pages} pages ({stories} stories), median {}, slowest {}, the last {} (CPU {} a page)",
+                ms(median(times.clone())),
+                ms(times.iter().copied().max().unwrap_or_default()),
+                ms(last),
+                ms(cpu_time().saturating_sub(pages_cpu) / pages.max(1))
+            );
+        }
+        let since = PageQuery {
+            limit: feeds::DEFAULT_LIMIT,
+            since: Some(now - chrono::Duration::hours(12)),
+            cursor: None,
+        };
+        let mut times = Vec::new();
+        let mut walked = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let mut query = since.clone();
+            walked = 0;
+            loop {
+                let page = feeds::page(&config, &store, &Scope::All, &query).expect("page");
+                walked += page.entries.len();
+                match page.older {
+                    Some(c) => query.cursor = Some(c),
+                    None => break,
+                }
+            }
+            times.push(t.elapsed());
+        }
+        println!(
+            "since 12 hours ago, every page: {walked} stories in {} (median of 5)",
+            ms(median(times))
         );
     }
     if wanted("digest") {

@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")"
 samples=${SAMPLES:-/work/shared/samples}
-for t in feed html_list html_article date text topics config unsubscribe opml sitemap; do
+for t in feed html_list html_article date text topics config unsubscribe opml sitemap page_query; do
     mkdir -p "corpus/$t"
 done
 cp seeds/feed/* corpus/feed/
@@ -23,13 +23,13 @@ cp seeds/config/* corpus/config/
 cp seeds/unsubscribe/* corpus/unsubscribe/
 cp seeds/opml/* corpus/opml/
 cp seeds/sitemap/* ../tests/feeds/sitemap_* corpus/sitemap/
-for t in date text; do
+for t in date text page_query; do
     n=0
     while IFS= read -r line; do
         n=$((n + 1))
         printf '%s' "$line" > "corpus/$t/seed-$n"
     done < "seeds/$t.txt"
 done
-for t in feed html_list html_article date text topics config unsubscribe opml sitemap; do
+for t in feed html_list html_article date text topics config unsubscribe opml sitemap page_query; do
     echo "$t: $(ls "corpus/$t" | wc -l) files"
 done

@@ -22,6 +22,7 @@ use bantin::ingest::sitemap::{self, Sitemap};
 use bantin::ingest::{normalize, scrape, sniff};
 use bantin::publish;
 use bantin::site::opml;
+use bantin::site::paging::{self, Cursor};
 use bantin::store::{ArticleQuery, PollRecord, SourceSpec, Store};
 use bantin::text;
 use bantin::topics::{MatchInput, Matcher, Role, SourceRef, TopicSpec};
@@ -219,6 +220,7 @@ fn assert_media_republished(
         self_url: FEED_URL.into(),
         ttl_minutes: 15,
         updated: now(),
+        pages: publish::PageLinks::default(),
     };
     let rss = publish::render(publish::Format::Rss, &channel, &entries);
     let read = feed::parse(&rss, None, base, dates)
@@ -886,5 +888,37 @@ pub fn opml(data: &[u8]) {
         if !first.title.contains('&') && publish::xml_text(&first.title) == first.title {
             assert_eq!(first.title, again.title);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// page_query
+
+/// A feed request's page parameters, as `?before=`, `?after=` and `?since=` values (the bytes,
+/// lossy UTF-8): a cursor is refused or reads back from its own value; a `since` is refused or
+/// is an instant that reads back from the form links write it in.
+pub fn page_query(data: &[u8]) {
+    let value = lossy(data);
+    for (before, after) in [
+        (Some(value.as_str()), None),
+        (None, Some(value.as_str())),
+        (Some(value.as_str()), Some(value.as_str())),
+    ] {
+        if let Ok(Some(cursor)) = Cursor::from_params(before, after) {
+            let again = cursor.value();
+            assert_eq!(again, value, "a cursor has one spelling");
+            let (b, a) = match cursor {
+                Cursor::Before(_) => (Some(again.as_str()), None),
+                Cursor::After(_) => (None, Some(again.as_str())),
+            };
+            assert_eq!(Cursor::from_params(b, a), Ok(Some(cursor)));
+        }
+    }
+    if let Ok(since) = paging::since(&value) {
+        let written = paging::since_param(since);
+        assert!(written
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'+' && b != b'&'));
+        assert_eq!(paging::since(&written), Ok(since), "{value:?}");
     }
 }

@@ -294,10 +294,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 ArticleQuery {
                     source,
                     topic,
-                    any_source: None,
-                    ids: None,
                     since,
                     limit,
+                    ..ArticleQuery::default()
                 },
                 json,
             )

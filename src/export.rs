@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::publish::{self, Format};
 use crate::site::feeds::{self, DEFAULT_LIMIT};
 use crate::site::index::{self, IndexError};
+use crate::site::paging::PageQuery;
 use crate::site::paths::{self, Links};
 use crate::site::{opml, Scope};
 use crate::store::{Store, StoreError};
@@ -26,8 +27,8 @@ pub enum ExportError {
     },
 }
 
-/// Writes every feed (merged, per source, per tag and per topic, in every format, the default
-/// limit), the index page and the OPML file under `dir`. Returns the files written.
+/// Writes every feed (merged, per source, per tag and per topic, in every format, the first
+/// page of the default limit, with no links to other pages), the index page and the OPML file under `dir`. Returns the files written.
 pub fn write(config: &Config, store: &Store, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
     let mut written = Vec::new();
     let mut write = |rel: &str, bytes: &[u8]| -> Result<(), ExportError> {
@@ -43,20 +44,19 @@ pub fn write(config: &Config, store: &Store, dir: &Path) -> Result<Vec<PathBuf>,
         written.push(path);
         Ok(())
     };
+    // A file cannot be asked for a page: each feed is its first page, without page links.
+    let first = PageQuery {
+        limit: DEFAULT_LIMIT,
+        since: None,
+        cursor: None,
+    };
     for scope in scopes(config) {
-        let (entries, updated) = feeds::entries(config, store, &scope, DEFAULT_LIMIT)?;
+        let page = feeds::page(config, store, &scope, &first)?;
         for format in Format::ALL {
-            let channel = feeds::channel(
-                config,
-                &scope,
-                format,
-                DEFAULT_LIMIT,
-                updated,
-                Links::Static,
-            );
+            let channel = feeds::channel(config, &scope, format, &first, &page, Links::Static);
             write(
                 &paths::feed(&scope, format, Links::Static),
-                &publish::render(format, &channel, &entries),
+                &publish::render(format, &channel, &page.entries),
             )?;
         }
     }

@@ -7,7 +7,8 @@
 //! - `health`: `/healthz` and `/metrics`;
 //! - `unsubscribe`: the unsubscribe pages;
 //! - `cache`: rendered bodies kept with their gzip and brotli forms and a strong ETag per
-//!   encoding ([`CACHE_MAX_AGE`]), answered with 304 when the client's validators match;
+//!   encoding ([`CACHE_MAX_AGE`]), answered with 304 when the client's validators match; at
+//!   most a bounded number and size of them, since clients choose the keys (pages, `since`);
 //! - [`connections`]: the accept loop: a deadline for each request head and a cap on
 //!   connections at once, so slow clients cannot take the descriptors everything else needs.
 //!
@@ -61,7 +62,7 @@ struct Shared {
     config_generation: AtomicU64,
     store: Store,
     metrics: Arc<Metrics>,
-    cache: Mutex<HashMap<String, Arc<cache::Rendered>>>,
+    cache: Mutex<cache::Bodies>,
     /// Verifies unsubscribe links; None until digests are set up.
     secret: RwLock<Option<Secret>>,
 }

@@ -66,10 +66,13 @@
 //!   formats, and routes, page links and the export follow it. Pure.
 //! - [`site`]: what bantin publishes, whoever serves it: [`site::paths`] (every path, built
 //!   once: routes, links, export file names, digest links), [`site::feeds`] (a scope → its
-//!   stories → entries and channel), [`site::index`] (the index page), [`site::opml`] (the
-//!   sources as OPML, and the OPML reader of `opml import`). No axum.
+//!   stories → entries and channel), [`site::paging`] (paged feeds, RFC 5005: a page's stories
+//!   from its cursor, the cursors of the pages around it, `?since=`; every story on exactly one
+//!   page), [`site::index`] (the index page), [`site::opml`] (the sources as OPML, and the
+//!   OPML reader of `opml import`). No axum.
 //! - [`http`]: the axum server, one module per route (feeds, index, health and metrics,
-//!   unsubscribe pages) and the render cache (ETag/304, compression). [`http::connections`]:
+//!   unsubscribe pages) and the render cache (ETag/304, compression; bounded in bodies and
+//!   bytes, least recently used out). [`http::connections`]:
 //!   the accept loop (request-head timeout, connection cap), so slow clients cannot use up
 //!   descriptors.
 //! - [`export`]: `bantin export`: the same feeds, index page and OPML as files.

@@ -102,6 +102,34 @@ pub struct Channel {
     /// Newest item time, or "now" supplied by the caller when there are no items (never read the
     /// clock here).
     pub updated: DateTime<Utc>,
+    /// The pages around this one, when the feed is paged.
+    pub pages: PageLinks,
+}
+
+/// A paged feed's links (RFC 5005 §3), absolute URLs: RSS `atom:link` and Atom `link` with
+/// `rel` first, next and prev; JSON Feed's `next_url` (it has no other).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageLinks {
+    /// The first page (the newest stories). Also the id of every page of an Atom feed, so its
+    /// pages are one feed.
+    pub first: Option<String>,
+    /// The next page: older stories.
+    pub next: Option<String>,
+    /// The previous page: newer stories.
+    pub prev: Option<String>,
+}
+
+impl PageLinks {
+    /// (rel, URL) of each link there is, in a fixed order.
+    fn each(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("first", &self.first),
+            ("prev", &self.prev),
+            ("next", &self.next),
+        ]
+        .into_iter()
+        .filter_map(|(rel, url)| Some((rel, url.as_deref()?)))
+    }
 }
 
 /// One entry. Text fields are already clean (plain title; sanitized HTML summary/content).
@@ -222,8 +250,15 @@ pub fn rss(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
         mime_type: Some(Format::Rss.media_type().to_owned()),
         ..Link::default()
     };
+    let mut links = vec![self_link];
+    links.extend(channel.pages.each().map(|(rel, href)| Link {
+        href: xml_text(href),
+        rel: rel.to_owned(),
+        mime_type: Some(Format::Rss.media_type().to_owned()),
+        ..Link::default()
+    }));
     let mut atom_ext = AtomExtension::default();
-    atom_ext.set_links(vec![self_link]);
+    atom_ext.set_links(links);
     feed.set_atom_ext(atom_ext);
     // Declared only when used, so a feed without media keeps its bytes (and its ETag).
     if entries.iter().any(|e| !e.media.is_empty()) {
@@ -349,15 +384,22 @@ pub fn atom(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
         })
         .collect();
 
+    let mut links = vec![
+        link(&channel.link, "alternate", Some("text/html")),
+        link(&channel.self_url, "self", Some(Format::Atom.media_type())),
+    ];
+    links.extend(
+        channel
+            .pages
+            .each()
+            .map(|(rel, href)| link(href, rel, Some(Format::Atom.media_type()))),
+    );
     let feed = atom_syndication::Feed {
-        id: xml_text(&channel.self_url),
+        id: xml_text(channel.pages.first.as_deref().unwrap_or(&channel.self_url)),
         title: Text::plain(xml_text(&channel.title)),
         subtitle: Some(Text::plain(xml_text(&channel.description))),
         updated: channel.updated.fixed_offset(),
-        links: vec![
-            link(&channel.link, "alternate", Some("text/html")),
-            link(&channel.self_url, "self", Some(Format::Atom.media_type())),
-        ],
+        links,
         authors: vec![person(FEED_AUTHOR)],
         generator: Some(Generator {
             value: GENERATOR.to_owned(),
@@ -382,6 +424,7 @@ pub fn json_feed(channel: &Channel, entries: &[Entry]) -> Vec<u8> {
         title: &channel.title,
         home_page_url: &channel.link,
         feed_url: &channel.self_url,
+        next_url: channel.pages.next.as_deref(),
         description: &channel.description,
         language: LANGUAGE,
         items: entries.iter().map(json_item).collect(),
@@ -443,6 +486,8 @@ struct JsonFeed<'a> {
     title: &'a str,
     home_page_url: &'a str,
     feed_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<&'a str>,
     description: &'a str,
     language: &'static str,
     items: Vec<JsonItem<'a>>,
@@ -517,6 +562,7 @@ mod tests {
             self_url: "https://bantin.example/topics/dan-van.rss".to_owned(),
             ttl_minutes: 30,
             updated: Utc.with_ymd_and_hms(2026, 8, 22, 14, 15, 0).unwrap(),
+            pages: PageLinks::default(),
         }
     }
 
@@ -782,6 +828,53 @@ mod tests {
                 Format::Rss | Format::Atom => "Tinnóng\tmới",
             };
             assert_eq!(title.as_deref(), Some(expected), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn page_links() {
+        let mut paged = channel();
+        paged.self_url = "https://bantin.example/feed.rss?before=B".to_owned();
+        paged.pages = PageLinks {
+            first: Some("https://bantin.example/feed.rss".to_owned()),
+            next: Some("https://bantin.example/feed.rss?before=C&limit=5".to_owned()),
+            prev: Some("https://bantin.example/feed.rss?after=A".to_owned()),
+        };
+        let bytes = rss(&paged, &entries());
+        let xml = text(&bytes);
+        for expected in [
+            r#"<atom:link href="https://bantin.example/feed.rss?before=B" rel="self" type="application/rss+xml"/>"#,
+            r#"<atom:link href="https://bantin.example/feed.rss" rel="first" type="application/rss+xml"/>"#,
+            r#"<atom:link href="https://bantin.example/feed.rss?after=A" rel="prev" type="application/rss+xml"/>"#,
+            r#"<atom:link href="https://bantin.example/feed.rss?before=C&amp;limit=5" rel="next" type="application/rss+xml"/>"#,
+        ] {
+            assert!(xml.contains(expected), "missing {expected}\nin {xml}");
+        }
+        let bytes = atom(&paged, &entries());
+        let xml = text(&bytes);
+        for expected in [
+            // Every page of a feed is the same Atom feed.
+            "<id>https://bantin.example/feed.rss</id>",
+            r#"<link href="https://bantin.example/feed.rss?before=B" rel="self" type="application/atom+xml"/>"#,
+            r#"<link href="https://bantin.example/feed.rss?after=A" rel="prev" type="application/atom+xml"/>"#,
+            r#"<link href="https://bantin.example/feed.rss?before=C&amp;limit=5" rel="next" type="application/atom+xml"/>"#,
+        ] {
+            assert!(xml.contains(expected), "missing {expected}\nin {xml}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&json_feed(&paged, &entries())).unwrap();
+        assert_eq!(
+            json["next_url"],
+            "https://bantin.example/feed.rss?before=C&limit=5"
+        );
+        assert_eq!(json["feed_url"], "https://bantin.example/feed.rss?before=B");
+        // A feed that is not paged says nothing of pages.
+        for format in ALL {
+            let bytes = render(format, &channel(), &entries());
+            let body = text(&bytes);
+            for absent in ["\"next", "\"first", "\"prev", "next_url"] {
+                assert!(!body.contains(absent), "{format:?}: {absent} in {body}");
+            }
         }
     }
 

@@ -8,6 +8,8 @@
 //!   names, the links in digests). Pure.
 //! - [`feeds`]: a scope → its stories, newest first → [`crate::publish::Entry`] values and the
 //!   feed's [`crate::publish::Channel`].
+//! - [`paging`]: paged feeds (RFC 5005): a page's stories from its cursor, the cursors of the
+//!   pages around it, and `?since=`; every story on exactly one page.
 //! - [`index`]: the index page (topics, latest stories, source health).
 //! - [`opml`]: the configured sources as OPML, and the OPML reader `bantin opml import` uses.
 //!   Pure.
@@ -15,6 +17,7 @@
 pub mod feeds;
 pub mod index;
 pub mod opml;
+pub mod paging;
 pub mod paths;
 
 /// What a feed shows.

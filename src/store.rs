@@ -385,7 +385,64 @@ pub struct ArticleQuery {
     /// Only these articles.
     pub ids: Option<Vec<i64>>,
     pub since: Option<DateTime<Utc>>,
+    /// Only articles first seen (arrived) after this instant.
+    pub seen_after: Option<DateTime<Utc>>,
+    /// Only articles before this place in feed order (older).
+    pub older_than: Option<FeedKey>,
+    /// Only articles after this place in feed order (newer).
+    pub newer_than: Option<FeedKey>,
+    /// Only the articles of these stories (the ids [`StoredArticle::story`] gives).
+    pub stories: Option<Vec<i64>>,
+    pub order: FeedOrder,
     pub limit: usize,
+}
+
+/// An article's place in feed order, newest first: published, then first seen, then id. Every
+/// article has its own (ids are unique), so a page of a feed can end at one and the next begin
+/// right after it, however many articles arrive meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeedKey {
+    /// Milliseconds since the Unix epoch, as stored.
+    pub published: i64,
+    pub first_seen: i64,
+    pub id: i64,
+}
+
+impl FeedKey {
+    /// The place just older than this one, so that "newer than" it takes this one in.
+    pub fn just_older(self) -> FeedKey {
+        FeedKey {
+            id: self.id.saturating_sub(1),
+            ..self
+        }
+    }
+
+    /// The place just newer than this one, so that "older than" it takes this one in.
+    pub fn just_newer(self) -> FeedKey {
+        FeedKey {
+            id: self.id.saturating_add(1),
+            ..self
+        }
+    }
+}
+
+/// Which end of the feed order [`Store::articles`] reads from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FeedOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+}
+
+impl StoredArticle {
+    /// Its place in feed order.
+    pub fn feed_key(&self) -> FeedKey {
+        FeedKey {
+            published: self.published.timestamp_millis(),
+            first_seen: unix_ms(self.first_seen),
+            id: self.id,
+        }
+    }
 }
 
 /// The smallest page cache, KiB: what a fresh or small database gets.
@@ -1240,7 +1297,9 @@ fn read_articles(conn: &Connection, q: &ArticleQuery) -> Result<Vec<StoredArticl
 /// filter adds its own condition, so the planner sees only what is asked (one statement with a
 /// `?n IS NULL OR …` per filter hides every index from it). A topic's articles are read in
 /// feed order from the `matches_feed` index, however rare the topic; given ids are looked up
-/// by id; everything else walks `articles_published` from the newest.
+/// by id, given stories by their ids and `articles_copies`; articles that arrived after an
+/// instant by arrival (`articles_first_seen`, `matches_seen`); everything else walks
+/// `articles_published` from the newest, from a page's place when it has one.
 fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::types::Value)>) {
     use rusqlite::types::Value;
     let json = |v: serde_json::Value| Value::Text(v.to_string());
@@ -1254,34 +1313,88 @@ fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::typ
                 a.first_seen, a.updated, coalesce(a.story_id, a.id),
                 coalesce(a.ident, 'id:' || a.id), a.media",
     );
-    let mut conditions = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
     // The order is the same for both: `matches` carries its article's (published,
     // first_seen), kept equal by the schema's triggers.
-    let order = match &q.topic {
-        Some(topic) => {
-            sql.push_str(" FROM matches m JOIN articles a ON a.id = m.article_id");
-            conditions.push("m.topic_id = :topic");
+    // What arrived after an instant is read by arrival, then sorted: a reader polling twice a
+    // day asks for a few hundred articles, which walking the feed order from the newest would
+    // find only after reading everything published since the oldest of them (all of it, when
+    // fewer than the limit arrived).
+    let by_arrival = q.seen_after.is_some() && q.stories.is_none();
+    let (published, first_seen, id) = match (&q.topic, &q.stories) {
+        (Some(topic), None) => {
+            sql.push_str(if by_arrival {
+                " FROM matches m INDEXED BY matches_seen JOIN articles a ON a.id = m.article_id"
+            } else {
+                " FROM matches m JOIN articles a ON a.id = m.article_id"
+            });
+            conditions.push("m.topic_id = :topic".into());
             params.push((":topic", Value::Text(topic.clone())));
-            if q.since.is_some() {
-                conditions.push("m.published >= :since");
-            }
-            "m.published DESC, m.first_seen DESC, m.article_id DESC"
+            ("m.published", "m.first_seen", "m.article_id")
         }
-        None => {
+        // A few stories' copies are found from the stories, then checked for the topic: from
+        // the topic's index, SQLite would walk every match newer than the page.
+        (Some(topic), Some(_)) => {
             sql.push_str(" FROM articles a");
-            if q.since.is_some() {
-                conditions.push("a.published >= :since");
-            }
-            "a.published DESC, a.first_seen DESC, a.id DESC"
+            conditions.push(
+                "EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic_id = :topic)"
+                    .into(),
+            );
+            params.push((":topic", Value::Text(topic.clone())));
+            ("a.published", "a.first_seen", "a.id")
+        }
+        (None, _) => {
+            sql.push_str(if by_arrival {
+                " FROM articles a INDEXED BY articles_first_seen"
+            } else {
+                " FROM articles a"
+            });
+            ("a.published", "a.first_seen", "a.id")
         }
     };
     if let Some(since) = q.since {
+        conditions.push(format!("{published} >= :since"));
         params.push((":since", Value::Integer(unix_ms(since))));
     }
+    if let Some(seen_after) = q.seen_after {
+        conditions.push(format!("{first_seen} > :seen_after"));
+        params.push((":seen_after", Value::Integer(unix_ms(seen_after))));
+    }
+    // Row values compare as the feed's index is sorted, so SQLite seeks to where a page starts.
+    let place = format!("({published}, {first_seen}, {id})");
+    for (key, cmp, names) in [
+        (q.older_than, "<", [":older_p", ":older_f", ":older_id"]),
+        (q.newer_than, ">", [":newer_p", ":newer_f", ":newer_id"]),
+    ] {
+        if let Some(key) = key {
+            conditions.push(format!(
+                "{place} {cmp} ({}, {}, {})",
+                names[0], names[1], names[2]
+            ));
+            params.push((names[0], Value::Integer(key.published)));
+            params.push((names[1], Value::Integer(key.first_seen)));
+            params.push((names[2], Value::Integer(key.id)));
+        }
+    }
+    if let Some(stories) = &q.stories {
+        // A story's id is its first article's; its copies point at it (`articles_copies`).
+        conditions.push(
+            "(a.id IN (SELECT value FROM json_each(:stories))
+              OR a.story_id IN (SELECT value FROM json_each(:stories)))"
+                .into(),
+        );
+        params.push((":stories", json(stories.clone().into())));
+    }
+    let direction = match q.order {
+        FeedOrder::NewestFirst => " DESC",
+        FeedOrder::OldestFirst => "",
+    };
+    let order = format!("{published}{direction}, {first_seen}{direction}, {id}{direction}");
     if let Some(source) = &q.source {
         conditions.push(
             "EXISTS (SELECT 1 FROM article_sources s
-                     WHERE s.article_id = a.id AND s.source_id = :source)",
+                     WHERE s.article_id = a.id AND s.source_id = :source)"
+                .into(),
         );
         params.push((":source", Value::Text(source.clone())));
     }
@@ -1289,12 +1402,13 @@ fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::typ
         conditions.push(
             "EXISTS (SELECT 1 FROM article_sources s
                      WHERE s.article_id = a.id
-                       AND s.source_id IN (SELECT value FROM json_each(:sources)))",
+                       AND s.source_id IN (SELECT value FROM json_each(:sources)))"
+                .into(),
         );
         params.push((":sources", json(sources.clone().into())));
     }
     if let Some(ids) = &q.ids {
-        conditions.push("a.id IN (SELECT value FROM json_each(:ids))");
+        conditions.push("a.id IN (SELECT value FROM json_each(:ids))".into());
         params.push((":ids", json(ids.clone().into())));
     }
     for (i, c) in conditions.iter().enumerate() {
@@ -1302,7 +1416,7 @@ fn article_select(q: &ArticleQuery) -> (String, Vec<(&'static str, rusqlite::typ
         sql.push_str(c);
     }
     sql.push_str(" ORDER BY ");
-    sql.push_str(order);
+    sql.push_str(&order);
     sql.push_str(" LIMIT :limit");
     (sql, params)
 }

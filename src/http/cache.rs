@@ -5,6 +5,10 @@
 //! something readers see), the configuration is reloaded, or [`CACHE_MAX_AGE`] passes (another
 //! process, such as `bantin fetch`, may have written to the database). A busy feed therefore
 //! costs a lookup and a copy, not a query.
+//!
+//! Clients choose the keys (every page of every feed, every `?since=`), so the cache is bounded
+//! ([`Bodies`]): at most [`MAX_BODIES`] bodies of [`MAX_BYTES`] in all, the least recently used
+//! dropped first.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -22,6 +26,63 @@ use crate::store::StoreError;
 
 /// A cached body is rendered again after this long even if nothing in this process changed.
 pub const CACHE_MAX_AGE: Duration = Duration::from_secs(30);
+/// Bodies kept at most: every feed of a large configuration (sources, tags and topics, three
+/// formats each) with room for the pages readers walk.
+pub const MAX_BODIES: usize = 2048;
+/// Bytes kept at most, each body counted with its compressed forms and its key.
+pub const MAX_BYTES: usize = 48 * 1024 * 1024;
+
+/// The rendered bodies kept, least recently used first out.
+pub(super) struct Bodies {
+    lru: lru::LruCache<String, Arc<Rendered>>,
+    bytes: usize,
+}
+
+impl Default for Bodies {
+    fn default() -> Self {
+        Bodies {
+            lru: lru::LruCache::unbounded(),
+            bytes: 0,
+        }
+    }
+}
+
+impl Bodies {
+    fn get(&mut self, key: &str) -> Option<Arc<Rendered>> {
+        self.lru.get(key).cloned()
+    }
+
+    /// Keeps `rendered` under `key`, dropping the least recently used bodies past the bounds; a
+    /// body larger than all of them is not kept.
+    fn insert(&mut self, key: String, rendered: Arc<Rendered>) {
+        let size = key.len() + rendered.size();
+        if let Some((old_key, old)) = self.lru.pop_entry(&key) {
+            self.bytes -= old_key.len() + old.size();
+        }
+        if size > MAX_BYTES {
+            return;
+        }
+        while self.lru.len() >= MAX_BODIES || self.bytes + size > MAX_BYTES {
+            let Some((k, r)) = self.lru.pop_lru() else {
+                break;
+            };
+            self.bytes -= k.len() + r.size();
+        }
+        self.bytes += size;
+        self.lru.put(key, rendered);
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.lru.clear();
+        self.bytes = 0;
+    }
+
+    /// Bodies kept and their bytes.
+    #[cfg(test)]
+    fn usage(&self) -> (usize, usize) {
+        (self.lru.len(), self.bytes)
+    }
+}
 
 /// A rendered body with everything needed to answer for it.
 pub(super) struct Rendered {
@@ -36,6 +97,13 @@ pub(super) struct Rendered {
     body: Vec<u8>,
     gzip: Vec<u8>,
     brotli: Vec<u8>,
+}
+
+impl Rendered {
+    /// Bytes it holds.
+    fn size(&self) -> usize {
+        self.body.len() + self.gzip.len() + self.brotli.len() + self.hash.len()
+    }
 }
 
 /// What a renderer returns.
@@ -218,4 +286,62 @@ fn not_modified(headers: &HeaderMap, r: &Rendered) -> bool {
 
 fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(bytes: usize) -> Arc<Rendered> {
+        Arc::new(Rendered {
+            made: Instant::now(),
+            generation: (0, 0),
+            status: StatusCode::OK,
+            content_type: "text/plain",
+            hash: String::new(),
+            last_modified: None,
+            max_age: 0,
+            body: vec![b'x'; bytes],
+            gzip: Vec::new(),
+            brotli: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn bodies_stay_within_their_bounds() {
+        let mut bodies = Bodies::default();
+        // Many small pages: at most MAX_BODIES of them, the newest kept.
+        for i in 0..MAX_BODIES + 100 {
+            bodies.insert(format!("page {i:05}"), body(10));
+        }
+        assert_eq!(bodies.usage().0, MAX_BODIES);
+        assert!(bodies.get("page 00000").is_none(), "the oldest went first");
+        assert!(bodies
+            .get(&format!("page {:05}", MAX_BODIES + 99))
+            .is_some());
+        // Large pages: never more than MAX_BYTES in all.
+        let big = MAX_BYTES / 10;
+        for i in 0..50 {
+            bodies.insert(format!("big {i}"), body(big));
+            assert!(bodies.usage().1 <= MAX_BYTES, "{:?}", bodies.usage());
+        }
+        assert!(bodies.get("big 49").is_some());
+        // A body bigger than the whole cache is served, not kept.
+        bodies.insert("huge".into(), body(MAX_BYTES + 1));
+        assert!(bodies.get("huge").is_none());
+        // A key rendered again replaces its body and its bytes.
+        bodies.clear();
+        bodies.insert("a".into(), body(100));
+        bodies.insert("a".into(), body(50));
+        assert_eq!(bodies.usage(), (1, 51));
+        // Using a body keeps it: the least recently used goes.
+        bodies.clear();
+        let fits = MAX_BYTES / 3 - 10;
+        bodies.insert("x".into(), body(fits));
+        bodies.insert("y".into(), body(fits));
+        bodies.insert("z".into(), body(fits));
+        assert!(bodies.get("x").is_some());
+        bodies.insert("w".into(), body(fits));
+        assert!(bodies.get("x").is_some() && bodies.get("y").is_none());
+    }
 }

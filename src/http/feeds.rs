@@ -1,5 +1,6 @@
 //! The feeds: merged (`/feed.EXT`, narrowed by `?source=` or `?tag=`), per topic
-//! (`/topics/ID.EXT`), in every [`Format`], with `?limit=`; and `/sources.opml`. Handlers check
+//! (`/topics/ID.EXT`), in every [`Format`], with `?limit=`, `?since=` and the page cursors
+//! `?before=` / `?after=` ([`crate::site::paging`]); and `/sources.opml`. Handlers check
 //! the request and hand [`crate::site`] a [`Scope`]; the bodies are cached ([`super::cache`]).
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use super::cache::{cached, respond, Page};
 use super::{merged_feed_route, plain, AppState, Params};
 use crate::publish::{self, Format};
 use crate::site::feeds::{self, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::site::paging::{self, Cursor, PageQuery};
 use crate::site::paths::{self, Links};
 use crate::site::{opml as opml_list, Scope};
 
@@ -55,11 +57,11 @@ pub(super) async fn feed(
         }
         (None, None) => Scope::All,
     };
-    let limit = match limit_of(&q) {
-        Ok(l) => l,
+    let query = match page_query(&q) {
+        Ok(query) => query,
         Err(msg) => return plain(&app, &route, StatusCode::BAD_REQUEST, &msg),
     };
-    serve_feed(app, &route, scope, format, limit, &headers).await
+    serve_feed(app, &route, scope, format, query, &headers).await
 }
 
 /// A topic's feed: `/topics/ID.EXT`.
@@ -87,12 +89,12 @@ pub(super) async fn topic_feed(
         );
         return plain(&app, &route, StatusCode::NOT_FOUND, &msg);
     }
-    let limit = match limit_of(&q) {
-        Ok(l) => l,
+    let query = match page_query(&q) {
+        Ok(query) => query,
         Err(msg) => return plain(&app, &route, StatusCode::BAD_REQUEST, &msg),
     };
     let scope = Scope::Topic(id.to_string());
-    serve_feed(app, &route, scope, format, limit, &headers).await
+    serve_feed(app, &route, scope, format, query, &headers).await
 }
 
 /// "/topics/ID.rss, /topics/ID.atom and /topics/ID.json": the paths a topic feed may have.
@@ -107,16 +109,34 @@ fn topic_feed_forms() -> String {
     }
 }
 
-fn limit_of(q: &HashMap<String, String>) -> Result<usize, String> {
-    match q.get("limit") {
-        None => Ok(DEFAULT_LIMIT),
+/// The page a request asks for: `?limit=`, `?since=`, `?before=` or `?after=`.
+fn page_query(q: &HashMap<String, String>) -> Result<PageQuery, String> {
+    let limit = match q.get("limit") {
+        None => DEFAULT_LIMIT,
         Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(format!(
-                "limit must be a number from 1 to {MAX_LIMIT}, not {v:?}"
-            )),
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "limit must be a number from 1 to {MAX_LIMIT}, not {v:?}"
+                ))
+            }
         },
-    }
+    };
+    let since = q
+        .get("since")
+        .map(|v| paging::since(v))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let cursor = Cursor::from_params(
+        q.get("before").map(String::as_str),
+        q.get("after").map(String::as_str),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(PageQuery {
+        limit,
+        since,
+        cursor,
+    })
 }
 
 async fn serve_feed(
@@ -124,20 +144,21 @@ async fn serve_feed(
     route: &str,
     scope: Scope,
     format: Format,
-    limit: usize,
+    query: PageQuery,
     headers: &HeaderMap,
 ) -> Response {
-    let key = format!("feed|{scope:?}|{}|{limit}", format.extension());
+    // Every page is a body of its own, with its own ETag.
+    let key = format!("feed|{scope:?}|{}|{query:?}", format.extension());
     let rendered = cached(&app, key, move |app| {
         let config = app.config();
-        let (entries, last_modified) = feeds::entries(&config, &app.0.store, &scope, limit)?;
-        let channel = feeds::channel(&config, &scope, format, limit, last_modified, Links::Live);
+        let page = feeds::page(&config, &app.0.store, &scope, &query)?;
+        let channel = feeds::channel(&config, &scope, format, &query, &page, Links::Live);
         Ok(Page {
             status: StatusCode::OK,
             max_age: feeds::poll_seconds(&config),
             content_type: format.content_type(),
-            body: publish::render(format, &channel, &entries),
-            last_modified,
+            body: publish::render(format, &channel, &page.entries),
+            last_modified: page.last_modified,
         })
     })
     .await;

@@ -1,15 +1,17 @@
 //! What a feed shows: the stories of a [`Scope`], newest first, one entry per story
-//! ([`crate::stories`]), as [`Entry`] values, and the feed's [`Channel`]. The server and the
-//! static export render the same feeds from here.
+//! ([`crate::stories`]), page by page ([`paging`]), as [`Entry`] values, and the feed's
+//! [`Channel`] with the links to the pages around it. The server and the static export render
+//! the same feeds from here.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::paging::{self, Cursor, PageQuery};
 use super::paths::{self, Links};
 use super::Scope;
 use crate::config::Config;
-use crate::publish::{Channel, Entry, Format};
+use crate::publish::{Channel, Entry, Format, PageLinks};
 use crate::store::{ArticleQuery, Store, StoreError, StoredArticle};
 use crate::stories::{self, Story};
 
@@ -17,16 +19,28 @@ use crate::stories::{self, Story};
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
 /// Stored articles read per story wanted: room for syndicated copies folded into their story.
-const ARTICLES_PER_STORY: usize = 3;
+pub(super) const ARTICLES_PER_STORY: usize = 3;
 
-/// The feed of `scope`: newest first, one entry per story (with every source of the story), at
-/// most `limit`; and when the newest of them last changed (Last-Modified).
-pub fn entries(
+/// One page of a feed, ready to render.
+#[derive(Debug)]
+pub struct FeedPage {
+    /// Newest first, one per story (with every source of the story).
+    pub entries: Vec<Entry>,
+    /// When the newest of them last changed (Last-Modified).
+    pub last_modified: Option<DateTime<Utc>>,
+    /// The next older page, if any.
+    pub older: Option<Cursor>,
+    /// The next newer page, when this one is not the first.
+    pub newer: Option<Cursor>,
+}
+
+/// The page `query` of the feed of `scope` ([`paging`] says how pages are cut).
+pub fn page(
     config: &Config,
     store: &Store,
     scope: &Scope,
-    limit: usize,
-) -> Result<(Vec<Entry>, Option<DateTime<Utc>>), StoreError> {
+    query: &PageQuery,
+) -> Result<FeedPage, StoreError> {
     let mut q = ArticleQuery::default();
     match scope {
         Scope::All => {}
@@ -44,12 +58,18 @@ pub fn entries(
         Scope::Topic(t) => q.topic = Some(t.clone()),
     }
     let topic_names: HashMap<&str, &str> = config.topics.topics().collect();
-    let mut last_changed: Option<DateTime<Utc>> = None;
-    let entries = newest_stories(store, q, limit, |story| {
-        last_changed = last_changed.max(Some(changed(story)));
-        entry(config, &topic_names, story)
-    })?;
-    Ok((entries, last_changed))
+    let page = paging::read(store, &q, query)?;
+    let stories = stories::merge(&page.articles);
+    let last_modified = stories.iter().map(changed).max();
+    Ok(FeedPage {
+        entries: stories
+            .iter()
+            .map(|story| entry(config, &topic_names, story))
+            .collect(),
+        last_modified,
+        older: page.older,
+        newer: page.newer,
+    })
 }
 
 /// An article alone, as its topic's feeds show it: what a topic's webhook POSTs
@@ -59,22 +79,20 @@ pub fn article_entry(config: &Config, article: &StoredArticle) -> Entry {
     entry(config, &topic_names, &stories::alone(article))
 }
 
-/// The `limit` newest stories of `q`, each made into a `T` by `each`.
+/// The `limit` newest stories of `q`, each made into a `T` by `each`: the first page of a feed.
 pub(super) fn newest_stories<T>(
     store: &Store,
     q: ArticleQuery,
     limit: usize,
-    mut each: impl FnMut(&Story<'_, StoredArticle>) -> T,
+    each: impl FnMut(&Story<'_, StoredArticle>) -> T,
 ) -> Result<Vec<T>, StoreError> {
-    let articles = store.articles(&ArticleQuery {
-        limit: limit * ARTICLES_PER_STORY,
-        ..q
-    })?;
-    Ok(stories::merge(&articles)
-        .iter()
-        .take(limit)
-        .map(&mut each)
-        .collect())
+    let first = PageQuery {
+        limit,
+        since: None,
+        cursor: None,
+    };
+    let page = paging::read(store, &q, &first)?;
+    Ok(stories::merge(&page.articles).iter().map(each).collect())
 }
 
 /// When any article of the story last changed.
@@ -119,13 +137,15 @@ fn entry(
     }
 }
 
-/// The feed itself: title and description from the scope, its own URL, its time.
+/// The feed itself: title and description from the scope, its own URL, its time, and on the
+/// running server the pages around it. An exported feed is its first page alone: a file has
+/// no query to page with.
 pub fn channel(
     config: &Config,
     scope: &Scope,
     format: Format,
-    limit: usize,
-    updated: Option<DateTime<Utc>>,
+    query: &PageQuery,
+    page: &FeedPage,
     links: Links,
 ) -> Channel {
     let base = &config.http.public_url;
@@ -143,16 +163,32 @@ pub fn channel(
             .map(|(_, n)| n.to_string())
             .unwrap_or_else(|| t.clone()),
     };
-    let path = paths::feed_with_limit(scope, format, links, limit);
+    let url = |query: &PageQuery| {
+        let path = paths::feed_page(scope, format, links, query);
+        paths::absolute(base, &path).unwrap_or_else(|| base.to_string())
+    };
+    let at = |cursor: Option<Cursor>| PageQuery {
+        cursor,
+        ..query.clone()
+    };
+    let pages = match links {
+        Links::Live => PageLinks {
+            first: Some(url(&at(None))),
+            next: page.older.map(|c| url(&at(Some(c)))),
+            prev: page.newer.map(|c| url(&at(Some(c)))),
+        },
+        Links::Static => PageLinks::default(),
+    };
     // An empty feed has no time of its own: the epoch keeps the bytes (and the ETag) stable.
-    let updated = updated.unwrap_or_default();
+    let updated = page.last_modified.unwrap_or_default();
     Channel {
         title: format!("bantin – {title}"),
         description: format!("{title}: tin tổng hợp từ các báo Đảng và Chính phủ"),
         link: base.to_string(),
-        self_url: paths::absolute(base, &path).unwrap_or_else(|| base.to_string()),
+        self_url: url(query),
         ttl_minutes: (poll_seconds(config) / 60).max(1) as u32,
         updated,
+        pages,
     }
 }
 

@@ -11,6 +11,7 @@
 use url::Url;
 
 use super::feeds::DEFAULT_LIMIT;
+use super::paging::{self, PageQuery};
 use super::Scope;
 use crate::publish::Format;
 
@@ -59,16 +60,27 @@ pub fn feed(scope: &Scope, format: Format, links: Links) -> String {
     }
 }
 
-/// [`feed`] with `limit` items: a `limit` query parameter unless it is the default.
-pub fn feed_with_limit(scope: &Scope, format: Format, links: Links, limit: usize) -> String {
-    let path = feed(scope, format, links);
-    if limit == DEFAULT_LIMIT {
-        path
-    } else if path.contains('?') {
-        format!("{path}&limit={limit}")
-    } else {
-        format!("{path}?limit={limit}")
+/// The page `query` of the feed of `scope` in `format`: [`feed`] with the query parameters
+/// that differ from the first page of the default feed (`limit`, `since`, `before`/`after`).
+pub fn feed_page(scope: &Scope, format: Format, links: Links, query: &PageQuery) -> String {
+    let mut path = feed(scope, format, links);
+    let mut param = |name: &str, value: &str| {
+        path.push(if path.contains('?') { '&' } else { '?' });
+        path.push_str(name);
+        path.push('=');
+        path.push_str(value);
+    };
+    if query.limit != DEFAULT_LIMIT {
+        param("limit", &query.limit.to_string());
     }
+    if let Some(since) = query.since {
+        param("since", &paging::since_param(since));
+    }
+    if let Some(cursor) = &query.cursor {
+        // Cursors are URL-safe base64: nothing to escape.
+        param(cursor.param(), &cursor.value());
+    }
+    path
 }
 
 /// The topic id and format of a file name under [`TOPICS`] (`dan-van.rss`), the inverse of
@@ -177,9 +189,67 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                feed_with_limit(scope, format, links, limit),
+                feed_page(
+                    scope,
+                    format,
+                    links,
+                    &PageQuery {
+                        limit,
+                        since: None,
+                        cursor: None
+                    }
+                ),
                 expected,
                 "{scope:?} {format:?} {links:?} {limit}"
+            );
+        }
+    }
+
+    #[test]
+    fn page_paths() {
+        use crate::site::paging::Cursor;
+        use crate::store::FeedKey;
+        let key = FeedKey {
+            published: 1,
+            first_seen: 2,
+            id: 3,
+        };
+        let since = chrono::DateTime::parse_from_rfc3339("2026-12-07T13:00:00+07:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let page = |limit, since, cursor| PageQuery {
+            limit,
+            since,
+            cursor,
+        };
+        let value = Cursor::Before(key).value();
+        for (scope, query, expected) in [
+            (
+                Scope::All,
+                page(DEFAULT_LIMIT, None, None),
+                "feed.rss".to_string(),
+            ),
+            (
+                Scope::All,
+                page(DEFAULT_LIMIT, None, Some(Cursor::Before(key))),
+                format!("feed.rss?before={value}"),
+            ),
+            (
+                Scope::Source("nhan-dan".into()),
+                page(5, Some(since), Some(Cursor::After(key))),
+                format!(
+                    "feed.rss?source=nhan-dan&limit=5&since=2026-12-07T06:00:00Z&after={value}"
+                ),
+            ),
+            (
+                Scope::Topic("dan-van".into()),
+                page(DEFAULT_LIMIT, Some(since), None),
+                "topics/dan-van.rss?since=2026-12-07T06:00:00Z".to_string(),
+            ),
+        ] {
+            assert_eq!(
+                feed_page(&scope, Format::Rss, Links::Live, &query),
+                expected
             );
         }
     }

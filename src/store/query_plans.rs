@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::Connection;
 
-use super::{ArticleQuery, NewDigest, PollRecord, SourceSpec, Store};
+use super::{ArticleQuery, FeedKey, FeedOrder, NewDigest, PollRecord, SourceSpec, Store};
 use crate::article::NewArticle;
 use crate::topics::TopicMatch;
 
@@ -243,6 +243,35 @@ fn hot_queries_read_through_an_index() {
                 ..Default::default()
             },
         ];
+        // The pages of paged feeds: from a place, either way, and the copies of their stories.
+        let place = FeedKey {
+            published: at(21, 0).timestamp_millis(),
+            first_seen: at(21, 0).timestamp_millis(),
+            id: 3,
+        };
+        let mut paged = Vec::new();
+        for scope in &queries[..5] {
+            paged.push(ArticleQuery {
+                older_than: Some(place),
+                ..scope.clone()
+            });
+            paged.push(ArticleQuery {
+                newer_than: Some(place),
+                order: FeedOrder::OldestFirst,
+                ..scope.clone()
+            });
+            paged.push(ArticleQuery {
+                stories: Some(vec![1, 2]),
+                newer_than: Some(place),
+                ..scope.clone()
+            });
+            paged.push(ArticleQuery {
+                seen_after: Some(at(20, 0)),
+                older_than: Some(place),
+                ..scope.clone()
+            });
+        }
+        let queries: Vec<ArticleQuery> = queries.into_iter().chain(paged).collect();
         for q in &queries {
             s.articles(q).unwrap();
         }

@@ -285,6 +285,10 @@ const MIGRATIONS: &[&str] = &[
     // pruned; most articles have one image, which costs about 130 bytes here against a row
     // and an index entry of its own in a table.
     "ALTER TABLE articles ADD COLUMN media TEXT;",
+    // 22: a story's copies by the story they joined, for paged feeds: a story shown on an
+    // earlier page is found by its copies, so it is not shown again (`site::feeds`). Only
+    // copies are in it (most articles are their own story).
+    "CREATE INDEX articles_copies ON articles (story_id) WHERE story_id IS NOT NULL;",
 ];
 
 /// The webhook outbox: one row per POST to make, its body frozen when queued. `kind` says what
@@ -549,6 +553,7 @@ mod tests {
             [
                 "article_keys_article",
                 "article_keys_key",
+                "articles_copies",
                 "articles_first_seen",
                 "articles_published",
                 "articles_story"

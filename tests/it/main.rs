@@ -21,6 +21,7 @@ mod kill;
 mod lifecycle;
 mod mail;
 mod media;
+mod paged_feeds;
 mod pages;
 mod panics;
 mod retention;
