@@ -21,6 +21,7 @@ mod recall;
 mod retention;
 mod schedule;
 mod schema;
+mod search;
 
 pub use health::HealthSummary;
 pub use outbox::{Closed, NewDigest, OutboxEntry, SharedPart, StoredMessage, SubscriberState};
@@ -31,6 +32,7 @@ pub use pages::{
 pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
+pub use search::SearchQuery;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -1060,6 +1062,7 @@ fn ingest_one(
                 updated_now = true;
                 stats.updated += 1;
                 pages::requeue(tx, id)?;
+                search::reindex(tx, id)?;
                 tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1")?
                     .execute([id])?;
                 insert_matches(tx, id, &a.matches, now)?;
@@ -1103,6 +1106,7 @@ fn ingest_one(
                 a.search_layout,
             ])?;
             let id = tx.last_insert_rowid();
+            search::reindex(tx, id)?;
             insert_matches(tx, id, &a.matches, now)?;
             stats.new += 1;
             id

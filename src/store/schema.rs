@@ -275,6 +275,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source_id, item_hash)
     ) WITHOUT ROWID;
     CREATE INDEX feed_items_article ON feed_items (article_id);",
+    // 19: the full-text index of every article (`store::search`), filled from the stored
+    // search texts by `search::build` as this step runs.
+    super::search::MIGRATION,
 ];
 
 /// The schema version this binary writes.
@@ -294,6 +297,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(step)?;
+        // Known by its text, not its number, so that renumbering the steps cannot miss it.
+        if *step == super::search::MIGRATION {
+            super::search::build(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;
