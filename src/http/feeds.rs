@@ -107,7 +107,7 @@ fn topic_feed_forms() -> String {
     }
 }
 
-fn limit_of(q: &HashMap<String, String>) -> Result<usize, String> {
+pub(super) fn limit_of(q: &HashMap<String, String>) -> Result<usize, String> {
     match q.get("limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(v) => match v.parse::<usize>() {

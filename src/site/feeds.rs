@@ -1,4 +1,4 @@
-//! What a feed shows: the stories of a [`Scope`], newest first, one entry per story
+//! What a feed shows: the stories of a [`Scope`] (or of a search), newest first, one entry per story
 //! ([`crate::stories`]), as [`Entry`] values, and the feed's [`Channel`]. The server and the
 //! static export render the same feeds from here.
 
@@ -10,7 +10,7 @@ use super::paths::{self, Links};
 use super::Scope;
 use crate::config::Config;
 use crate::publish::{Channel, Entry, Format};
-use crate::store::{ArticleQuery, Store, StoreError, StoredArticle};
+use crate::store::{ArticleQuery, SearchQuery, Store, StoreError, StoredArticle};
 use crate::stories::{self, Story};
 
 /// Items in a feed unless `?limit=` says otherwise, and the most it may say.
@@ -43,6 +43,35 @@ pub fn entries(
         }
         Scope::Topic(t) => q.topic = Some(t.clone()),
     }
+    entries_of(config, store, q, limit)
+}
+
+/// The feed of a search: the stories of the newest articles holding its terms, as
+/// [`entries`] makes them.
+pub fn search_entries(
+    config: &Config,
+    store: &Store,
+    search: &SearchQuery,
+    limit: usize,
+) -> Result<(Vec<Entry>, Option<DateTime<Utc>>), StoreError> {
+    let ids = store.search(&SearchQuery {
+        limit: limit * ARTICLES_PER_STORY,
+        ..search.clone()
+    })?;
+    let q = ArticleQuery {
+        ids: Some(ids),
+        since: search.since,
+        ..ArticleQuery::default()
+    };
+    entries_of(config, store, q, limit)
+}
+
+fn entries_of(
+    config: &Config,
+    store: &Store,
+    q: ArticleQuery,
+    limit: usize,
+) -> Result<(Vec<Entry>, Option<DateTime<Utc>>), StoreError> {
     let topic_names: HashMap<&str, &str> = config.topics.topics().collect();
     let mut last_changed: Option<DateTime<Utc>> = None;
     let entries = newest_stories(store, q, limit, |story| {
@@ -145,6 +174,26 @@ pub fn channel(
         self_url: paths::absolute(base, &path).unwrap_or_else(|| base.to_string()),
         ttl_minutes: (poll_seconds(config) / 60).max(1) as u32,
         updated,
+    }
+}
+
+/// The channel of a search's feed: its title says what was searched for.
+pub fn search_channel(
+    config: &Config,
+    typed: &str,
+    format: Format,
+    limit: usize,
+    updated: Option<DateTime<Utc>>,
+) -> Channel {
+    let base = &config.http.public_url;
+    let path = paths::search_with_query(format, typed, limit);
+    Channel {
+        title: format!("bantin – Tìm kiếm: {typed}"),
+        description: format!("Các bài có {typed}: tin tổng hợp từ các báo Đảng và Chính phủ"),
+        link: base.to_string(),
+        self_url: paths::absolute(base, &path).unwrap_or_else(|| base.to_string()),
+        ttl_minutes: (poll_seconds(config) / 60).max(1) as u32,
+        updated: updated.unwrap_or_default(),
     }
 }
 

@@ -42,7 +42,7 @@ fn saved_inputs() -> usize {
 /// A target's body: bytes in, a panic on a defect.
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 10] = [
+const TARGETS: [(&str, Target); 11] = [
     ("feed", targets::feed),
     ("html_list", targets::html_list),
     ("html_article", targets::html_article),
@@ -53,6 +53,7 @@ const TARGETS: [(&str, Target); 10] = [
     ("unsubscribe", targets::unsubscribe),
     ("opml", targets::opml),
     ("sitemap", targets::sitemap),
+    ("search_query", targets::search_query),
 ];
 
 #[test]

@@ -22,6 +22,7 @@ mod mail;
 mod pages;
 mod panics;
 mod retention;
+mod search;
 mod sitemaps;
 mod slow_clients;
 mod smtp_server;
