@@ -142,13 +142,15 @@ impl Served {
             .collect()
     }
 
-    async fn stop(self) {
+    /// Stops the daemon; the config and database stay for the CLI.
+    async fn stop(self) -> Env {
         self.stop.send(()).unwrap();
         tokio::time::timeout(WITHIN, self.task)
             .await
             .expect("run did not return after shutdown")
             .unwrap()
             .expect("run returned an error");
+        self.env
     }
 }
 
@@ -247,9 +249,8 @@ async fn search_feeds_follow_the_vietnamese_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bantin_search_lists_the_newest_matches() {
-    let s = Served::start().await;
-    let config = s.env.config_path.clone();
-    s.stop().await;
+    let env = Served::start().await.stop().await;
+    let config = env.config_path.clone();
     let found = bantin_json(&config, &["search", "--json", "dân", "vận"]).await;
     let shown: Vec<&str> = found
         .as_array()
