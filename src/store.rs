@@ -1106,7 +1106,7 @@ fn ingest_one(
                 a.search_layout,
             ])?;
             let id = tx.last_insert_rowid();
-            search::reindex(tx, id)?;
+            search::index_new(tx, id)?;
             insert_matches(tx, id, &a.matches, now)?;
             stats.new += 1;
             id

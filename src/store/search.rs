@@ -13,9 +13,10 @@
 //! of a page: the page itself is sorted as feeds are (published, then first seen). Ids must stay
 //! below 2^32, which at ten thousand articles a day is a million years.
 //!
-//! Kept in step with `articles` in the same transaction: [`reindex`] after an article is stored
-//! or changed (its text or its date), and the schema's triggers drop the old row when an
-//! article is deleted (prune) or its search text or date changes. The triggers are plain SQL
+//! Kept in step with `articles` in the same transaction: [`index_new`] after an article is
+//! stored, [`reindex`] after it changed (its text or its date), and the schema's triggers drop
+//! the old row when an article is deleted (prune) or its search text or date changes. The
+//! triggers are plain SQL
 //! so that any connection may delete articles; only the store writes them. A restored backup
 //! brings its own index. [`MIGRATION`] creates the table and [`build`] fills it for a database
 //! stored before.
@@ -59,10 +60,27 @@ fn minute_floor(published_ms: i64) -> i64 {
     (published_ms / 60_000).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) << 32
 }
 
-/// (Re)writes the index row of article `id` from what is stored now. Call after storing or
-/// changing an article, in the same transaction; an unchanged article is written again as it
-/// was.
+/// Indexes article `id`, just stored, in the same transaction. No row of it can be in the
+/// index yet, so none is looked for to delete first.
+pub(super) fn index_new(tx: &Transaction, id: i64) -> Result<(), StoreError> {
+    write(tx, id, Replace::No)
+}
+
+/// (Re)writes the index row of article `id` from what is stored now. Call after changing an
+/// article (its text or date), in the same transaction; an unchanged article is written again
+/// as it was.
 pub(super) fn reindex(tx: &Transaction, id: i64) -> Result<(), StoreError> {
+    write(tx, id, Replace::Yes)
+}
+
+/// Whether [`write`] first deletes the article's row.
+#[derive(PartialEq)]
+enum Replace {
+    Yes,
+    No,
+}
+
+fn write(tx: &Transaction, id: i64, replace: Replace) -> Result<(), StoreError> {
     let row = tx
         .prepare_cached("SELECT published, search_text, search_layout FROM articles WHERE id = ?1")?
         .query_row([id], |r| {
@@ -78,8 +96,10 @@ pub(super) fn reindex(tx: &Transaction, id: i64) -> Result<(), StoreError> {
         Err(e) => return Err(e.into()),
     };
     let key = index_key(published, id);
-    tx.prepare_cached("DELETE FROM article_search WHERE rowid = ?1")?
-        .execute([key])?;
+    if replace == Replace::Yes {
+        tx.prepare_cached("DELETE FROM article_search WHERE rowid = ?1")?
+            .execute([key])?;
+    }
     insert(tx, key, &text, layout.as_deref())
 }
 
