@@ -336,6 +336,25 @@ mod tests {
         assert_eq!(found(&store, "dẫn"), titles(&["Hướng dẫn vận động"]));
         // A word with punctuation inside is a phrase with a break there.
         assert_eq!(found(&store, "dân.vận"), titles(&["Nhân dân. Vận động"]));
+        // Letters newer than the index's tokenizer knows, other scripts, digits: no error.
+        for q in [
+            "\u{a7ca}",
+            "ꟊ dân",
+            "人民",
+            "２０２６",
+            "x\u{301}\u{301}",
+            "\"| ||\"",
+        ] {
+            if let Ok(query) = Query::parse(q) {
+                let got = store.search(&SearchQuery {
+                    query,
+                    topic: None,
+                    since: None,
+                    limit: 5,
+                });
+                assert!(got.is_ok(), "{q}: {got:?}");
+            }
+        }
     }
 
     #[test]
