@@ -22,7 +22,7 @@
 //!
 //! Two texts per article ([`indexed`]): its syllables as stored (the search text, already match
 //! keys) and the same syllables folded. Syllables are cut exactly as topics cut them
-//! ([`topics::for_each_syllable`]) and written with one space between them, so the index's
+//! (`topics::for_each_syllable`) and written with one space between them, so the index's
 //! tokenizer (SQLite FTS5 `unicode61` with diacritics kept and letters, digits and marks as
 //! token characters) sees the same syllables. Where topics see a break (punctuation, or the end
 //! of a field) the texts carry the token [`BREAK`] (punctuation) or [`FIELD_BREAK`],
