@@ -19,6 +19,10 @@
 //! - paged feeds (`pages`): 200 pages of the merged feed and of a topic, walked along their
 //!   cursors, and every page of what arrived in the last 12 hours;
 //! - the digest window query the postman runs (`Store::digest_articles`), each subscriber's day;
+//! - `bantin search` (`Store::search`, the newest 50 of a two-word query, with and without
+//!   diacritics, a phrase, rare and common words), each checked against a slow reference: the
+//!   topic matcher run over every article of the last day, against the same query limited to
+//!   that day;
 //! - `bantin topics test` over 30 days (its code path, output thrown away);
 //! - a re-match after a topics edit (`ingest::rematch` over `rematch_days`), then the one that
 //!   puts the topics back;
@@ -26,8 +30,8 @@
 //!   at the young end, so the database stays a year long (its clock moves a month per run).
 //!
 //! `cargo bench --bench year -- --generate` only builds (or tops up) the database;
-//! `-- --only topics-test,prune` (any of `poll`, `feed`, `pages`, `digest`, `topics-test`, `rematch`,
-//! `prune`) times only those figures, to profile one of them. The
+//! `-- --only topics-test,prune` (any of `poll`, `feed`, `pages`, `digest`, `search`,
+//! `topics-test`, `rematch`, `prune`) times only those figures, to profile one of them. The
 //! database's clock ("now" of every figure) is the end of its last generated day, kept in its
 //! `meta` table; nothing here reads the wall clock except to time.
 
@@ -1033,7 +1037,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let generate_only = args.iter().any(|a| a == "--generate");
-    // `--only poll,feed,digest,topics-test,rematch,prune`: those figures alone (for profiling).
+    // `--only poll,feed,digest,search,topics-test,rematch,prune`: those figures alone (for
+    // profiling).
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
@@ -1057,7 +1062,15 @@ fn main() {
     let config = load(&config_files(&dir, &db, &srcs, false));
     let edited = load(&config_files(&dir, &db, &srcs, true));
 
-    let store = Store::open(&db).expect("open store");
+    let (store, opened, opened_cpu) = timed(|| Store::open(&db).expect("open store"));
+    // Long only when a migration ran (the search index's fills it from every article).
+    if opened > Duration::from_secs(1) {
+        println!(
+            "opening the store (migrations): {:.1} s, CPU {:.1} s",
+            opened.as_secs_f64(),
+            opened_cpu.as_secs_f64()
+        );
+    }
     store
         .sync_sources(
             &config
@@ -1266,6 +1279,9 @@ fn main() {
             ms(cpu_time().saturating_sub(digest_cpu) / SUBSCRIBERS as u32)
         );
     }
+    if wanted("search") {
+        bench_search(&store, now);
+    }
     if wanted("topics-test") {
         // `bantin topics test` over 30 days, then the same topic as edited: with a phrase
         // typed without diacritics, which is looked for in the fold of every article.
@@ -1348,4 +1364,126 @@ fn main() {
         generate(&store, &config, &srcs, per_day, done..done + 30);
         let _ = std::io::stdout().flush();
     }
+}
+
+/// Search queries: the words of the query as a topic's `all` phrases (the reference), and what
+/// a reader types.
+const SEARCHES: &[(&[&str], &str)] = &[
+    (&["công", "tác"], "công tác"),
+    (&["cong", "tac"], "cong tac"),
+    (&["dan", "van"], "dan van"),
+    (&["công tác dân vận"], "\"công tác dân vận\""),
+    (&["tham", "nhũng"], "tham nhũng"),
+    (&["tham nhũng", "công"], "\"tham nhũng\" công"),
+    (&["lãng", "phí"], "lãng phí"),
+];
+
+/// Times `Store::search` (the newest 50, as `bantin search` asks) for each of [`SEARCHES`], and
+/// checks each against the topic matcher, which reads the same rules: over the last day, the
+/// search must find exactly the articles the matcher finds, and the 50 newest must all match.
+fn bench_search(store: &Store, now: DateTime<Utc>) {
+    use bantin::search::Query;
+    use bantin::store::SearchQuery;
+    use bantin::topics::{Matcher, TopicSpec};
+
+    let day = now - chrono::Duration::days(1);
+    let conn = rusqlite::Connection::open(store.path()).expect("open for the reference");
+    let inputs: Vec<(i64, MatchInput)> = conn
+        .prepare("SELECT id, search_text, search_layout FROM articles WHERE published >= ?1")
+        .expect("reference query")
+        .query_map([day.timestamp_millis()], |r| {
+            let (id, text, layout): (i64, String, Option<String>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let input = layout
+                .and_then(|l| MatchInput::from_search_text(&text, &l))
+                .unwrap_or_else(|| MatchInput::from_plain(&text, "", ""));
+            Ok((id, input))
+        })
+        .expect("reference rows")
+        .collect::<Result<_, _>>()
+        .expect("reference rows");
+    let mut search_cpu = Duration::ZERO;
+    let mut all = Vec::new();
+    let mut worst = (Duration::ZERO, "");
+    for (phrases, typed) in SEARCHES {
+        let matcher = Matcher::compile(vec![TopicSpec {
+            id: "q".into(),
+            name: "q".into(),
+            all: phrases.iter().map(|p| p.to_string()).collect(),
+            ..TopicSpec::default()
+        }])
+        .expect("reference topic");
+        let matches = |input: &MatchInput| !matcher.matches(input, &[]).is_empty();
+        let query = Query::parse(typed).expect("query");
+        let search = |since, limit| {
+            store
+                .search(&SearchQuery {
+                    query: query.clone(),
+                    topic: None,
+                    since,
+                    limit,
+                })
+                .expect("search")
+        };
+        let mut times = Vec::new();
+        let mut newest = Vec::new();
+        let cpu = cpu_time();
+        for _ in 0..7 {
+            let t = Instant::now();
+            newest = search(None, 50);
+            times.push(t.elapsed());
+        }
+        search_cpu += cpu_time().saturating_sub(cpu);
+        // The reference: the last day, whole.
+        let mut of_day = search(Some(day), 1_000_000);
+        of_day.sort_unstable();
+        let mut expected: Vec<i64> = inputs
+            .iter()
+            .filter(|(_, input)| matches(input))
+            .map(|(id, _)| *id)
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(of_day, expected, "{typed}: the search of the last day");
+        let by_id: HashMap<i64, &MatchInput> = inputs.iter().map(|(id, i)| (*id, i)).collect();
+        assert_eq!(newest.len(), 50, "{typed}: 50 found");
+        for id in &newest {
+            if let Some(input) = by_id.get(id) {
+                assert!(matches(input), "{typed}: article {id} does not match");
+            }
+        }
+        let m = median(times.clone());
+        let slowest = times.iter().max().copied().unwrap_or_default();
+        println!(
+            "  search {:<24} median {:>8}, slowest {:>8}  ({} in the last day)",
+            typed,
+            ms(m),
+            ms(slowest),
+            expected.len()
+        );
+        all.extend(times);
+        if slowest > worst.0 {
+            worst = (slowest, typed);
+        }
+    }
+    let runs = all.len() as u32;
+    println!(
+        "search, the newest 50 (two words, a phrase, with and without diacritics): median {}, slowest {} ({}) (goal ≤ 50 ms) {}",
+        ms(median(all)),
+        ms(worst.0),
+        worst.1,
+        verdict(worst.0, Duration::from_millis(50))
+    );
+    println!("  CPU: {} a search on average", ms(search_cpu / runs));
+    let size: i64 = ["data", "idx", "docsize", "config"]
+        .iter()
+        .map(|t| {
+            conn.query_row(
+                "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?1",
+                [format!("article_search_{t}")],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+        })
+        .sum();
+    println!("  the search index: {:.0} MiB", size as f64 / 1048576.0);
 }

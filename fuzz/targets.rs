@@ -922,3 +922,62 @@ pub fn page_query(data: &[u8]) {
         assert_eq!(paging::since(&written), Ok(since), "{value:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// search
+
+/// A store with an empty search index, made once per process: every query that parses is
+/// searched on it, so a query FTS5 would refuse (an error, not a result) is a crash here.
+fn search_store() -> &'static Store {
+    static STORE: std::sync::OnceLock<(tempfile::TempDir, Store)> = std::sync::OnceLock::new();
+    let (_, store) = STORE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("search.db")).unwrap();
+        (dir, store)
+    });
+    store
+}
+
+/// A search query as a reader types it (`bantin search`, `/search.rss?q=`), and, after a NUL
+/// byte, an article's search text. Checks: the query parses or is refused with a message; a
+/// parsed one has 1 to `MAX_TERMS` terms of non-empty syllables that hold no space and no quote,
+/// all in one mode (exact or folded, and folded only when every syllable is ASCII), and SQLite
+/// runs its FTS5 query; the text's indexed form has as many tokens exact as folded.
+pub fn search_query(data: &[u8]) {
+    use bantin::search::{self, Query, MAX_TERMS};
+    let (query_part, text_part) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &data[..0]),
+    };
+    let typed = lossy(query_part);
+    match Query::parse(&typed) {
+        Err(e) => assert!(!e.to_string().is_empty()),
+        Ok(q) => {
+            let terms = q.terms();
+            assert!((1..=MAX_TERMS).contains(&terms.len()), "{typed:?}");
+            let folded = terms[0].folded;
+            for t in terms {
+                assert_eq!(t.folded, folded, "{typed:?}: one mode for the query");
+                assert!(!t.syllables.is_empty());
+                for s in &t.syllables {
+                    assert!(!s.is_empty() && !s.contains([' ', '"']), "{typed:?}: {s:?}");
+                    assert!(!t.folded || s.is_ascii(), "{typed:?}: {s:?}");
+                }
+            }
+            let found = search_store().search(&bantin::store::SearchQuery {
+                query: q.clone(),
+                topic: None,
+                since: None,
+                limit: 10,
+            });
+            assert!(found.is_ok(), "{typed:?}: {} → {found:?}", q.fts5());
+        }
+    }
+    let text = text::match_key(&lossy(text_part));
+    let indexed = search::indexed(&text, None);
+    assert_eq!(
+        indexed.exact.split(' ').count(),
+        indexed.folded.split(' ').count(),
+        "{text:?}"
+    );
+}

@@ -6,6 +6,7 @@ mod digests;
 mod maintenance;
 mod opml;
 mod pages;
+mod search;
 pub mod topics;
 mod webhooks;
 
@@ -134,6 +135,24 @@ pub enum Command {
         /// Only articles published at or after this time (RFC 3339, e.g. 2026-11-28T00:00:00+07:00).
         #[arg(long, value_parser = parse_rfc3339)]
         since: Option<DateTime<Utc>>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search every stored article, newest first. Words are all required; "quotes" make a
+    /// phrase; typed with diacritics they match exactly, typed without, accent-free.
+    Search {
+        /// What to search for (several words may be given unquoted).
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// Only articles matching this topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only articles published at or after this time: RFC 3339, or a duration back from
+        /// now (30m, 12h, 7d, 2w).
+        #[arg(long)]
+        since: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
         #[arg(long)]
@@ -272,6 +291,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prune { dry_run, json } => maintenance::prune(config, dry_run, json).await,
         Command::Backup { file, force } => maintenance::backup(config, &file, force).await,
         Command::Restore { file } => maintenance::restore(config, &file).await,
+        Command::Search {
+            query,
+            topic,
+            since,
+            limit,
+            json,
+        } => {
+            let search = search::Search {
+                typed: query.join(" "),
+                topic,
+                since,
+                limit,
+            };
+            search::search(config, search, json).await
+        }
         Command::Articles {
             source,
             topic,
@@ -605,6 +639,11 @@ struct ArticleView<'a> {
 async fn articles(config: Config, query: ArticleQuery, json: bool) -> Result<ExitCode> {
     let store = open_store(&config).await?;
     let list = tokio::task::spawn_blocking(move || store.articles(&query)).await??;
+    print_articles(&list, json)
+}
+
+/// Articles as `bantin articles` lists them: a line or two each, or JSON.
+fn print_articles(list: &[crate::store::StoredArticle], json: bool) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if json {
         let views: Vec<ArticleView> = list
@@ -630,7 +669,7 @@ async fn articles(config: Config, query: ArticleQuery, json: bool) -> Result<Exi
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    for a in &list {
+    for a in list {
         let when = a.published.format("%Y-%m-%d %H:%M %:z");
         let guessed = if a.date_guessed { "?" } else { " " };
         writeln!(out, "{when}{guessed} [{}] {}", a.sources.join(","), a.title)?;

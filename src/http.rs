@@ -3,6 +3,7 @@
 //! handlers live in a module of their own.
 //!
 //! - `feeds`: merged and per-topic feeds in every [`Format`], and `/sources.opml`;
+//! - `search`: `/search.EXT?q=`, search results as a feed in every [`Format`];
 //! - `index`: the index page;
 //! - `health`: `/healthz` and `/metrics`;
 //! - `unsubscribe`: the unsubscribe pages;
@@ -45,6 +46,7 @@ pub mod connections;
 mod feeds;
 mod health;
 mod index;
+mod search;
 mod unsubscribe;
 
 pub use cache::CACHE_MAX_AGE;
@@ -125,6 +127,10 @@ pub fn routes() -> Router<AppState> {
         router = router.route(
             &merged_feed_route(format),
             get(move |s, q, h| feeds::feed(s, q, h, format)),
+        );
+        router = router.route(
+            &paths::route(&paths::search(format)),
+            get(move |s, q, h| search::search(s, q, h, format)),
         );
     }
     router

@@ -60,6 +60,10 @@
 //!   [`store::HealthSummary`] counts the
 //!   sources' health once for `/healthz`, `/metrics` and the status line. Its test
 //!   `store::query_plans` runs `EXPLAIN QUERY PLAN` on every statement of the hot paths.
+//! - [`search`]: search queries (words, phrases, exact or accent-free, as topics read them) →
+//!   the terms of the store's full-text index, and what that index holds per article. Pure.
+//!   The index itself (SQLite FTS5, kept in step with `articles` by the store) and the search
+//!   are in `store::search`.
 //! - [`stories`]: syndicated copies merged into one story, for feeds, pages and digests alike.
 //!   Pure.
 //! - [`publish`]: entries → RSS / Atom / JSON Feed bytes; [`publish::Format::ALL`] lists the
@@ -142,6 +146,7 @@ pub mod notify;
 pub mod parallel;
 pub mod postman;
 pub mod publish;
+pub mod search;
 pub mod site;
 pub mod store;
 pub mod stories;

@@ -22,6 +22,7 @@ mod recall;
 mod retention;
 mod schedule;
 mod schema;
+mod search;
 mod webhooks;
 
 pub use alerts::{AlertMail, AlertPost, AlertRecord, AlertState, Condition, NewAlert, ALERT_EVERY};
@@ -36,6 +37,7 @@ pub use pages::{
 pub use recall::Recalled;
 pub use retention::{BackupError, BackupOptions, BackupReport, PruneStats, RestoreReport};
 pub use schedule::PollTime;
+pub use search::SearchQuery;
 pub use webhooks::{
     Delivery, NewDelivery, TopicHooks, WebhookStatus, ALERT_KIND, ALERT_SUBJECT, TOPIC_KIND,
 };
@@ -1167,6 +1169,7 @@ fn ingest_one(
                         .collect::<Result<_, _>>()?,
                     None => Vec::new(),
                 };
+                search::reindex(tx, id)?;
                 tx.prepare_cached("DELETE FROM matches WHERE article_id = ?1")?
                     .execute([id])?;
                 insert_matches(tx, id, &a.matches, now)?;
@@ -1218,6 +1221,7 @@ fn ingest_one(
                 media_column(&a.media),
             ])?;
             let id = tx.last_insert_rowid();
+            search::index_new(tx, id)?;
             insert_matches(tx, id, &a.matches, now)?;
             gained = a.matches.iter().map(|m| m.topic.as_str()).collect();
             stats.new += 1;

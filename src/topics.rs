@@ -413,7 +413,7 @@ impl MatchInput {
 }
 
 /// The three keys laid out in a search text: see [`MatchInput::search_layout`].
-fn split_search_text<'t>(search_text: &'t str, layout: &str) -> Option<[&'t str; 3]> {
+pub(crate) fn split_search_text<'t>(search_text: &'t str, layout: &str) -> Option<[&'t str; 3]> {
     let [a, b, c] = layout_ranges(search_text.as_bytes(), layout)?;
     Some([
         search_text.get(a)?,
@@ -456,7 +456,7 @@ fn layout_ranges(text: &[u8], layout: &str) -> Option<[Range<usize>; 3]> {
 /// Call `f(byte range, break_before)` for each syllable of a match key: a maximal run of
 /// letters, digits and combining marks. `break_before` says that something other than
 /// whitespace separates it from the previous syllable (never true for the first).
-fn for_each_syllable(key: &str, mut f: impl FnMut(Range<usize>, bool)) {
+pub(crate) fn for_each_syllable(key: &str, mut f: impl FnMut(Range<usize>, bool)) {
     let mut start = None;
     let mut seen_syllable = false;
     let mut pending_break = false;
@@ -540,7 +540,7 @@ fn fold_latin(c: char) -> Option<u8> {
 /// Push one syllable of a match key without its diacritics, đ → d: what [`text::fold`] does to
 /// it (a unit test holds them equal), without re-normalizing text that is normalized already.
 /// Per syllable, so the folded string keeps the exact one's syllables one for one.
-fn push_folded(out: &mut String, syllable: &str) {
+pub(crate) fn push_folded(out: &mut String, syllable: &str) {
     if syllable.is_ascii() {
         out.push_str(syllable);
         return;

@@ -145,8 +145,32 @@ pub(super) async fn cached(
             return Ok(hit.clone());
         }
     }
+    let rendered = Arc::new(render_now(app, generation, render).await?);
+    app.0
+        .cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, rendered.clone());
+    Ok(rendered)
+}
+
+/// A rendering made now and not kept: for pages whose keys readers choose (a search's query),
+/// which would fill the cache without bound. Answered like a cached one (ETag, 304).
+pub(super) async fn fresh(
+    app: &AppState,
+    render: impl FnOnce(&AppState) -> Result<Page, RenderError> + Send + 'static,
+) -> Result<Arc<Rendered>, RenderError> {
+    Ok(Arc::new(render_now(app, app.generation(), render).await?))
+}
+
+/// Renders on a blocking thread, with the encodings and the ETag.
+async fn render_now(
+    app: &AppState,
+    generation: (u64, u64),
+    render: impl FnOnce(&AppState) -> Result<Page, RenderError> + Send + 'static,
+) -> Result<Rendered, RenderError> {
     let me = app.clone();
-    let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, RenderError> {
+    tokio::task::spawn_blocking(move || -> Result<Rendered, RenderError> {
         let page = render(&me)?;
         let hash = hex::encode(&Sha256::digest(&page.body)[..16]);
         Ok(Rendered {
@@ -162,14 +186,7 @@ pub(super) async fn cached(
             body: page.body,
         })
     })
-    .await??;
-    let rendered = Arc::new(rendered);
-    app.0
-        .cache
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, rendered.clone());
-    Ok(rendered)
+    .await?
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {

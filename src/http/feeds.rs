@@ -109,19 +109,22 @@ fn topic_feed_forms() -> String {
     }
 }
 
+/// `?limit=`: stories a page; the default without one.
+pub(super) fn limit_of(q: &HashMap<String, String>) -> Result<usize, String> {
+    match q.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "limit must be a number from 1 to {MAX_LIMIT}, not {v:?}"
+            )),
+        },
+    }
+}
+
 /// The page a request asks for: `?limit=`, `?since=`, `?before=` or `?after=`.
 fn page_query(q: &HashMap<String, String>) -> Result<PageQuery, String> {
-    let limit = match q.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(format!(
-                    "limit must be a number from 1 to {MAX_LIMIT}, not {v:?}"
-                ))
-            }
-        },
-    };
+    let limit = limit_of(q)?;
     let since = q
         .get("since")
         .map(|v| paging::since(v))

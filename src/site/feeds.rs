@@ -1,4 +1,4 @@
-//! What a feed shows: the stories of a [`Scope`], newest first, one entry per story
+//! What a feed shows: the stories of a [`Scope`] (or of a search), newest first, one entry per story
 //! ([`crate::stories`]), page by page ([`paging`]), as [`Entry`] values, and the feed's
 //! [`Channel`] with the links to the pages around it. The server and the static export render
 //! the same feeds from here.
@@ -12,7 +12,7 @@ use super::paths::{self, Links};
 use super::Scope;
 use crate::config::Config;
 use crate::publish::{Channel, Entry, Format, PageLinks};
-use crate::store::{ArticleQuery, Store, StoreError, StoredArticle};
+use crate::store::{ArticleQuery, SearchQuery, Store, StoreError, StoredArticle};
 use crate::stories::{self, Story};
 
 /// Items in a feed unless `?limit=` says otherwise, and the most it may say.
@@ -70,6 +70,32 @@ pub fn page(
         older: page.older,
         newer: page.newer,
     })
+}
+
+/// The feed of a search: the stories of the newest articles holding its terms, as a feed's
+/// first page makes them (a search is not paged: `?limit=` says how many).
+pub fn search_entries(
+    config: &Config,
+    store: &Store,
+    search: &SearchQuery,
+    limit: usize,
+) -> Result<(Vec<Entry>, Option<DateTime<Utc>>), StoreError> {
+    let ids = store.search(&SearchQuery {
+        limit: limit * ARTICLES_PER_STORY,
+        ..search.clone()
+    })?;
+    let q = ArticleQuery {
+        ids: Some(ids),
+        since: search.since,
+        ..ArticleQuery::default()
+    };
+    let topic_names: HashMap<&str, &str> = config.topics.topics().collect();
+    let mut last_changed: Option<DateTime<Utc>> = None;
+    let entries = newest_stories(store, q, limit, |story| {
+        last_changed = last_changed.max(Some(changed(story)));
+        entry(config, &topic_names, story)
+    })?;
+    Ok((entries, last_changed))
 }
 
 /// An article alone, as its topic's feeds show it: what a topic's webhook POSTs
@@ -189,6 +215,27 @@ pub fn channel(
         ttl_minutes: (poll_seconds(config) / 60).max(1) as u32,
         updated,
         pages,
+    }
+}
+
+/// The channel of a search's feed: its title says what was searched for.
+pub fn search_channel(
+    config: &Config,
+    typed: &str,
+    format: Format,
+    limit: usize,
+    updated: Option<DateTime<Utc>>,
+) -> Channel {
+    let base = &config.http.public_url;
+    let path = paths::search_with_query(format, typed, limit);
+    Channel {
+        title: format!("bantin – Tìm kiếm: {typed}"),
+        description: format!("Các bài có {typed}: tin tổng hợp từ các báo Đảng và Chính phủ"),
+        link: base.to_string(),
+        self_url: paths::absolute(base, &path).unwrap_or_else(|| base.to_string()),
+        ttl_minutes: (poll_seconds(config) / 60).max(1) as u32,
+        updated: updated.unwrap_or_default(),
+        pages: PageLinks::default(),
     }
 }
 

@@ -27,6 +27,8 @@ pub const HEALTHZ: &str = "healthz";
 pub const METRICS: &str = "metrics";
 /// The unsubscribe page (a GET confirms, a POST acts); see [`unsubscribe`].
 pub const UNSUBSCRIBE: &str = "unsubscribe";
+/// Search results as a feed: `search.EXT?q=…`.
+pub const SEARCH: &str = "search";
 /// The directory of topic feeds: `topics/ID.EXT`.
 pub const TOPICS: &str = "topics";
 /// The merged feed's file name without its extension: `feed.EXT`.
@@ -81,6 +83,23 @@ pub fn feed_page(scope: &Scope, format: Format, links: Links, query: &PageQuery)
         param(cursor.param(), &cursor.value());
     }
     path
+}
+
+/// The search feed in `format`, without its query: the route.
+pub fn search(format: Format) -> String {
+    format!("{SEARCH}.{}", format.extension())
+}
+
+/// The search feed of what a reader typed, in `format`, with `limit` items (the parameter
+/// left out when it is the default).
+pub fn search_with_query(format: Format, typed: &str, limit: usize) -> String {
+    let q: String = url::form_urlencoded::byte_serialize(typed.as_bytes()).collect();
+    let path = format!("{}?q={q}", search(format));
+    if limit == DEFAULT_LIMIT {
+        path
+    } else {
+        format!("{path}&limit={limit}")
+    }
 }
 
 /// The topic id and format of a file name under [`TOPICS`] (`dan-van.rss`), the inverse of

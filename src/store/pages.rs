@@ -256,6 +256,7 @@ impl Store {
                     .and_then(|l| l.summary_html.as_ref()),
             ],
         )?;
+        super::search::reindex(&tx, article_id)?;
         tx.execute(
             "UPDATE pages SET status = 'done', attempts = attempts + 1, last_error = NULL,
                fetched_at = ?2

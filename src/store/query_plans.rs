@@ -367,6 +367,41 @@ fn hot_queries_read_through_an_index() {
     check("a prune", &|s| {
         s.prune(at(21, 0), false).unwrap();
     });
+    // Search: the index yields its newest matches in order (no sort of every match), a
+    // topic's matches are looked up by key, a time is a range of the index.
+    let statements = traced(&store, |s| {
+        for (typed, topic, since) in [
+            ("dân vận", None, None),
+            ("\"dan van\"", Some("dan-van"), None),
+            ("hội nghị", None, Some(at(20, 0))),
+        ] {
+            s.search(&super::SearchQuery {
+                query: crate::search::Query::parse(typed).unwrap(),
+                topic: topic.map(String::from),
+                since,
+                limit: 50,
+            })
+            .unwrap();
+        }
+    });
+    let conn = Connection::open(store.path()).unwrap();
+    let mut search_plans = String::new();
+    for sql in &statements {
+        let scans = full_scans(&conn, sql, &mut search_plans);
+        assert!(
+            scans.is_empty(),
+            "a search: {sql}\nwalks a whole table: {scans:?}"
+        );
+    }
+    assert_eq!(statements.len(), 3, "{statements:?}");
+    assert!(
+        search_plans.contains("VIRTUAL TABLE INDEX") && !search_plans.contains("TEMP B-TREE"),
+        "{search_plans}"
+    );
+    assert!(
+        search_plans.contains("USING PRIMARY KEY (topic_id=? AND article_id=?)"),
+        "{search_plans}"
+    );
     assert!(
         checked.len() > 20,
         "only {} statements checked",

@@ -289,6 +289,9 @@ const MIGRATIONS: &[&str] = &[
     // earlier page is found by its copies, so it is not shown again (`site::feeds`). Only
     // copies are in it (most articles are their own story).
     "CREATE INDEX articles_copies ON articles (story_id) WHERE story_id IS NOT NULL;",
+    // 23: the full-text index of every article (`store::search`), filled from the stored
+    // search texts by `search::build` as this step runs.
+    super::search::MIGRATION,
 ];
 
 /// The webhook outbox: one row per POST to make, its body frozen when queued. `kind` says what
@@ -360,6 +363,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(step)?;
+        // Known by its text, not its number, so that renumbering the steps cannot miss it.
+        if *step == super::search::MIGRATION {
+            super::search::build(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;
@@ -559,5 +566,46 @@ mod tests {
                 "articles_story"
             ]
         );
+    }
+
+    /// A database stored before the search index (schema 18) gets it, filled from every
+    /// stored search text, as it opens; articles are found as if stored since.
+    #[test]
+    fn the_search_index_is_built_for_articles_stored_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..18] {
+            tx.execute_batch(step).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 18).unwrap();
+        tx.execute_batch(
+            "INSERT INTO articles (id, title, title_key, search_text, search_layout, published,
+               first_seen, content_hash)
+             VALUES (1, 'Dân vận khéo', 'k', 'dân vận khéo', '16 0 0', 1799990000000,
+                     1800000000000, 'h'),
+                    (2, 'Nhân dân', 'k', 'nhân dân vận động', '10 13 0', 1799990060000,
+                     1800000000000, 'i'),
+                    (3, 'Tin', 'k', 'tin. dân vận', NULL, 1799990120000, 1800000000000, 'j');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        drop(conn);
+        let store = super::super::Store::open(&path).unwrap();
+        let found = |typed: &str| {
+            store
+                .search(&super::super::SearchQuery {
+                    query: crate::search::Query::parse(typed).unwrap(),
+                    topic: None,
+                    since: None,
+                    limit: 10,
+                })
+                .unwrap()
+        };
+        assert_eq!(found("dân vận"), [3, 2, 1]);
+        // Article 2's "dân" ends its title and "vận" starts its summary.
+        assert_eq!(found("\"dân vận\""), [3, 1]);
+        assert_eq!(found("\"dan van khEo\""), [1]);
     }
 }

@@ -42,7 +42,7 @@ fn saved_inputs() -> usize {
 /// A target's body: bytes in, a panic on a defect.
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 11] = [
+const TARGETS: [(&str, Target); 12] = [
     ("feed", targets::feed),
     ("html_list", targets::html_list),
     ("html_article", targets::html_article),
@@ -54,6 +54,7 @@ const TARGETS: [(&str, Target); 11] = [
     ("opml", targets::opml),
     ("sitemap", targets::sitemap),
     ("page_query", targets::page_query),
+    ("search_query", targets::search_query),
 ];
 
 #[test]

@@ -25,6 +25,7 @@ mod paged_feeds;
 mod pages;
 mod panics;
 mod retention;
+mod search;
 mod sitemaps;
 mod slow_clients;
 mod smtp_server;
