@@ -367,7 +367,10 @@ async fn run_daemon(mut config: Config) -> Result<ExitCode> {
     let listener = crate::http::bind(listen)
         .with_context(|| format!("cannot listen on {listen} ([http] listen)"))?;
     config.http.bound(listener.local_addr()?);
+    let starting = crate::notify::Notifier::from_env()
+        .keep_starting("opening the database (a migration may take minutes)");
     let ingestor = open(config).await?;
+    drop(starting);
     daemon::run(ingestor, Some(listener), shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,26 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
+/// How often [`Notifier::keep_starting`] asks for more time, and how much.
+pub const EXTEND_EVERY: Duration = Duration::from_secs(20);
+pub const EXTEND_BY: Duration = Duration::from_secs(60);
+
+/// Asks for more time to start while it lives ([`Notifier::keep_starting`]).
+#[derive(Debug, Default)]
+pub struct Starting {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Talks to the service manager, or (without `NOTIFY_SOCKET`) to no one. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {
@@ -143,6 +163,34 @@ impl Notifier {
     /// The service is alive: `WATCHDOG=1`. Send it only after checking that it is.
     pub fn watchdog(&self) {
         self.send(&[NotifyState::Watchdog]);
+    }
+
+    /// Until the returned guard is dropped, tells the service manager every [`EXTEND_EVERY`]
+    /// that starting goes on (`EXTEND_TIMEOUT_USEC`, [`EXTEND_BY`] from then), with `status`:
+    /// opening a database whose migration builds an index over every article takes minutes on
+    /// a large one, longer than the unit's `TimeoutStartSec`, and a start killed for it would
+    /// roll the migration back and begin again, forever.
+    pub fn keep_starting(&self, status: &str) -> Starting {
+        if self.socket.is_none() {
+            return Starting::default();
+        }
+        let (me, status) = (self.clone(), one_line(status));
+        let extend = u32::try_from(EXTEND_BY.as_micros()).unwrap_or(u32::MAX);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || loop {
+            me.send(&[
+                NotifyState::ExtendTimeoutUsec(extend),
+                NotifyState::Status(&status),
+            ]);
+            if stopped.recv_timeout(EXTEND_EVERY) != Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            {
+                break;
+            }
+        });
+        Starting {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     fn send(&self, states: &[NotifyState]) {
@@ -306,6 +354,15 @@ mod tests {
         assert_eq!(m.next(), ["STATUS=two lines"]);
         n.watchdog();
         assert_eq!(m.next(), ["WATCHDOG=1"]);
+        let starting = n.keep_starting("opening the database");
+        assert_eq!(
+            m.next(),
+            [
+                "EXTEND_TIMEOUT_USEC=60000000",
+                "STATUS=opening the database"
+            ]
+        );
+        drop(starting);
 
         n.reloading();
         let lines = m.next();
