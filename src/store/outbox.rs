@@ -573,14 +573,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_digest_failing_for_good_marks_its_subscriber_until_one_is_sent() {
+    /// A fresh database with one subscriber, added at `at`.
+    fn subscribed_at(at: DateTime<Utc>) -> (tempfile::TempDir, Store, String) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("b.db")).unwrap();
         let e = "hoa@example.vn".to_string();
         store
-            .sync_subscribers(std::slice::from_ref(&e), t(1))
+            .sync_subscribers(std::slice::from_ref(&e), at)
             .unwrap();
+        (dir, store, e)
+    }
+
+    #[test]
+    fn a_digest_failing_for_good_marks_its_subscriber_until_one_is_sent() {
+        let (_dir, store, e) = subscribed_at(t(1));
         let condition = || {
             store
                 .alert_states()
@@ -617,12 +623,7 @@ mod tests {
 
     #[test]
     fn windows_never_overlap_nor_leave_gaps_and_sending_is_recorded_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("b.db")).unwrap();
-        let e = "hoa@example.vn".to_string();
-        store
-            .sync_subscribers(std::slice::from_ref(&e), t(1))
-            .unwrap();
+        let (_dir, store, e) = subscribed_at(t(1));
         store
             .sync_subscribers(std::slice::from_ref(&e), t(5))
             .unwrap();
