@@ -67,11 +67,10 @@ pub fn source_condition(
         SourceHealth::Gone => (GONE, Some(error())),
         SourceHealth::Failing if state.failures >= alerts.failures => (
             FAILING,
-            Some(format!(
-                "{} polls in a row failed; the last: {}",
-                state.failures,
-                error()
-            )),
+            Some(match state.failures {
+                1 => format!("its last poll failed: {}", error()),
+                n => format!("{n} polls in a row failed; the last: {}", error()),
+            }),
         ),
         _ => match state.stale_days(now, stale_days) {
             Some(days) => (STALE, Some(format!("nothing new for {days} days"))),
@@ -231,16 +230,15 @@ fn post_body(state: &AlertState, message: &str, now: DateTime<Utc>) -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
-/// One round: the sources' conditions worked out and stored, then every change due said:
-/// recorded, logged and queued for the configured recipients. Returns the alerts said.
-pub fn round(
+/// Every configured source's condition at `now`, from what is stored of it.
+pub fn source_conditions(
     config: &Config,
     store: &Store,
     now: DateTime<Utc>,
-) -> Result<Vec<AlertRecord>, AlertError> {
+) -> Result<Vec<Condition>, StoreError> {
     let ids: Vec<String> = config.sources.iter().map(|s| s.id.clone()).collect();
-    let states = store.source_states(&ids)?;
-    let conditions: Vec<Condition> = states
+    Ok(store
+        .source_states(&ids)?
         .iter()
         .filter_map(|state| {
             let source = config.source(&state.id)?;
@@ -252,8 +250,17 @@ pub fn round(
                 now,
             ))
         })
-        .collect();
-    store.set_source_conditions(&conditions, now)?;
+        .collect())
+}
+
+/// One round: the sources' conditions worked out and stored, then every change due said:
+/// recorded, logged and queued for the configured recipients. Returns the alerts said.
+pub fn round(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<AlertRecord>, AlertError> {
+    store.set_source_conditions(&source_conditions(config, store, now)?, now)?;
     let due = store.due_alerts(now)?;
     if due.is_empty() {
         return Ok(Vec::new());

@@ -6,8 +6,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::{local, open_store};
+use chrono::Utc;
+
+use crate::alerts;
 use crate::config::Config;
-use crate::store::{AlertRecord, AlertState};
+use crate::store::{AlertRecord, AlertState, Store};
 
 #[derive(serde::Serialize)]
 struct Listing {
@@ -16,11 +19,38 @@ struct Listing {
     alerts: Vec<AlertRecord>,
 }
 
+/// What is stored of each subject, with the sources' conditions worked out afresh: the
+/// daemon's rounds store them, and this shows the truth also between rounds or without a
+/// daemon (after a `bantin fetch`).
+fn conditions_now(config: &Config, store: &Store) -> Result<Vec<AlertState>> {
+    let now = Utc::now();
+    let mut states = store.alert_states()?;
+    for c in alerts::source_conditions(config, store, now)? {
+        match states.iter_mut().find(|s| s.subject == c.subject) {
+            Some(s) if s.condition != c.condition => {
+                (s.condition, s.detail, s.since) = (c.condition, c.detail, now);
+            }
+            Some(_) => {}
+            None if c.condition != alerts::OK => states.push(AlertState {
+                subject: c.subject,
+                condition: c.condition,
+                detail: c.detail,
+                since: now,
+                reported: alerts::OK.to_string(),
+                reported_at: None,
+            }),
+            None => {}
+        }
+    }
+    Ok(states)
+}
+
 pub async fn list(config: Config, limit: usize, json: bool) -> Result<ExitCode> {
     let store = open_store(&config).await?;
+    let cf = config.clone();
     let listing = tokio::task::spawn_blocking(move || -> Result<Listing> {
         Ok(Listing {
-            now: store.alert_states()?,
+            now: conditions_now(&cf, &store)?,
             alerts: store.alerts(limit)?,
         })
     })
@@ -34,7 +64,7 @@ pub async fn list(config: Config, limit: usize, json: bool) -> Result<ExitCode> 
     let open: Vec<&AlertState> = listing
         .now
         .iter()
-        .filter(|s| s.condition != s.reported || s.condition != crate::alerts::OK)
+        .filter(|s| s.condition != s.reported || s.condition != alerts::OK)
         .collect();
     if open.is_empty() {
         writeln!(out, "nothing is wrong now")?;
@@ -44,7 +74,10 @@ pub async fn list(config: Config, limit: usize, json: bool) -> Result<ExitCode> 
     for s in open {
         let told = match (&s.reported_at, s.condition == s.reported) {
             (Some(t), true) => format!("told {}", local(*t)),
-            (_, false) => "to be told (at most one alert a day for each)".to_string(),
+            (Some(t), false) if Utc::now() - *t < crate::store::ALERT_EVERY => {
+                format!("to be told a day after the last alert ({})", local(*t))
+            }
+            (_, false) => "to be told at the daemon's next round".to_string(),
             (None, true) => String::new(),
         };
         writeln!(

@@ -258,6 +258,14 @@ async fn alerts_are_posted_signed_to_the_alerts_webhook() {
     let ing = env.ingestor().await;
     let config = env.config();
     poll(&ing, &["a"]).await;
+    // Between the daemon's rounds (or without a daemon) the listing shows what holds now.
+    let out = run_bantin(Some(&env.config_path), &["alerts"]).await;
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("source:a  failing since")
+            && shown.contains("to be told at the daemon's next round"),
+        "{shown}"
+    );
     let t0 = Utc::now();
     assert_eq!(round(&config, &ing.store, t0), ["source:a failing"]);
     let hooks = Webhooks::new(ing.store.clone(), webhook::endpoints(&config)).unwrap();
@@ -276,7 +284,7 @@ async fn alerts_are_posted_signed_to_the_alerts_webhook() {
     assert_eq!(json["was"], "ok");
     assert_eq!(
         json["message"],
-        "source a is failing: 1 polls in a row failed; the last: HTTP 500"
+        "source a is failing: its last poll failed: HTTP 500"
     );
     // The mail went into the outbox too, beside the POST.
     send(&config, &ing.store, t0).await;
