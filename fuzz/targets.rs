@@ -197,21 +197,11 @@ fn assert_media_republished(
     base: &Url,
     dates: DateContext,
 ) {
+    // The entries the feeds make of them, with a configuration of defaults.
+    let config = bantin::config::parse(Path::new("fuzz.toml"), "").expect("defaults load");
     let entries: Vec<publish::Entry> = stored
         .iter()
-        .map(|a| publish::Entry {
-            id: format!("urn:bantin:{}", a.ident),
-            title: a.title.clone(),
-            link: a.url.clone(),
-            summary_html: a.summary_html.clone(),
-            content_html: a.content_html.clone(),
-            published: a.published,
-            updated: a.updated,
-            authors: a.authors.clone(),
-            categories: Vec::new(),
-            sources: Vec::new(),
-            media: a.media.clone(),
-        })
+        .map(|a| bantin::site::feeds::article_entry(&config, a))
         .collect();
     let channel = publish::Channel {
         title: "bantin".into(),
