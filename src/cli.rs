@@ -565,8 +565,7 @@ async fn sources(config: Config, json: bool) -> Result<ExitCode> {
         .collect();
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &views)?;
-        writeln!(out)?;
+        write_json(&mut out, &views)?;
         return Ok(ExitCode::SUCCESS);
     }
     let w = views.iter().map(|v| v.id.len()).max().unwrap_or(2).max(2);
@@ -668,8 +667,7 @@ fn print_articles(list: &[crate::store::StoredArticle], json: bool) -> Result<Ex
                 summary_html: a.summary_html.as_deref(),
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &views)?;
-        writeln!(out)?;
+        write_json(&mut out, &views)?;
         return Ok(ExitCode::SUCCESS);
     }
     for a in list {
@@ -681,6 +679,13 @@ fn print_articles(list: &[crate::store::StoredArticle], json: bool) -> Result<Ex
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `value` as pretty JSON and a newline: what every `--json` prints.
+pub(crate) fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 /// RFC 3339 in Vietnam's time, which is what admins read.

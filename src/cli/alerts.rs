@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{local, open_store};
+use super::{local, open_store, write_json};
 use chrono::Utc;
 
 use crate::alerts;
@@ -57,8 +57,7 @@ pub async fn list(config: Config, limit: usize, json: bool) -> Result<ExitCode> 
     .await??;
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &listing)?;
-        writeln!(out)?;
+        write_json(&mut out, &listing)?;
         return Ok(ExitCode::SUCCESS);
     }
     let open: Vec<&AlertState> = listing

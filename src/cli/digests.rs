@@ -9,7 +9,7 @@ use anyhow::Result;
 use chrono::Utc;
 use clap::Subcommand;
 
-use super::{local, open_store, EXIT_CONFIG};
+use super::{local, open_store, write_json, EXIT_CONFIG};
 use crate::config::Config;
 use crate::postman::Postman;
 use crate::store::OutboxKind;
@@ -134,8 +134,7 @@ pub async fn outbox(config: Config, json: bool) -> Result<ExitCode> {
     let list = tokio::task::spawn_blocking(move || store.outbox(200)).await??;
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &list)?;
-        writeln!(out)?;
+        write_json(&mut out, &list)?;
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
@@ -241,8 +240,7 @@ pub async fn subscribers(
         .collect();
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &views)?;
-        writeln!(out)?;
+        write_json(&mut out, &views)?;
         return Ok(ExitCode::SUCCESS);
     }
     if views.is_empty() {

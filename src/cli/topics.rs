@@ -8,7 +8,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use super::{open_store, EXIT_CONFIG};
+use super::{open_store, write_json, EXIT_CONFIG};
 use crate::config::Config;
 use crate::store::{Candidate, Store};
 use crate::topics::{Explanation, Hit, MatchInput, SourceRef, Verdict};
@@ -72,8 +72,7 @@ pub async fn list(config: Config, json: bool) -> Result<ExitCode> {
         .collect();
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        write_json(&mut out, &rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
@@ -233,8 +232,7 @@ pub fn write_test(
     }
 
     if json {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
+        write_json(&mut *out, &report)?;
         return Ok(());
     }
     let new = report.matched.iter().filter(|a| !a.stored_match).count();

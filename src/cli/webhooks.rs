@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::open_store;
+use super::write_json;
 use crate::config::Config;
 use crate::store::WebhookStatus;
 
@@ -62,8 +63,7 @@ pub async fn list(config: Config, json: bool) -> Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &views)?;
-        writeln!(out)?;
+        write_json(&mut out, &views)?;
         return Ok(ExitCode::SUCCESS);
     }
     if views.is_empty() {
