@@ -91,9 +91,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
-        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS alert_subjects (subject TEXT PRIMARY KEY); DELETE FROM alert_subjects;")?;
         {
-            let mut keep = tx.prepare_cached("INSERT OR IGNORE INTO alert_subjects VALUES (?1)")?;
             let mut set = tx.prepare_cached(
                 "INSERT INTO alert_state (subject, condition, detail, since) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (subject) DO UPDATE SET detail = excluded.detail,
@@ -102,16 +100,15 @@ impl Store {
                  WHERE condition != excluded.condition OR detail IS NOT excluded.detail",
             )?;
             for c in conditions {
-                keep.execute([&c.subject])?;
                 set.execute(params![c.subject, c.condition, c.detail, unix_ms(now)])?;
             }
         }
+        let subjects: Vec<&str> = conditions.iter().map(|c| c.subject.as_str()).collect();
         tx.execute(
             "DELETE FROM alert_state WHERE subject >= 'source:' AND subject < 'source;'
-               AND subject NOT IN (SELECT subject FROM alert_subjects)",
-            [],
+               AND subject NOT IN (SELECT value FROM json_each(?1))",
+            [serde_json::to_string(&subjects).unwrap_or_default()],
         )?;
-        tx.execute("DELETE FROM alert_subjects", [])?;
         tx.commit()?;
         Ok(())
     }
